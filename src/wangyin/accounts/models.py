@@ -1,0 +1,38 @@
+"""Customer accounts and the debit cards that reach them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wangyin.db import Base, BigIntPK
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    account_number: Mapped[str] = mapped_column(String(19), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # current | savings
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | frozen | closed
+    nickname: Mapped[str] = mapped_column(String(50), default="")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Card(Base):
+    """A debit card issued at the counter; its number reaches one account."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    number: Mapped[str] = mapped_column(String(19), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,131 @@
+"""create_app(settings): wires routers, middleware, error handling and static files."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wangyin import __version__
+from wangyin.clock import Clock, SystemClock
+from wangyin.config import Settings
+from wangyin.db import Database
+from wangyin.errors import DomainError
+from wangyin.i18n import gettext
+from wangyin.web.context import AppState, LoginRequired
+from wangyin.web.middleware import SecurityAndLanguage
+from wangyin.web.render import STATIC_DIR, render
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+
+
+def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
+    """RFC 9457 problem details in the caller's language, with a stable machine code."""
+    lang = getattr(request.state, "lang", "zh")
+    message = gettext(error.template, lang, **error.params)
+    body = {
+        "type": f"urn:wangyin:problem:{error.code}",
+        "title": message,
+        "status": error.status,
+        "code": error.code,
+        "detail": message,
+        "instance": request.url.path,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(
+        body, status_code=error.status, media_type="application/problem+json", headers=headers
+    )
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_page(request: Request, error: DomainError) -> Response:
+    lang = getattr(request.state, "lang", "zh")
+    return render(
+        request,
+        "error.html",
+        {"message": gettext(error.template, lang, **error.params), "code": error.code},
+        status=error.status,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
+    app = FastAPI(
+        title="Wangyin internet banking API",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.wangyin = AppState(settings=settings, db=db, clock=clock or SystemClock())
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if _is_api(request):
+            return problem(request, exc)
+        return _error_page(request, exc)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            error = DomainError("malformed_json")
+        else:
+            error = DomainError("validation_error")
+        if not _is_api(request):
+            return _error_page(request, error)
+        fields = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "type": e.get("type")}
+            for e in errors
+        ]
+        return problem(request, error, errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code)
+        if code is None:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        error = DomainError(code)
+        return problem(request, error) if _is_api(request) else _error_page(request, error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = DomainError("internal_error")
+        return problem(request, error) if _is_api(request) else _error_page(request, error)
+
+    from wangyin.accounts import api as accounts_api
+    from wangyin.accounts import pages as accounts_pages
+    from wangyin.identity import api as identity_api
+    from wangyin.identity import pages as identity_pages
+    from wangyin.payments import api as payments_api
+    from wangyin.payments import pages as payments_pages
+    from wangyin.web import health
+
+    for router in (identity_api.router, accounts_api.router, payments_api.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(health.router)
+    for router in (identity_pages.router, accounts_pages.router, payments_pages.router):
+        app.include_router(router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.add_middleware(SecurityAndLanguage, hsts=settings.secure_cookies)
+    return app

@@ -1,0 +1,199 @@
+"""The `wangyin` command."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from wangyin.config import Settings
+
+app = typer.Typer(help="Wangyin internet banking", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema")
+admin_app = typer.Typer(help="Counter operations (until the back office exists)")
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from wangyin.migrate import upgrade
+
+    upgrade(_settings().database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Load demo customers, accounts and three months of history (once)."""
+    from wangyin.accounts.models import Account, Card
+    from wangyin.clock import SystemClock
+    from wangyin.db import Database
+    from wangyin.identity.models import Customer
+    from wangyin.seed import DEMO_PASSWORD, PEOPLE, seed_demo as run_seed
+    from wangyin.uow import run_write
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    now = SystemClock().now()
+    with console.status("seeding demo bank…"):
+        result = run_write(db, lambda s: run_seed(s, now=now))
+    console.print("demo data loaded" if result else "demo data already present")
+
+    def cards(s):  # type: ignore[no-untyped-def]
+        return s.execute(
+            select(Customer.name, Card.number, Account.currency)
+            .join(Card, Card.customer_id == Customer.id)
+            .join(Account, Account.id == Card.account_id)
+        ).all()
+
+    from wangyin.uow import run_read
+
+    rows = run_read(db, cards)
+    table = Table(title="Demo logins (password for all: " + DEMO_PASSWORD + ")")
+    for col in ("name", "login", "edition", "mobile", "card"):
+        table.add_column(col)
+    card_of = {name: number for name, number, _ in rows}
+    for person in PEOPLE:
+        table.add_row(
+            person.name,
+            person.username or "(not registered: use /register)",
+            person.edition if person.username else "-",
+            person.mobile,
+            card_of.get(person.name, ""),
+        )
+    console.print(table)
+    unregistered = PEOPLE[-1]
+    console.print(
+        f"To try sign-up: name {unregistered.name}, ID {unregistered.id_number}, "
+        f"mobile {unregistered.mobile}, card {card_of.get(unregistered.name, '')}"
+    )
+    db.dispose()
+
+
+def _dual_stack_socket(host: str, port: int) -> socket.socket:
+    """IPv6 socket that also accepts IPv4 (4.1.2.1-h), unless a plain IPv4 host is given."""
+    if ":" in host:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address; default :: (IPv6 and IPv4)"),
+    port: int = typer.Option(None, help="Port; default 8000"),
+    workers: int = typer.Option(1, help="Worker processes"),
+) -> None:
+    """Serve the web UI and the JSON API."""
+    import uvicorn
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    sock = _dual_stack_socket(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"Wangyin on http://{shown}:{port}  (http://localhost:{port})")
+    config = uvicorn.Config(
+        "wangyin.asgi:app", workers=workers, proxy_headers=False, server_header=False,
+        access_log=False, log_level="info",
+    )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock.listen(2048)
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+@app.command()
+def demo() -> None:
+    """Migrate, seed the demo bank, print the logins and serve on port 8000."""
+    db_upgrade("head")
+    seed_demo()
+    serve(host=None, port=None, workers=1)  # type: ignore[arg-type]
+
+
+@app.command()
+def verify() -> None:
+    """Recompute every balance from postings and check every entry; exit 1 on any problem."""
+    from wangyin.db import Database
+    from wangyin.verify import verify_all
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    report = verify_all(db)
+    table = Table(title="wangyin verify")
+    table.add_column("checked")
+    table.add_column("count", justify="right")
+    for name, count in report.checks.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    db.dispose()
+    if report.problems:
+        for problem in report.problems:
+            console.print(f"[red]✗[/red] {problem}")
+        console.print(f"[red]{len(report.problems)} problem(s) found[/red]")
+        raise typer.Exit(1)
+    console.print("[green]✓ ledger is consistent[/green]")
+
+
+@admin_app.command("upgrade")
+def admin_upgrade(customer: str) -> None:
+    """Open the professional edition for CUSTOMER (login name, mobile, ID number or id)."""
+    from wangyin.clock import SystemClock
+    from wangyin.db import Database
+    from wangyin.errors import DomainError
+    from wangyin.identity import service as identity
+    from wangyin.uow import run_write
+
+    db = Database(_settings().database_url)
+    now = SystemClock().now()
+    try:
+        username = run_write(
+            db, lambda s: identity.upgrade_to_professional(s, login=customer, at=now).username
+        )
+    except DomainError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"{username}: professional edition opened")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Run bench/transfers.py (see bench/README.md); extra arguments are passed on."""
+    import runpy
+
+    script = Path.cwd() / "bench" / "transfers.py"
+    if not script.exists():
+        console.print("bench/transfers.py not found: run from the repository root")
+        raise typer.Exit(2)
+    sys.argv = [str(script), *ctx.args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

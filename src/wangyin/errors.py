@@ -1,0 +1,115 @@
+"""Domain errors with stable machine codes.
+
+Services raise `DomainError("insufficient_funds")`; the web layer turns it into an RFC 9457
+`application/problem+json` body (API) or a plain-words message (pages), translated into
+the request's language. The English text here is the gettext msgid; the Chinese lives in
+the Babel catalog `web/locales/zh_Hans/LC_MESSAGES/messages.po`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# code -> (HTTP status, English message template). Templates use str.format fields.
+ERRORS: dict[str, tuple[int, str]] = {
+    # input
+    "validation_error": (422, "Some fields are missing or malformed."),
+    "malformed_json": (400, "The request body is not valid JSON."),
+    "invalid_amount": (422, "The amount is not a valid number."),
+    "amount_not_positive": (422, "The amount must be greater than zero."),
+    "amount_too_precise": (
+        422,
+        "{currency} amounts can have at most {places} decimal places.",
+    ),
+    "amount_too_large": (422, "The amount is larger than any single transfer allows."),
+    "unknown_currency": (422, "The currency {currency} is not supported."),
+    "currency_mismatch": (422, "The payee account does not hold {currency}."),
+    "invalid_date_range": (422, "The start date must not be after the end date."),
+    # identity
+    "invalid_id_number": (422, "The ID number is not a valid mainland resident ID."),
+    "invalid_mobile": (422, "The mobile number must be 11 digits starting with 1."),
+    "invalid_card_number": (422, "The card number is not valid."),
+    "card_not_found": (422, "The card does not match the ID number, or is not one of ours."),
+    "already_registered": (409, "This card or ID number is already registered for online banking."),
+    "username_taken": (409, "This login name is already taken."),
+    "invalid_username": (
+        422,
+        "A login name is 4 to 32 letters, digits or underscores and starts with a letter.",
+    ),
+    "weak_password": (422, "The password is too weak: {reason}"),
+    "password_reused": (422, "The new password must differ from the current one."),
+    "invalid_credentials": (401, "The login name or password is incorrect."),
+    "wrong_password": (422, "The current password is incorrect."),
+    "not_authenticated": (401, "Please log in first."),
+    "csrf_failed": (403, "The form has expired. Please reload the page and try again."),
+    "customer_not_found": (404, "No such customer."),
+    "public_edition": (
+        403,
+        "Your online banking is the public edition (query only). "
+        "Please visit a branch to open the professional edition for transfers.",
+    ),
+    "customer_inactive": (403, "This online banking service is suspended."),
+    # accounts
+    "account_not_found": (404, "No such account."),
+    "account_inactive": (422, "The account is not active."),
+    # transfers
+    "idempotency_key_required": (
+        428,
+        "An Idempotency-Key header is required for requests that move money.",
+    ),
+    "invalid_idempotency_key": (
+        422,
+        "The Idempotency-Key must be 8 to 128 letters, digits, '-' or '_'.",
+    ),
+    "idempotency_key_reused": (
+        422,
+        "This Idempotency-Key was already used for a different request.",
+    ),
+    "idempotency_in_progress": (409, "The same request is still being processed."),
+    "same_account": (422, "The payee account must differ from the paying account."),
+    "payee_not_found": (422, "The payee account does not exist."),
+    "payee_inactive": (422, "The payee account cannot receive transfers."),
+    "payee_name_mismatch": (422, "The payee name does not match the account holder."),
+    "insufficient_funds": (422, "The available balance is not enough for this transfer."),
+    "over_single_limit": (422, "The amount is over the per-transfer limit of {limit}."),
+    "over_daily_limit": (422, "The amount is over what remains of today's limit ({remaining})."),
+    "transfer_not_found": (404, "No such transfer."),
+    "transfer_expired": (
+        422,
+        "The confirmation time has run out. Please start the transfer again.",
+    ),
+    "transfer_already_confirmed": (409, "This transfer has already been confirmed."),
+    "transfer_not_pending": (409, "This transfer can no longer be confirmed."),
+    "transfer_data_changed": (
+        422,
+        "The transfer details changed after you saw them. Please start again.",
+    ),
+    # generic
+    "not_found": (404, "The page or resource does not exist."),
+    "method_not_allowed": (405, "This method is not allowed here."),
+    "rate_limited": (429, "Too many requests. Please wait a moment."),
+    "busy": (503, "The system is busy. Please try again."),
+    "internal_error": (500, "Something went wrong on our side. Nothing was changed."),
+}
+
+
+class DomainError(Exception):
+    """A refusal with a stable code; nothing has been written when it is raised."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        if code not in ERRORS:
+            raise KeyError(f"unknown error code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+    @property
+    def status(self) -> int:
+        return ERRORS[self.code][0]
+
+    @property
+    def template(self) -> str:
+        return ERRORS[self.code][1]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.template.format(**self.params)}"

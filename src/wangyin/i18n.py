@@ -1,0 +1,48 @@
+"""Simplified Chinese first, English second.
+
+Source strings are English (gettext msgids); `web/locales/<lang>/LC_MESSAGES/messages.po`
+holds the translations, read with Babel at start-up (no compile step to forget).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+LOCALE_DIR = Path(__file__).parent / "web" / "locales"
+_CATALOG_NAMES = {"zh": "zh_Hans", "en": "en"}
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / _CATALOG_NAMES[lang] / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        po = read_po(handle)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+
+
+def gettext(text: str, lang: str, **params: Any) -> str:
+    translated = catalog(lang).get(text, text) if lang != "en" else text
+    return translated.format(**params) if params else translated
+
+
+def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
+    """Explicit choice (query, then cookie) wins; else Accept-Language; else Chinese."""
+    for choice in (query, cookie):
+        if choice in LANGUAGES:
+            return choice
+    if accept:
+        for part in accept.split(","):
+            tag = part.split(";")[0].strip().lower()
+            if tag.startswith("zh"):
+                return "zh"
+            if tag.startswith("en"):
+                return "en"
+    return DEFAULT_LANGUAGE

@@ -1,0 +1,15 @@
+"""Import every domain's models so Base.metadata knows all tables (Alembic, tests)."""
+
+from wangyin.accounts import models as accounts_models
+from wangyin.idempotency import models as idempotency_models
+from wangyin.identity import models as identity_models
+from wangyin.ledger import models as ledger_models
+from wangyin.payments import models as payments_models
+
+__all__ = [
+    "accounts_models",
+    "idempotency_models",
+    "identity_models",
+    "ledger_models",
+    "payments_models",
+]

@@ -1,0 +1,41 @@
+"""Transfer requests. A request is not a transaction: it moves
+CHALLENGE_PENDING -> COMPLETED (or expires), and only COMPLETED ones have a journal entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wangyin.db import Base, BigIntPK
+
+PENDING = "CHALLENGE_PENDING"
+COMPLETED = "COMPLETED"
+EXPIRED = "EXPIRED"
+
+
+class TransferRequest(Base):
+    __tablename__ = "transfer_requests"
+    __table_args__ = (Index("ix_transfer_requests_customer_status", "customer_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    from_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    to_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payee_name: Mapped[str] = mapped_column(String(100))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    remark: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(24), default=PENDING)
+    # SHA-256 of the key data the customer confirms (from, to, payee, amount, currency,
+    # time): the second factor of the next step is bound to exactly this digest.
+    key_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    journal_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journal_entries.id"), unique=True
+    )

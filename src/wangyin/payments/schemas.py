@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TransferPrepareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_account_id: str = Field(min_length=1, max_length=40)
+    to_account_number: str = Field(
+        min_length=1, max_length=30, description="Payee account number or debit-card number"
+    )
+    payee_name: str = Field(min_length=1, max_length=50)
+    amount: str = Field(
+        min_length=1, max_length=40, description='Decimal string in major units, e.g. "1234.56"'
+    )
+    currency: str = Field(min_length=3, max_length=3)
+    remark: str = Field(default="", max_length=50)
+
+
+class TransferConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key_digest: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The key_digest the customer was shown; a mismatch refuses confirmation",
+    )
+
+
+class TransferOut(BaseModel):
+    id: str
+    status: str
+    from_account_id: str
+    from_account_number: str
+    to_account_number: str
+    payee_name: str
+    amount: str
+    currency: str
+    remark: str
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None
+    key_digest: str
