@@ -1,0 +1,121 @@
+"""A customer logs in, transfers money and finds it in both histories — on a desktop
+and on a phone-sized screen, in Chinese and in English."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
+
+
+def _payee_account(server: str) -> str:
+    token = httpx.post(
+        f"{server}/api/v1/auth/login", json={"login": "lina", "password": "Wangyin@2026"}
+    ).json()["token"]
+    accounts = httpx.get(
+        f"{server}/api/v1/accounts", headers={"Authorization": f"Bearer {token}"}
+    ).json()["accounts"]
+    return next(a["account_number"] for a in accounts if a["currency"] == "CNY")
+
+
+def _login(page: Any, server: str, login: str) -> None:
+    page.goto(f"{server}/login")
+    page.fill("#login", login)
+    page.fill("#password", "Wangyin@2026")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r".*/accounts$"))
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_login_transfer_and_see_it_in_history(
+    server: str, browser: Any, viewport: str, tmp_path: Any
+) -> None:
+    errors: list[str] = []
+    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    _login(page, server, "zhangwei")
+    assert page.locator("h1").inner_text().startswith("张伟")
+    assert page.get_by_text("总余额").first.is_visible()
+
+    page.click("nav.mainnav >> text=转账")
+    payee = _payee_account(server)
+    remark = f"浏览器测试-{viewport}"
+    page.fill("#to_account_number", payee)
+    page.fill("#payee_name", "李娜")
+    page.fill("#amount", "88.80")
+    page.fill("#remark", remark)
+    page.click("button[type=submit].primary")
+
+    page.wait_for_url(re.compile(r".*/transfer/.+/confirm$"))
+    assert page.get_by_test_id("confirm-amount").inner_text() == "88.80 CNY"
+    assert page.get_by_test_id("confirm-payee").inner_text() == "李娜"
+    assert page.get_by_test_id("confirm-to").inner_text().endswith(payee[-4:])
+    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page.get_by_test_id("confirm-time").inner_text())
+    page.screenshot(path=str(tmp_path / f"confirm-{viewport}.png"), full_page=True)
+    page.click("button[type=submit].primary")
+
+    page.wait_for_url(re.compile(r".*/transfer/[^/]+$"))
+    assert "转账成功" in page.locator("h1").inner_text()
+    assert page.get_by_test_id("result-status").inner_text() == "已完成"
+
+    page.click("text=查看明细")
+    row = page.locator("table.history tbody tr").first
+    assert remark in row.inner_text()
+    assert "-88.80" in row.inner_text()
+    assert "李*" in row.inner_text()  # the payee's name is masked in the payer's history
+
+    # The payee sees the money arrive.
+    other = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
+    payee_page = other.new_page()
+    _login(payee_page, server, "lina")
+    payee_page.locator("a.account-link").first.click()
+    incoming = payee_page.locator("table.history tbody tr").first
+    assert remark in incoming.inner_text()
+    assert "+88.80" in incoming.inner_text()
+
+    # Nothing overflows sideways on a phone.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[viewport]["width"]
+    assert errors == []  # no CSP violation, no script error
+    other.close()
+    context.close()
+
+
+def test_english_switch_and_plain_error(server: str, browser: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    page.goto(f"{server}/login?lang=en")
+    assert page.locator("h1").inner_text() == "Log in to online banking"
+    page.fill("#login", "zhangwei")
+    page.fill("#password", "not-the-password1")
+    page.click("button[type=submit].primary")
+    assert page.locator("#form-error").inner_text() == "The login name or password is incorrect."
+    _login(page, server, "zhangwei")
+    assert page.locator("h1").inner_text().startswith("Hello")  # the choice stuck (cookie)
+    page.click("nav.mainnav >> text=Transfer")
+    page.fill("#to_account_number", "6217000000000000000")
+    page.fill("#payee_name", "Nobody")
+    page.fill("#amount", "1")
+    page.click("button[type=submit].primary")
+    assert "does not exist" in page.locator("#form-error").inner_text()
+    context.close()
+
+
+def test_public_edition_sees_why_it_cannot_transfer(server: str, browser: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
+    page = context.new_page()
+    _login(page, server, "wangfang")
+    assert "大众版" in page.locator(".notice").inner_text()
+    page.goto(f"{server}/transfer")
+    assert "专业版" in page.locator("#form-error").inner_text()
+    assert page.locator("#to_account_number").count() == 0
+    context.close()

@@ -1,0 +1,102 @@
+"""Transfers the way the API does them: prepare and confirm in separate transactions,
+each wrapped in idempotency.once so the key and the first response are stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from factories.bank import Person
+from wangyin.config import Settings
+from wangyin.db import Database
+from wangyin.idempotency import service as idempotency
+from wangyin.payments import service as payments
+from wangyin.uow import run_write
+
+Result = tuple[int, dict[str, Any], bool]
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def prepare(
+    db: Database,
+    payer: Person,
+    *,
+    to: str,
+    payee_name: str,
+    amount: str,
+    at: datetime,
+    settings: Settings,
+    key: str | None = None,
+    currency: str = "CNY",
+    remark: str = "",
+    from_account_id: str | None = None,
+) -> Result:
+    body = {
+        "from_account_id": from_account_id or payer.account.public_id,
+        "to_account_number": to,
+        "payee_name": payee_name,
+        "amount": amount,
+        "currency": currency,
+        "remark": remark,
+    }
+
+    def action(s: Session) -> Result:
+        def create() -> tuple[int, dict[str, Any]]:
+            transfer = payments.prepare(
+                s, customer_id=payer.customer.id, user_id=payer.user.id, **body, at=at,
+                settings=settings,
+            )
+            return 201, payments.view(s, transfer, at=at).as_json()
+
+        return idempotency.once(
+            s, scope=payer.user.public_id, key=key or new_key(),
+            request={"op": "transfer.prepare", **body}, at=at, action=create,
+        )
+
+    return run_write(db, action)
+
+
+def confirm(
+    db: Database,
+    payer: Person,
+    transfer_id: str,
+    *,
+    at: datetime,
+    settings: Settings,
+    key: str | None = None,
+    key_digest: str | None = None,
+) -> Result:
+    def action(s: Session) -> Result:
+        def execute() -> tuple[int, dict[str, Any]]:
+            transfer = payments.confirm(
+                s, customer_id=payer.customer.id, transfer_id=transfer_id,
+                key_digest=key_digest, at=at, settings=settings,
+            )
+            return 200, payments.view(s, transfer, at=at).as_json()
+
+        return idempotency.once(
+            s, scope=payer.user.public_id, key=key or new_key(),
+            request={"op": "transfer.confirm", "id": transfer_id, "key_digest": key_digest},
+            at=at, action=execute,
+        )
+
+    return run_write(db, action)
+
+
+def pay(
+    db: Database, payer: Person, payee: Person, amount: str, *, at: datetime, settings: Settings,
+    remark: str = "",
+) -> dict[str, Any]:
+    """Prepare and confirm at once; returns the confirmed transfer's JSON."""
+    _, prepared, _ = prepare(
+        db, payer, to=payee.account.account_number, payee_name=payee.name, amount=amount,
+        at=at, settings=settings, remark=remark,
+    )
+    _, confirmed, _ = confirm(db, payer, prepared["id"], at=at, settings=settings)
+    return confirmed
