@@ -4,6 +4,7 @@ each wrapped in idempotency.once so the key and the first response are stored.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,35 @@ def prepare(
     return run_write(db, action)
 
 
+def confirm_action(
+    payer: Person,
+    transfer_id: str,
+    *,
+    at: datetime,
+    settings: Settings,
+    key: str | None = None,
+    key_digest: str | None = None,
+) -> Callable[[Session], Result]:
+    """The confirm transaction's body, for tests that drive the transaction themselves."""
+    key = key or new_key()
+
+    def action(s: Session) -> Result:
+        def execute() -> tuple[int, dict[str, Any]]:
+            transfer = payments.confirm(
+                s, customer_id=payer.customer.id, transfer_id=transfer_id,
+                key_digest=key_digest, at=at, settings=settings,
+            )
+            return 200, payments.view(s, transfer, at=at).as_json()
+
+        return idempotency.once(
+            s, scope=payer.user.public_id, key=key,
+            request={"op": "transfer.confirm", "id": transfer_id, "key_digest": key_digest},
+            at=at, action=execute,
+        )
+
+    return action
+
+
 def confirm(
     db: Database,
     payer: Person,
@@ -72,20 +102,9 @@ def confirm(
     key: str | None = None,
     key_digest: str | None = None,
 ) -> Result:
-    def action(s: Session) -> Result:
-        def execute() -> tuple[int, dict[str, Any]]:
-            transfer = payments.confirm(
-                s, customer_id=payer.customer.id, transfer_id=transfer_id,
-                key_digest=key_digest, at=at, settings=settings,
-            )
-            return 200, payments.view(s, transfer, at=at).as_json()
-
-        return idempotency.once(
-            s, scope=payer.user.public_id, key=key or new_key(),
-            request={"op": "transfer.confirm", "id": transfer_id, "key_digest": key_digest},
-            at=at, action=execute,
-        )
-
+    action = confirm_action(
+        payer, transfer_id, at=at, settings=settings, key=key, key_digest=key_digest
+    )
     return run_write(db, action)
 
 
