@@ -29,8 +29,16 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def gettext(text: str, lang: str, **params: Any) -> str:
-    translated = catalog(lang).get(text, text) if lang != "en" else text
-    return translated.format(**params) if params else translated
+    if lang == "en":
+        return text.format(**params) if params else text
+    table = catalog(lang)
+    translated = table.get(text, text)
+    if not params:
+        return translated
+    # Parameters that are themselves messages (e.g. the reason a password is weak) are
+    # translated too; numbers and currency codes are not in the catalog and stay as they are.
+    localized = {k: table.get(v, v) if isinstance(v, str) else v for k, v in params.items()}
+    return translated.format(**localized)
 
 
 def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:

@@ -83,5 +83,9 @@ def run_write(db: Database, action: Callable[[Session], T]) -> T:
 
 
 def run_read(db: Database, action: Callable[[Session], T]) -> T:
-    with UnitOfWork(db.read_sessions()) as uow:
-        return action(uow.session)
+    """Run a read-only action. Closing (not rolling back) keeps what it loaded readable."""
+    session = db.read_sessions()
+    try:
+        return action(session)
+    finally:
+        session.close()

@@ -1,3 +1,140 @@
-from fastapi import APIRouter
+"""HTML pages: transfer form -> confirmation page -> result page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from wangyin.accounts import service as accounts
+from wangyin.errors import DomainError
+from wangyin.identity.service import CurrentUser
+from wangyin.ids import new_token
+from wangyin.payments import service as payments
+from wangyin.payments.api import confirm_transfer, prepare_transfer
+from wangyin.payments.schemas import TransferConfirmIn, TransferPrepareIn
+from wangyin.uow import run_read
+from wangyin.web.context import AppState, PageUser, State, check_form_csrf
+from wangyin.web.forms import error_text, form_data
+from wangyin.web.render import render
 
 router = APIRouter()
+
+FORM_FIELDS = ("from_account_id", "to_account_number", "payee_name", "amount", "remark")
+
+
+def _form_page(
+    request: Request, state: AppState, user: CurrentUser, values: dict[str, str],
+    error: str = "", status: int = 200,
+) -> Response:
+    own = run_read(state.db, lambda s: accounts.list_accounts(s, customer_id=user.customer_id))
+    return render(
+        request,
+        "payments/transfer.html",
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "accounts": [a for a in own if a.status == "active"],
+            "values": values,
+            "error": error,
+            # A fresh key per form: a double-clicked or re-sent form prepares only once.
+            "idempotency_key": values.get("idempotency_key") or new_token(),
+        },
+        status=status,
+    )
+
+
+@router.get("/transfer")
+def transfer_form(request: Request, user: PageUser, state: State) -> Response:
+    values = {"from_account_id": request.query_params.get("from", "")}
+    if user.edition != "professional":
+        return _form_page(
+            request, state, user, values, error_text(request, DomainError("public_edition"))
+        )
+    return _form_page(request, state, user, values)
+
+
+@router.post("/transfer")
+async def transfer_submit(request: Request, user: PageUser, state: State) -> Response:
+    form = await form_data(request)
+    values = {key: form.get(key, "")[:60] for key in (*FORM_FIELDS, "idempotency_key")}
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), user)
+        source = run_read(
+            state.db,
+            lambda s: accounts.owned_account(
+                s, customer_id=user.customer_id, account_public_id=values["from_account_id"]
+            ),
+        )
+        try:
+            body = TransferPrepareIn(
+                **{key: values[key] for key in FORM_FIELDS}, currency=source.currency
+            )
+        except ValidationError:
+            raise DomainError("validation_error") from None
+        _, result, _ = prepare_transfer(
+            state=state, user=user, key=values["idempotency_key"], body=body
+        )
+    except DomainError as exc:
+        values["idempotency_key"] = ""  # a corrected form is a new request
+        return _form_page(request, state, user, values, error_text(request, exc), exc.status)
+    return RedirectResponse(f"/transfer/{result['id']}/confirm", status_code=303)
+
+
+def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> payments.TransferView:
+    now = state.clock.now()
+    return run_read(
+        state.db,
+        lambda s: payments.view(
+            s, payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
+            at=now,
+        ),
+    )
+
+
+@router.get("/transfer/{transfer_id}/confirm")
+def confirm_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+    view = _transfer_view(state, user, transfer_id)
+    if view.status != "CHALLENGE_PENDING":
+        return RedirectResponse(f"/transfer/{transfer_id}", status_code=303)
+    return render(
+        request,
+        "payments/confirm.html",
+        {"user": user, "csrf_token": user.csrf_token, "t": view, "idempotency_key": new_token()},
+    )
+
+
+@router.post("/transfer/{transfer_id}/confirm")
+async def confirm_submit(
+    transfer_id: str, request: Request, user: PageUser, state: State
+) -> Response:
+    form = await form_data(request)
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), user)
+        confirm_transfer(
+            state=state,
+            user=user,
+            key=form.get("idempotency_key", ""),
+            transfer_id=transfer_id,
+            body=TransferConfirmIn(key_digest=form.get("key_digest") or None),
+        )
+    except DomainError as exc:
+        if exc.code == "transfer_not_found":
+            raise
+        view = _transfer_view(state, user, transfer_id)
+        return render(
+            request,
+            "payments/result.html",
+            {"user": user, "csrf_token": user.csrf_token, "t": view,
+             "error": error_text(request, exc)},
+            status=exc.status,
+        )
+    return RedirectResponse(f"/transfer/{transfer_id}", status_code=303)
+
+
+@router.get("/transfer/{transfer_id}")
+def result_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+    view = _transfer_view(state, user, transfer_id)
+    return render(
+        request, "payments/result.html", {"user": user, "csrf_token": user.csrf_token, "t": view}
+    )

@@ -1,0 +1,48 @@
+# Wangyin — the two commands of the quick start are `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+PYTHON  ?= python3
+
+.PHONY: install demo serve test lint typecheck pytest chromium bench verify clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+# Install, migrate var/wangyin.db, seed demo data, print the logins, serve on :8000 (IPv4+IPv6).
+demo: install
+	$(BIN)/wangyin demo
+
+serve: install
+	$(BIN)/wangyin serve
+
+# Debian's chromium for the browser tests (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install chromium
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/wangyin bench
+
+verify: install
+	$(BIN)/wangyin verify
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
