@@ -21,11 +21,13 @@ demo: install
 serve: install
 	$(BIN)/wangyin serve
 
-# Debian's chromium for the browser tests (never a downloaded browser build).
+# Debian's chromium for the browser tests (never a downloaded browser build), and a CJK
+# font so its screenshots show Chinese text instead of empty boxes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . ; } || { \
+	  echo "installing Debian chromium and a CJK font for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-wqy-microhei >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -93,7 +93,10 @@ def create_app(
         if not _is_api(request):
             return _error_page(request, error)
         fields = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "type": e.get("type")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "type": e.get("type"),
+            }
             for e in errors
         ]
         return problem(request, error, errors=fields)

@@ -41,7 +41,8 @@ def seed_demo() -> None:
     from wangyin.clock import SystemClock
     from wangyin.db import Database
     from wangyin.identity.models import Customer
-    from wangyin.seed import DEMO_PASSWORD, PEOPLE, seed_demo as run_seed
+    from wangyin.seed import DEMO_PASSWORD, PEOPLE
+    from wangyin.seed import seed_demo as run_seed
     from wangyin.uow import run_write
 
     settings = _settings()
@@ -62,8 +63,8 @@ def seed_demo() -> None:
 
     rows = run_read(db, cards)
     table = Table(title="Demo logins (password for all: " + DEMO_PASSWORD + ")")
-    for col in ("name", "login", "edition", "mobile", "card"):
-        table.add_column(col)
+    for col in ("name", "login", "edition", "mobile", "debit card (CNY account)"):
+        table.add_column(col, no_wrap=True)
     card_of = {name: number for name, number, _ in rows}
     for person in PEOPLE:
         table.add_row(
@@ -111,14 +112,18 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Wangyin on http://{shown}:{port}  (http://localhost:{port})")
     config = uvicorn.Config(
-        "wangyin.asgi:app", workers=workers, proxy_headers=False, server_header=False,
-        access_log=False, log_level="info",
+        "wangyin.asgi:app",
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+        log_level="info",
     )
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 
         sock.listen(2048)
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])
 

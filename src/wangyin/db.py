@@ -91,7 +91,9 @@ class Database:
         # Readers on SQLite take no write lock (BEGIN DEFERRED) so they never queue
         # behind transfers; on PostgreSQL both factories are the same.
         read_engine = (
-            self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
+            self.engine.execution_options(sqlite_begin="DEFERRED")
+            if self.is_sqlite
+            else self.engine
         )
         self.read_sessions = sessionmaker(read_engine, expire_on_commit=False)
 

@@ -43,16 +43,38 @@ class DemoPerson:
 
 
 PEOPLE = (
-    DemoPerson("张伟", "45030219850612123", "13812345678", "zhangwei", "professional",
-               (("current", "CNY", 86_000_00), ("savings", "CNY", 200_000_00),
-                ("current", "USD", 12_000_00))),
-    DemoPerson("李娜", "11010519900315234", "13987654321", "lina", "professional",
-               (("current", "CNY", 42_000_00), ("current", "USD", 3_500_00))),
-    DemoPerson("王芳", "31011519781120345", "13700001111", "wangfang", "public",
-               (("current", "CNY", 15_000_00),)),
+    DemoPerson(
+        "张伟",
+        "45030219850612123",
+        "13812345678",
+        "zhangwei",
+        "professional",
+        (
+            ("current", "CNY", 86_000_00),
+            ("savings", "CNY", 200_000_00),
+            ("current", "USD", 12_000_00),
+        ),
+    ),
+    DemoPerson(
+        "李娜",
+        "11010519900315234",
+        "13987654321",
+        "lina",
+        "professional",
+        (("current", "CNY", 42_000_00), ("current", "USD", 3_500_00)),
+    ),
+    DemoPerson(
+        "王芳",
+        "31011519781120345",
+        "13700001111",
+        "wangfang",
+        "public",
+        (("current", "CNY", 15_000_00),),
+    ),
     # Known to the bank but not yet registered for online banking: for the sign-up demo.
-    DemoPerson("陈静", "44030419951008456", "13600002222", None, "public",
-               (("current", "CNY", 8_000_00),)),
+    DemoPerson(
+        "陈静", "44030419951008456", "13600002222", None, "public", (("current", "CNY", 8_000_00),)
+    ),
 )
 
 MERCHANTS = (
@@ -65,25 +87,49 @@ MERCHANTS = (
 )
 
 
-def _cash_in(session: Session, account: Account, amount: int, memo: str, who: str, at: datetime) -> None:
-    clearing = ledger.internal_account(session, purpose="CLEARING", currency=account.currency, at=at)
+def _cash_in(
+    session: Session, account: Account, amount: int, memo: str, who: str, at: datetime
+) -> None:
+    clearing = ledger.internal_account(
+        session, purpose="CLEARING", currency=account.currency, at=at
+    )
     ledger.post(
-        session, kind="deposit", at=at, description=memo,
+        session,
+        kind="deposit",
+        at=at,
+        description=memo,
         legs=[
             ledger.Leg(clearing.id, -amount, account.currency, memo=memo),
-            ledger.Leg(account.ledger_account_id, amount, account.currency, memo=memo,
-                       counterparty_name=who),
+            ledger.Leg(
+                account.ledger_account_id,
+                amount,
+                account.currency,
+                memo=memo,
+                counterparty_name=who,
+            ),
         ],
     )
 
 
-def _pay_out(session: Session, account: Account, amount: int, memo: str, who: str, at: datetime) -> None:
-    clearing = ledger.internal_account(session, purpose="CLEARING", currency=account.currency, at=at)
+def _pay_out(
+    session: Session, account: Account, amount: int, memo: str, who: str, at: datetime
+) -> None:
+    clearing = ledger.internal_account(
+        session, purpose="CLEARING", currency=account.currency, at=at
+    )
     ledger.post(
-        session, kind="payment", at=at, description=memo,
+        session,
+        kind="payment",
+        at=at,
+        description=memo,
         legs=[
-            ledger.Leg(account.ledger_account_id, -amount, account.currency, memo=memo,
-                       counterparty_name=who),
+            ledger.Leg(
+                account.ledger_account_id,
+                -amount,
+                account.currency,
+                memo=memo,
+                counterparty_name=who,
+            ),
             ledger.Leg(clearing.id, amount, account.currency, memo=memo),
         ],
     )
@@ -98,14 +144,21 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
     logins: list[DemoLogin] = []
     for person in PEOPLE:
         customer = Customer(
-            public_id=new_public_id(), name=person.name, id_number=person.id_number,
-            mobile=person.mobile, created_at=start,
+            public_id=new_public_id(),
+            name=person.name,
+            id_number=person.id_number,
+            mobile=person.mobile,
+            created_at=start,
         )
         session.add(customer)
         session.flush()
         for index, (kind, currency, opening) in enumerate(person.accounts):
             account = accounts.open_account(
-                session, customer_id=customer.id, kind=kind, currency=currency, at=start,
+                session,
+                customer_id=customer.id,
+                kind=kind,
+                currency=currency,
+                at=start,
                 nickname={"current": "活期", "savings": "储蓄"}[kind],
             )
             if index == 0:
@@ -114,25 +167,36 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
             if currency == "CNY" and kind == "current":
                 _history(session, rng, account, start, now)
         if person.username:
-            session.add(User(
-                public_id=new_public_id(), customer_id=customer.id, username=person.username,
-                password_hash=hash_password(DEMO_PASSWORD), edition=person.edition,
-                status="active", created_at=start, password_changed_at=start,
-                upgraded_at=start if person.edition == "professional" else None,
-            ))
+            session.add(
+                User(
+                    public_id=new_public_id(),
+                    customer_id=customer.id,
+                    username=person.username,
+                    password_hash=hash_password(DEMO_PASSWORD),
+                    edition=person.edition,
+                    status="active",
+                    created_at=start,
+                    password_changed_at=start,
+                    upgraded_at=start if person.edition == "professional" else None,
+                )
+            )
             logins.append(DemoLogin(person.username, DEMO_PASSWORD, person.name, person.edition))
     session.flush()
     return logins
 
 
-def _history(session: Session, rng: random.Random, account: Account, start: datetime,
-             now: datetime) -> None:
+def _history(
+    session: Session, rng: random.Random, account: Account, start: datetime, now: datetime
+) -> None:
     day = start + timedelta(days=1)
     while day < now - timedelta(hours=1):
-        at = day.replace(hour=rng.randint(1, 13), minute=rng.randint(0, 59), second=0,
-                         microsecond=0)
+        at = day.replace(
+            hour=rng.randint(1, 13), minute=rng.randint(0, 59), second=0, microsecond=0
+        )
         if day.day == 10:
-            _cash_in(session, account, rng.randint(12_000_00, 18_000_00), "工资", "某某科技有限公司", at)
+            _cash_in(
+                session, account, rng.randint(12_000_00, 18_000_00), "工资", "某某科技有限公司", at
+            )
         if day.day == 5:
             _pay_out(session, account, 4_500_00, "房租", "链家租房", at)
         if rng.random() < 0.6:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from wangyin.db import Database
 from wangyin.ledger import service as ledger
 from wangyin.ledger.service import VerifyReport
@@ -10,7 +12,7 @@ from wangyin.uow import run_read
 
 
 def verify_all(db: Database) -> VerifyReport:
-    def action(session):  # type: ignore[no-untyped-def]
+    def action(session: Session) -> VerifyReport:
         report = ledger.verify(session)
         report.merge(payments.verify(session))
         return report

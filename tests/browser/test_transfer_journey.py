@@ -59,7 +59,9 @@ def test_login_transfer_and_see_it_in_history(
     assert page.get_by_test_id("confirm-amount").inner_text() == "88.80 CNY"
     assert page.get_by_test_id("confirm-payee").inner_text() == "李娜"
     assert page.get_by_test_id("confirm-to").inner_text().endswith(payee[-4:])
-    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page.get_by_test_id("confirm-time").inner_text())
+    assert re.match(
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page.get_by_test_id("confirm-time").inner_text()
+    )
     page.screenshot(path=str(tmp_path / f"confirm-{viewport}.png"), full_page=True)
     page.click("button[type=submit].primary")
 

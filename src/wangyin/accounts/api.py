@@ -129,7 +129,9 @@ def history(
     )
 
 
-def csv_response(state: State, user_customer_id: int, account_id: str, q: HistoryQuery) -> StreamingResponse:
+def csv_response(
+    state: State, user_customer_id: int, account_id: str, q: HistoryQuery
+) -> StreamingResponse:
     def action(s):  # type: ignore[no-untyped-def]
         account = accounts.owned_account(
             s, customer_id=user_customer_id, account_public_id=account_id

@@ -46,7 +46,9 @@ def detail(
     error = ""
     view = run_read(
         state.db,
-        lambda s: accounts.account_view(s, customer_id=user.customer_id, account_public_id=account_id),
+        lambda s: accounts.account_view(
+            s, customer_id=user.customer_id, account_public_id=account_id
+        ),
     )
     try:
         flt = q.to_filter(view.currency)
@@ -57,8 +59,12 @@ def detail(
     page = run_read(
         state.db,
         lambda s: accounts.history(
-            s, customer_id=user.customer_id, account_public_id=account_id, flt=flt,
-            cursor=cursor, limit=20,
+            s,
+            customer_id=user.customer_id,
+            account_public_id=account_id,
+            flt=flt,
+            cursor=cursor,
+            limit=20,
         ),
     )
     filters = {

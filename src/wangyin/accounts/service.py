@@ -97,7 +97,7 @@ class AccountView:
         return format_minor(self.available_minor, self.currency)
 
 
-def _account_views(session: Session, query: Select[tuple[Account, LedgerAccount]]) -> list[AccountView]:
+def _account_views(session: Session, query: Select[Account, LedgerAccount]) -> list[AccountView]:
     rows = session.execute(query).all()
     cards = dict(
         session.execute(
@@ -124,7 +124,7 @@ def _account_views(session: Session, query: Select[tuple[Account, LedgerAccount]
     ]
 
 
-def _with_ledger() -> Select[tuple[Account, LedgerAccount]]:
+def _with_ledger() -> Select[Account, LedgerAccount]:
     return select(Account, LedgerAccount).join(
         LedgerAccount, LedgerAccount.id == Account.ledger_account_id
     )
@@ -133,9 +133,9 @@ def _with_ledger() -> Select[tuple[Account, LedgerAccount]]:
 def list_accounts(session: Session, *, customer_id: int) -> list[AccountView]:
     return _account_views(
         session,
-        _with_ledger().where(Account.customer_id == customer_id).order_by(
-            Account.currency != "CNY", Account.currency, Account.kind, Account.id
-        ),
+        _with_ledger()
+        .where(Account.customer_id == customer_id)
+        .order_by(Account.currency != "CNY", Account.currency, Account.kind, Account.id),
     )
 
 
@@ -148,18 +148,14 @@ def totals_by_currency(views: list[AccountView]) -> dict[str, int]:
 
 def owned_account(session: Session, *, customer_id: int, account_public_id: str) -> Account:
     """The customer's own account, or 404 — another customer's id looks like no account."""
-    account = session.scalars(
-        select(Account).where(Account.public_id == account_public_id)
-    ).first()
+    account = session.scalars(select(Account).where(Account.public_id == account_public_id)).first()
     if account is None or account.customer_id != customer_id:
         raise DomainError("account_not_found")
     return account
 
 
 def account_view(session: Session, *, customer_id: int, account_public_id: str) -> AccountView:
-    account = owned_account(
-        session, customer_id=customer_id, account_public_id=account_public_id
-    )
+    account = owned_account(session, customer_id=customer_id, account_public_id=account_public_id)
     return _account_views(session, _with_ledger().where(Account.id == account.id))[0]
 
 
@@ -216,7 +212,7 @@ class HistoryLine:
         return format_minor(self.balance_after_minor, self.currency)
 
 
-def _history_query(account: Account, flt: HistoryFilter) -> Select[tuple[Posting, str]]:
+def _history_query(account: Account, flt: HistoryFilter) -> Select[Posting, str]:
     query = (
         select(Posting, JournalEntry.kind)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
@@ -276,9 +272,7 @@ def history(
     limit: int = 20,
 ) -> HistoryPage:
     """Newest first, keyset-paginated so a long history costs the same as a short one."""
-    account = owned_account(
-        session, customer_id=customer_id, account_public_id=account_public_id
-    )
+    account = owned_account(session, customer_id=customer_id, account_public_id=account_public_id)
     query = _history_query(account, flt)
     if cursor:
         anchor = session.scalars(
@@ -313,9 +307,7 @@ def history_csv(
     session: Session, *, customer_id: int, account_public_id: str, flt: HistoryFilter
 ) -> Iterator[str]:
     """Every matching line as CSV (UTF-8 with BOM so spreadsheet programs read Chinese)."""
-    account = owned_account(
-        session, customer_id=customer_id, account_public_id=account_public_id
-    )
+    account = owned_account(session, customer_id=customer_id, account_public_id=account_public_id)
     rows = session.execute(_history_query(account, flt).order_by(Posting.id.desc())).all()
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -8,7 +8,14 @@ from fastapi.responses import RedirectResponse, Response
 from wangyin.errors import DomainError
 from wangyin.identity import service as identity
 from wangyin.uow import run_write
-from wangyin.web.context import SESSION_COOKIE, PageUser, State, _resolve, check_form_csrf, client_ip
+from wangyin.web.context import (
+    SESSION_COOKIE,
+    PageUser,
+    State,
+    _resolve,
+    check_form_csrf,
+    client_ip,
+)
 from wangyin.web.forms import (
     anonymous_csrf,
     clear_session_cookie,
@@ -61,8 +68,12 @@ async def login_submit(request: Request, state: State) -> Response:
                 s, login=form.get("login", ""), password=form.get("password", "")
             )
             return identity.start_session(
-                s, user=user, client_type="web", ip=client_ip(request),
-                user_agent=request.headers.get("user-agent", ""), at=now,
+                s,
+                user=user,
+                client_type="web",
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+                at=now,
                 settings=state.settings,
             )
 
@@ -151,7 +162,9 @@ async def password_submit(request: Request, user: PageUser, state: State) -> Res
         )
     except DomainError as exc:
         return render(
-            request, "identity/password.html",
-            {**context, "error": error_text(request, exc)}, status=exc.status,
+            request,
+            "identity/password.html",
+            {**context, "error": error_text(request, exc)},
+            status=exc.status,
         )
     return render(request, "identity/password.html", {**context, "done": True})

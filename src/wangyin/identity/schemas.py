@@ -31,7 +31,7 @@ class LoginIn(Strict):
 
 class LoginOut(BaseModel):
     token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name, not a secret
     expires_at: datetime
     user_id: str
     edition: str

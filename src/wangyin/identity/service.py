@@ -84,9 +84,9 @@ def find_user(session: Session, *, login: str) -> User | None:
     login = login.strip()
     if login.isdigit():
         return session.scalars(
-            select(User).join(Customer, Customer.id == User.customer_id).where(
-                Customer.mobile == login
-            )
+            select(User)
+            .join(Customer, Customer.id == User.customer_id)
+            .where(Customer.mobile == login)
         ).first()
     return session.scalars(select(User).where(User.username == login)).first()
 
@@ -192,9 +192,7 @@ def resolve_session(
 
 def touch_session(session: Session, *, session_id: int, at: datetime) -> None:
     """Record activity for the idle timeout (at most once a minute per session)."""
-    session.execute(
-        update(UserSession).where(UserSession.id == session_id).values(last_seen_at=at)
-    )
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=at))
 
 
 def end_session(session: Session, *, token: str, at: datetime) -> None:
@@ -222,8 +220,7 @@ def change_password(
         raise DomainError("wrong_password")
     if old_password == new_password:
         raise DomainError("password_reused")
-    customer = session.get(Customer, user.customer_id)
-    assert customer is not None
+    customer = session.get_one(Customer, user.customer_id)
     validators.check_password_policy(
         new_password,
         id_number=customer.id_number,

@@ -59,7 +59,9 @@ def open_account(
     return account
 
 
-def internal_account(session: Session, *, purpose: str, currency: str, at: datetime) -> LedgerAccount:
+def internal_account(
+    session: Session, *, purpose: str, currency: str, at: datetime
+) -> LedgerAccount:
     """The bank's own account for a purpose (CASH, CLEARING, FEES, SUSPENSE) and currency."""
     code = f"BANK:{purpose}:{currency}"
     account = session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).first()
@@ -291,9 +293,7 @@ def verify(session: Session) -> VerifyReport:
                 f"but active holds sum to {expected_held}"
             )
         if not account.allow_negative and account.available_minor < 0:
-            report.problems.append(
-                f"ledger account {account.code}: available balance is negative"
-            )
+            report.problems.append(f"ledger account {account.code}: available balance is negative")
 
     wrong_currency = session.execute(
         select(Posting.id, LedgerAccount.code)

@@ -12,7 +12,8 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set")
     engine = make_engine(url) if url.startswith("sqlite") else None
     if engine is None:
         from sqlalchemy import create_engine

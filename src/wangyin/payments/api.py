@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from wangyin.idempotency import service as idempotency
 from wangyin.identity.service import CurrentUser, require_professional
@@ -33,7 +34,7 @@ def prepare_transfer(
     key = idempotency.check_key(key)
     now = state.clock.now()
 
-    def action(s):  # type: ignore[no-untyped-def]
+    def action(s: Session) -> tuple[int, dict[str, Any], bool]:
         def create() -> tuple[int, dict[str, Any]]:
             transfer = payments.prepare(
                 s,
@@ -69,7 +70,7 @@ def confirm_transfer(
     key = idempotency.check_key(key)
     now = state.clock.now()
 
-    def action(s):  # type: ignore[no-untyped-def]
+    def action(s: Session) -> tuple[int, dict[str, Any], bool]:
         def execute() -> tuple[int, dict[str, Any]]:
             transfer = payments.confirm(
                 s,
@@ -95,7 +96,9 @@ def confirm_transfer(
 
 def _respond(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
     status, body, replayed = result
-    return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": str(replayed).lower()})
+    return JSONResponse(
+        body, status_code=status, headers={"Idempotent-Replayed": str(replayed).lower()}
+    )
 
 
 @router.post("/transfers", status_code=201, response_model=TransferOut)

@@ -24,8 +24,12 @@ FORM_FIELDS = ("from_account_id", "to_account_number", "payee_name", "amount", "
 
 
 def _form_page(
-    request: Request, state: AppState, user: CurrentUser, values: dict[str, str],
-    error: str = "", status: int = 200,
+    request: Request,
+    state: AppState,
+    user: CurrentUser,
+    values: dict[str, str],
+    error: str = "",
+    status: int = 200,
 ) -> Response:
     own = run_read(state.db, lambda s: accounts.list_accounts(s, customer_id=user.customer_id))
     return render(
@@ -86,7 +90,8 @@ def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> paym
     return run_read(
         state.db,
         lambda s: payments.view(
-            s, payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
+            s,
+            payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
             at=now,
         ),
     )
@@ -125,8 +130,12 @@ async def confirm_submit(
         return render(
             request,
             "payments/result.html",
-            {"user": user, "csrf_token": user.csrf_token, "t": view,
-             "error": error_text(request, exc)},
+            {
+                "user": user,
+                "csrf_token": user.csrf_token,
+                "t": view,
+                "error": error_text(request, exc),
+            },
             status=exc.status,
         )
     return RedirectResponse(f"/transfer/{transfer_id}", status_code=303)

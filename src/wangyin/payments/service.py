@@ -31,7 +31,12 @@ from wangyin.security.masking import mask_account_number, mask_name
 
 
 def key_data(
-    *, from_number: str, to_number: str, payee_name: str, amount_minor: int, currency: str,
+    *,
+    from_number: str,
+    to_number: str,
+    payee_name: str,
+    amount_minor: int,
+    currency: str,
     created_at: datetime,
 ) -> dict[str, str]:
     """The fields the customer confirms; their digest is what a second factor signs."""
@@ -73,7 +78,12 @@ def _daily_used(session: Session, *, customer_id: int, currency: str, at: dateti
 
 
 def _check_limits(
-    session: Session, *, customer_id: int, amount_minor: int, currency: str, at: datetime,
+    session: Session,
+    *,
+    customer_id: int,
+    amount_minor: int,
+    currency: str,
+    at: datetime,
     settings: Settings,
 ) -> None:
     if amount_minor > settings.single_transfer_limit_minor:
@@ -89,9 +99,7 @@ def _check_limits(
 
 
 def _available(session: Session, account: Account) -> int:
-    la = session.get(LedgerAccount, account.ledger_account_id)
-    assert la is not None
-    return la.available_minor
+    return session.get_one(LedgerAccount, account.ledger_account_id).available_minor
 
 
 def _check_parties(session: Session, *, source: Account, payee: Account, currency: str) -> None:
@@ -128,15 +136,18 @@ def prepare(
     if payee is None:
         raise DomainError("payee_not_found")
     _check_parties(session, source=source, payee=payee, currency=currency)
-    holder = session.get(Customer, payee.customer_id)
-    assert holder is not None
+    holder = session.get_one(Customer, payee.customer_id)
     payee_name = " ".join(payee_name.split())
     if payee_name != holder.name:
         raise DomainError("payee_name_mismatch")
     if amount_minor > _available(session, source):
         raise DomainError("insufficient_funds")
     _check_limits(
-        session, customer_id=customer_id, amount_minor=amount_minor, currency=currency, at=at,
+        session,
+        customer_id=customer_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        at=at,
         settings=settings,
     )
     created = at.replace(microsecond=0)
@@ -185,9 +196,8 @@ def confirm(
     if at >= as_utc(transfer.expires_at):
         raise DomainError("transfer_expired")
 
-    source = session.get(Account, transfer.from_account_id)
-    payee = session.get(Account, transfer.to_account_id)
-    assert source is not None and payee is not None
+    source = session.get_one(Account, transfer.from_account_id)
+    payee = session.get_one(Account, transfer.to_account_id)
     digest = _digest_of(transfer, source, payee)
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
@@ -196,11 +206,14 @@ def confirm(
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
     _check_parties(session, source=source, payee=payee, currency=transfer.currency)
     _check_limits(
-        session, customer_id=customer_id, amount_minor=transfer.amount_minor,
-        currency=transfer.currency, at=at, settings=settings,
+        session,
+        customer_id=customer_id,
+        amount_minor=transfer.amount_minor,
+        currency=transfer.currency,
+        at=at,
+        settings=settings,
     )
-    payer = session.get(Customer, customer_id)
-    assert payer is not None
+    payer = session.get_one(Customer, customer_id)
     entry = ledger.post(
         session,
         kind="transfer",
@@ -243,9 +256,7 @@ def get_transfer(session: Session, *, customer_id: int, transfer_id: str) -> Tra
     return transfer
 
 
-def list_transfers(
-    session: Session, *, customer_id: int, limit: int = 20
-) -> list[TransferRequest]:
+def list_transfers(session: Session, *, customer_id: int, limit: int = 20) -> list[TransferRequest]:
     return list(
         session.scalars(
             select(TransferRequest)
@@ -292,9 +303,8 @@ class TransferView:
 
 def view(session: Session, transfer: TransferRequest, *, at: datetime) -> TransferView:
     """What the payer sees. The payee's number is masked, the payee name they typed is not."""
-    source = session.get(Account, transfer.from_account_id)
-    payee = session.get(Account, transfer.to_account_id)
-    assert source is not None and payee is not None
+    source = session.get_one(Account, transfer.from_account_id)
+    payee = session.get_one(Account, transfer.to_account_id)
     status = transfer.status
     if status == PENDING and at >= as_utc(transfer.expires_at):
         status = EXPIRED

@@ -25,15 +25,23 @@ def anonymous_csrf(request: Request) -> str:
 def set_anonymous_csrf(request: Request, response: Response, token: str) -> None:
     if request.cookies.get(ANON_CSRF_COOKIE) != token:
         response.set_cookie(
-            ANON_CSRF_COOKIE, token, httponly=True, samesite="strict",
-            secure=app_state(request).settings.secure_cookies, path="/",
+            ANON_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=app_state(request).settings.secure_cookies,
+            path="/",
         )
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict",
-        secure=app_state(request).settings.secure_cookies, path="/",
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=app_state(request).settings.secure_cookies,
+        path="/",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,10 +42,9 @@ class SecurityAndLanguage:
         cookie_lang = None
         if b"cookie" in raw:
             jar: SimpleCookie = SimpleCookie()
-            try:
+            # A malformed cookie header just means no language choice.
+            with contextlib.suppress(Exception):
                 jar.load(raw[b"cookie"].decode("latin-1"))
-            except Exception:  # noqa: S110 - a malformed cookie header just means no choice
-                pass
             if "lang" in jar:
                 cookie_lang = jar["lang"].value
         accept = raw.get(b"accept-language", b"").decode("latin-1")
@@ -64,7 +64,10 @@ class SecurityAndLanguage:
                     headers.append((b"cache-control", b"no-store"))
                 if set_cookie:
                     headers.append(
-                        (b"set-cookie", f"lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax".encode())
+                        (
+                            b"set-cookie",
+                            f"lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax".encode(),
+                        )
                     )
                 message["headers"] = headers
             await send(message)
