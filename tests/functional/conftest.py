@@ -1,0 +1,76 @@
+"""An app on a fresh SQLite database with a frozen clock, and a few customers in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from factories import DEFAULT_PASSWORD, Person, make_person
+from wangyin.app import create_app
+from wangyin.clock import FrozenClock
+from wangyin.config import Settings
+from wangyin.db import Database
+from wangyin.uow import run_write
+
+
+@dataclass
+class Bank:
+    client: TestClient
+    db: Database
+    clock: FrozenClock
+    settings: Settings
+    a: Person  # 张伟, professional, 10,000.00
+    b: Person  # 李娜, professional, 500.00
+    c: Person  # 王芳, public edition, 100.00
+
+    def login(self, who: str, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+        response = self.client.post("/api/v1/auth/login", json={"login": who, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def balances(self) -> dict[str, str]:
+        """Every customer's balance, read through the API as each of them."""
+        seen = {}
+        for person in (self.a, self.b, self.c):
+            headers = self.headers[person.username]
+            for account in self.client.get("/api/v1/accounts", headers=headers).json()["accounts"]:
+                seen[account["account_number"]] = account["balance"]
+        return seen
+
+    headers: dict[str, dict[str, str]] | None = None  # type: ignore[assignment]
+
+
+@pytest.fixture
+def bank(sqlite_db: Database, clock: FrozenClock, settings: Settings) -> Iterator[Bank]:
+    def build(s: Session) -> tuple[Person, Person, Person]:
+        at = clock.now()
+        return (
+            make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=10_000_00),
+            make_person(s, at=at, name="李娜", username="lina", balance_minor=500_00),
+            make_person(s, at=at, name="王芳", username="wangfang", balance_minor=100_00,
+                        edition="public"),
+        )
+
+    a, b, c = run_write(sqlite_db, build)
+    app = create_app(settings, db=sqlite_db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        bank = Bank(client, sqlite_db, clock, settings, a, b, c)
+        bank.headers = {p.username: bank.login(p.username) for p in (a, b, c)}
+        yield bank
+
+
+def assert_problem(response, code: str, status: int | None = None) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """An RFC 9457 problem with a stable machine code."""
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == response.status_code
+    assert body["type"] == f"urn:wangyin:problem:{code}"
+    if status is not None:
+        assert response.status_code == status
+    return body
