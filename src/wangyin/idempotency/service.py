@@ -43,16 +43,18 @@ def once(
 ) -> tuple[int, dict[str, Any], bool]:
     """Run `action` once per (scope, key). Returns (status, body, replayed)."""
     digest = request_digest(request)
-    existing = session.scalars(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-        )
-    ).first()
-    if existing is not None:
-        if existing.request_digest != digest:
-            raise DomainError("idempotency_key_reused")
-        return existing.response_status, json.loads(existing.response_body), True
-    status, body = action()
+    replay = _replay(session, scope=scope, key=key, digest=digest)
+    if replay is not None:
+        return replay
+    try:
+        status, body = action()
+    except DomainError:
+        # A twin request with this key may have committed while we waited for a row lock
+        # (PostgreSQL, READ COMMITTED): then the customer gets its answer, not our refusal.
+        replay = _replay(session, scope=scope, key=key, digest=digest)
+        if replay is not None:
+            return replay
+        raise
     session.add(
         IdempotencyRecord(
             scope=scope,
@@ -65,3 +67,18 @@ def once(
     )
     session.flush()
     return status, body, False
+
+
+def _replay(
+    session: Session, *, scope: str, key: str, digest: str
+) -> tuple[int, dict[str, Any], bool] | None:
+    existing = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    ).first()
+    if existing is None:
+        return None
+    if existing.request_digest != digest:
+        raise DomainError("idempotency_key_reused")
+    return existing.response_status, json.loads(existing.response_body), True
