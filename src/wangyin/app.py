@@ -23,7 +23,12 @@ from wangyin.web.render import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+_HTTP_CODES = {
+    400: "malformed_json",  # Starlette's "error parsing the body" (e.g. not UTF-8)
+    401: "not_authenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
 def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
