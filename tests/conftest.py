@@ -24,9 +24,7 @@ from wangyin.config import Settings
 from wangyin.db import Base, Database
 from wangyin.migrate import upgrade
 
-PG_ADMIN_URL = os.environ.get(
-    "WANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("WANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # src/wangyin/ledger/service.py (verify) and src/wangyin/accounts/service.py (_account_views)

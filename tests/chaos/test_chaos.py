@@ -51,7 +51,9 @@ def test_crash_after_ledger_post_rolls_everything_back(db: Database, clock: Froz
 
     def action(s: Session) -> None:
         ledger.post(
-            s, kind="transfer", at=clock.now(),
+            s,
+            kind="transfer",
+            at=clock.now(),
             legs=[
                 ledger.Leg(a.account.ledger_account_id, -400_00, "CNY"),
                 ledger.Leg(b.account.ledger_account_id, 400_00, "CNY"),
@@ -71,15 +73,24 @@ def test_crash_inside_confirm_leaves_the_transfer_pending_and_retryable(
 ) -> None:
     a, b = pair(db, clock)
     _, prepared, _ = prepare(
-        db, a, to=b.account.account_number, payee_name=b.name, amount="250", at=clock.now(),
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name=b.name,
+        amount="250",
+        at=clock.now(),
         settings=settings,
     )
     before = run_read(db, snapshot)
 
     def crashing_confirm(s: Session) -> None:
         payments.confirm(
-            s, customer_id=a.customer.id, transfer_id=prepared["id"], key_digest=None,
-            at=clock.now(), settings=settings,
+            s,
+            customer_id=a.customer.id,
+            transfer_id=prepared["id"],
+            key_digest=None,
+            at=clock.now(),
+            settings=settings,
         )
         raise PowerCut  # after the posting and the status change, before commit
 
@@ -96,7 +107,10 @@ def test_crash_inside_confirm_leaves_the_transfer_pending_and_retryable(
     # The customer simply tries again and it goes through, once.
     _, done, _ = confirm(db, a, prepared["id"], at=clock.now(), settings=settings)
     assert done["status"] == "COMPLETED"
-    assert run_read(db, lambda s: (balance(s, a.account), balance(s, b.account))) == (750_00, 250_00)
+    assert run_read(db, lambda s: (balance(s, a.account), balance(s, b.account))) == (
+        750_00,
+        250_00,
+    )
     assert verify_all(db).ok
 
 
@@ -129,7 +143,9 @@ def test_sqlite_database_is_locked_is_retried(
                 blocker.close()
                 released.set()
             return ledger.post(
-                s, kind="transfer", at=clock.now(),
+                s,
+                kind="transfer",
+                at=clock.now(),
                 legs=[
                     ledger.Leg(a.account.ledger_account_id, -1_00, "CNY"),
                     ledger.Leg(b.account.ledger_account_id, 1_00, "CNY"),

@@ -109,7 +109,10 @@ def fund(session: Session, account: Account, amount_minor: int, *, at: datetime)
         legs=[
             ledger.Leg(clearing.id, -amount_minor, account.currency, memo="开户存入"),
             ledger.Leg(
-                account.ledger_account_id, amount_minor, account.currency, memo="开户存入",
+                account.ledger_account_id,
+                amount_minor,
+                account.currency,
+                memo="开户存入",
                 counterparty_name="柜面现金",
             ),
         ],

@@ -50,14 +50,22 @@ def prepare(
     def action(s: Session) -> Result:
         def create() -> tuple[int, dict[str, Any]]:
             transfer = payments.prepare(
-                s, customer_id=payer.customer.id, user_id=payer.user.id, **body, at=at,
+                s,
+                customer_id=payer.customer.id,
+                user_id=payer.user.id,
+                **body,
+                at=at,
                 settings=settings,
             )
             return 201, payments.view(s, transfer, at=at).as_json()
 
         return idempotency.once(
-            s, scope=payer.user.public_id, key=key or new_key(),
-            request={"op": "transfer.prepare", **body}, at=at, action=create,
+            s,
+            scope=payer.user.public_id,
+            key=key or new_key(),
+            request={"op": "transfer.prepare", **body},
+            at=at,
+            action=create,
         )
 
     return run_write(db, action)
@@ -78,15 +86,22 @@ def confirm_action(
     def action(s: Session) -> Result:
         def execute() -> tuple[int, dict[str, Any]]:
             transfer = payments.confirm(
-                s, customer_id=payer.customer.id, transfer_id=transfer_id,
-                key_digest=key_digest, at=at, settings=settings,
+                s,
+                customer_id=payer.customer.id,
+                transfer_id=transfer_id,
+                key_digest=key_digest,
+                at=at,
+                settings=settings,
             )
             return 200, payments.view(s, transfer, at=at).as_json()
 
         return idempotency.once(
-            s, scope=payer.user.public_id, key=key,
+            s,
+            scope=payer.user.public_id,
+            key=key,
             request={"op": "transfer.confirm", "id": transfer_id, "key_digest": key_digest},
-            at=at, action=execute,
+            at=at,
+            action=execute,
         )
 
     return action
@@ -109,13 +124,25 @@ def confirm(
 
 
 def pay(
-    db: Database, payer: Person, payee: Person, amount: str, *, at: datetime, settings: Settings,
+    db: Database,
+    payer: Person,
+    payee: Person,
+    amount: str,
+    *,
+    at: datetime,
+    settings: Settings,
     remark: str = "",
 ) -> dict[str, Any]:
     """Prepare and confirm at once; returns the confirmed transfer's JSON."""
     _, prepared, _ = prepare(
-        db, payer, to=payee.account.account_number, payee_name=payee.name, amount=amount,
-        at=at, settings=settings, remark=remark,
+        db,
+        payer,
+        to=payee.account.account_number,
+        payee_name=payee.name,
+        amount=amount,
+        at=at,
+        settings=settings,
+        remark=remark,
     )
     _, confirmed, _ = confirm(db, payer, prepared["id"], at=at, settings=settings)
     return confirmed

@@ -51,8 +51,9 @@ def bank(sqlite_db: Database, clock: FrozenClock, settings: Settings) -> Iterato
         return (
             make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=10_000_00),
             make_person(s, at=at, name="李娜", username="lina", balance_minor=500_00),
-            make_person(s, at=at, name="王芳", username="wangfang", balance_minor=100_00,
-                        edition="public"),
+            make_person(
+                s, at=at, name="王芳", username="wangfang", balance_minor=100_00, edition="public"
+            ),
         )
 
     a, b, c = run_write(sqlite_db, build)

@@ -38,9 +38,15 @@ def confirm(bank: Bank, tid: str, key: str | None, who: str = "zhangwei", **kwar
 
 def test_idempotency_key_is_required_and_checked(bank: Bank) -> None:
     before = bank.balances()
-    assert_problem(post_transfer(bank, None, json=transfer_body(bank)), "idempotency_key_required", 428)
-    assert_problem(post_transfer(bank, "short", json=transfer_body(bank)), "invalid_idempotency_key", 422)
-    assert_problem(post_transfer(bank, "bad key!!", json=transfer_body(bank)), "invalid_idempotency_key")
+    assert_problem(
+        post_transfer(bank, None, json=transfer_body(bank)), "idempotency_key_required", 428
+    )
+    assert_problem(
+        post_transfer(bank, "short", json=transfer_body(bank)), "invalid_idempotency_key", 422
+    )
+    assert_problem(
+        post_transfer(bank, "bad key!!", json=transfer_body(bank)), "invalid_idempotency_key"
+    )
     tid = post_transfer(bank, "key-required-1", json=transfer_body(bank)).json()["id"]
     assert_problem(confirm(bank, tid, None), "idempotency_key_required", 428)
     assert bank.balances() == before
@@ -78,9 +84,15 @@ def test_keys_belong_to_one_user(bank: Bank) -> None:
     """Another customer using the same key string is not a replay of A's request."""
     a = post_transfer(bank, "shared-key-01", json=transfer_body(bank))
     b = post_transfer(
-        bank, "shared-key-01", who="lina",
-        json=transfer_body(bank, from_account_id=bank.b.account.public_id,
-                           to_account_number=bank.a.account.account_number, payee_name="张伟"),
+        bank,
+        "shared-key-01",
+        who="lina",
+        json=transfer_body(
+            bank,
+            from_account_id=bank.b.account.public_id,
+            to_account_number=bank.a.account.account_number,
+            payee_name="张伟",
+        ),
     )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
@@ -88,7 +100,11 @@ def test_keys_belong_to_one_user(bank: Bank) -> None:
 
 
 MATRIX = [
-    ("malformed json", {"content": b'{"amount": ', "headers": {"content-type": "application/json"}}, "malformed_json"),
+    (
+        "malformed json",
+        {"content": b'{"amount": ', "headers": {"content-type": "application/json"}},
+        "malformed_json",
+    ),
     ("not an object", {"json": ["a"]}, "validation_error"),
     ("missing fields", {"json": {"amount": "1"}}, "validation_error"),
     ("extra field", {"json": "EXTRA"}, "validation_error"),
@@ -117,14 +133,22 @@ def test_bad_input_is_refused_with_a_stable_code(
     if kwargs.get("json") == "EXTRA":
         kwargs["json"] = transfer_body(bank, admin=True)
     elif kwargs.get("json") == "SAME":
-        kwargs["json"] = transfer_body(bank, to_account_number=bank.a.account.account_number,
-                                       payee_name="张伟")
+        kwargs["json"] = transfer_body(
+            bank, to_account_number=bank.a.account.account_number, payee_name="张伟"
+        )
     elif kwargs.get("json") == "OTHER":
         kwargs["json"] = transfer_body(bank, from_account_id=bank.b.account.public_id)
-    elif isinstance(kwargs.get("json"), dict) and "from_account_id" not in kwargs["json"] and case != "missing fields":
+    elif (
+        isinstance(kwargs.get("json"), dict)
+        and "from_account_id" not in kwargs["json"]
+        and case != "missing fields"
+    ):
         kwargs["json"] = transfer_body(bank, **kwargs["json"])
-    headers = {**bank.headers["zhangwei"], "Idempotency-Key": "matrix-key-01",
-               **kwargs.pop("headers", {})}
+    headers = {
+        **bank.headers["zhangwei"],
+        "Idempotency-Key": "matrix-key-01",
+        **kwargs.pop("headers", {}),
+    }
     response = bank.client.post("/api/v1/transfers", headers=headers, **kwargs)
     body = assert_problem(response, code)
     if code == "account_not_found":
@@ -137,8 +161,11 @@ def test_bad_input_is_refused_with_a_stable_code(
 
 def test_confirm_refusals(bank: Bank) -> None:
     tid = post_transfer(bank, "confirm-prep-1", json=transfer_body(bank)).json()["id"]
-    assert_problem(confirm(bank, tid, "confirm-wrong-digest", json={"key_digest": "f" * 64}),
-                   "transfer_data_changed", 422)
+    assert_problem(
+        confirm(bank, tid, "confirm-wrong-digest", json={"key_digest": "f" * 64}),
+        "transfer_data_changed",
+        422,
+    )
     assert_problem(confirm(bank, tid, "confirm-by-lina", who="lina"), "transfer_not_found", 404)
     assert_problem(confirm(bank, "no-such-transfer", "confirm-unknown"), "transfer_not_found", 404)
     assert_problem(confirm(bank, tid, "confirm-extra", json={"x": 1}), "validation_error", 422)
@@ -157,15 +184,18 @@ def test_confirm_refusals(bank: Bank) -> None:
 def test_public_edition_cannot_transfer(bank: Bank) -> None:
     before = bank.balances()
     body = transfer_body(bank, from_account_id=bank.c.account.public_id, amount="1")
-    assert_problem(post_transfer(bank, "public-key-01", who="wangfang", json=body), "public_edition", 403)
+    assert_problem(
+        post_transfer(bank, "public-key-01", who="wangfang", json=body), "public_edition", 403
+    )
     assert bank.balances() == before
 
 
 def test_language_of_problem_titles(bank: Bank) -> None:
     body = transfer_body(bank, amount="10000.01")
     headers = {**bank.headers["zhangwei"], "Idempotency-Key": "lang-key-001"}
-    en = bank.client.post("/api/v1/transfers", json=body,
-                          headers={**headers, "Accept-Language": "en-US,en;q=0.9"})
+    en = bank.client.post(
+        "/api/v1/transfers", json=body, headers={**headers, "Accept-Language": "en-US,en;q=0.9"}
+    )
     zh = bank.client.post("/api/v1/transfers", json=body, headers=headers)
     assert_problem(en, "insufficient_funds")
     assert_problem(zh, "insufficient_funds")
@@ -196,9 +226,14 @@ def test_another_customers_ids_look_like_nothing(bank: Bank) -> None:
         text = response.text
         assert bank.a.account.account_number not in text and "张伟" not in text
     assert_problem(
-        post_transfer(bank, "authz-key-02", who="lina",
-                      json=transfer_body(bank, to_account_number=bank.b.account.account_number)),
-        "account_not_found", 404,
+        post_transfer(
+            bank,
+            "authz-key-02",
+            who="lina",
+            json=transfer_body(bank, to_account_number=bank.b.account.account_number),
+        ),
+        "account_not_found",
+        404,
     )
     overview = bank.client.get("/api/v1/accounts", headers=bank.headers["lina"]).json()
     assert [a["id"] for a in overview["accounts"]] == [bank.b.account.public_id]
@@ -229,7 +264,9 @@ def test_idle_session_times_out_over_http(bank: Bank) -> None:
 
 def test_login_refusal(bank: Bank) -> None:
     wrong = bank.client.post("/api/v1/auth/login", json={"login": "lina", "password": "Nope-12345"})
-    nobody = bank.client.post("/api/v1/auth/login", json={"login": "ghost", "password": "Nope-12345"})
+    nobody = bank.client.post(
+        "/api/v1/auth/login", json={"login": "ghost", "password": "Nope-12345"}
+    )
     assert_problem(wrong, "invalid_credentials", 401)
     assert_problem(nobody, "invalid_credentials", 401)
     assert wrong.json()["title"] == nobody.json()["title"]

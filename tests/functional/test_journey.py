@@ -23,8 +23,12 @@ def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) 
     def customer(s: Session) -> dict[str, str]:
         c = make_customer(s, at=bank.clock.now(), name="陈静", mobile="13600002222")
         acct = make_account(s, c, at=bank.clock.now(), with_card=True, balance_minor=8_000_00)
-        return {"name": c.name, "id_number": c.id_number, "mobile": c.mobile,
-                "card_number": card_of(s, acct).number}
+        return {
+            "name": c.name,
+            "id_number": c.id_number,
+            "mobile": c.mobile,
+            "card_number": card_of(s, acct).number,
+        }
 
     form = run_write(bank.db, customer)
     response = client.post(
@@ -89,13 +93,18 @@ def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) 
         headers=bank.headers["lina"],
     ).json()
     incoming = theirs["lines"][0]
-    assert (incoming["direction"], incoming["amount"], incoming["memo"]) == ("in", "88.80", "还书钱")
+    assert (incoming["direction"], incoming["amount"], incoming["memo"]) == (
+        "in",
+        "88.80",
+        "还书钱",
+    )
     assert incoming["counterparty_name"] == "陈*"
     assert incoming["counterparty_account"].endswith(source["account_number"][-4:])
     assert source["account_number"][4:-4] not in incoming["counterparty_account"]
 
     history = client.get(
-        f"/api/v1/accounts/{source['id']}/transactions", params={"direction": "in"},
+        f"/api/v1/accounts/{source['id']}/transactions",
+        params={"direction": "in"},
         headers=headers,
     ).json()
     assert [line["memo"] for line in history["lines"]] == ["开户存入"]
@@ -117,7 +126,8 @@ def test_csv_export_has_a_header_and_every_row(bank: Bank) -> None:
             "/api/v1/transfers", json=body, headers={**headers, "Idempotency-Key": f"csv-prep-{n}"}
         ).json()["id"]
         client.post(
-            f"/api/v1/transfers/{tid}/confirm", headers={**headers, "Idempotency-Key": f"csv-conf-{n}"}
+            f"/api/v1/transfers/{tid}/confirm",
+            headers={**headers, "Idempotency-Key": f"csv-conf-{n}"},
         )
     response = client.get(
         f"/api/v1/accounts/{bank.a.account.public_id}/transactions.csv", headers=headers

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +20,10 @@ from wangyin.errors import ERRORS
 from wangyin.uow import run_read, run_write
 
 
-
 @pytest.fixture(scope="module")
-def api(sqlite_template, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, str], Person, Database]]:  # type: ignore[no-untyped-def]
+def api(
+    sqlite_template, tmp_path_factory
+) -> Iterator[tuple[TestClient, dict[str, str], Person, Database]]:  # type: ignore[no-untyped-def]
     from conftest import T0 as start
     from conftest import sqlite_copy
 
@@ -40,8 +40,14 @@ def api(sqlite_template, tmp_path_factory) -> Iterator[tuple[TestClient, dict[st
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=10,
 )
 amounts = st.one_of(
@@ -88,7 +94,11 @@ def test_transfer_endpoint_never_fails_on_bad_input(api, data) -> None:  # type:
     client, headers, person, db = api
     total = run_read(db, customer_total)
     body = data.draw(transfer_bodies(person))
-    key = data.draw(st.one_of(st.none(), st.text(max_size=20), st.from_regex(r"[A-Za-z0-9_-]{8,40}", fullmatch=True)))
+    key = data.draw(
+        st.one_of(
+            st.none(), st.text(max_size=20), st.from_regex(r"[A-Za-z0-9_-]{8,40}", fullmatch=True)
+        )
+    )
     request_headers = dict(headers)
     if key is not None:
         request_headers["Idempotency-Key"] = key.encode("ascii", "ignore").decode() or "x"
@@ -101,7 +111,8 @@ def test_transfer_endpoint_never_fails_on_bad_input(api, data) -> None:  # type:
 def test_transfer_endpoint_survives_raw_text(api, raw: bytes) -> None:  # type: ignore[no-untyped-def]
     client, headers, _, _ = api
     response = client.post(
-        "/api/v1/transfers", content=raw,
+        "/api/v1/transfers",
+        content=raw,
         headers={**headers, "Idempotency-Key": "raw-bytes-key", "content-type": "application/json"},
     )
     check(response)
@@ -128,20 +139,12 @@ def test_register_endpoint_never_fails_on_bad_input(api, body: Any) -> None:  # 
     assert response.status_code != 201  # no random applicant holds one of our cards
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG src/wangyin/app.py:26 and :106-108 (_HTTP_CODES/_http_error): a body that is not UTF-8 makes FastAPI "
-        "raise HTTPException(400); 400 is missing from _HTTP_CODES, so the answer is plain "
-        "application/json {'detail': 'There was an error parsing the body'} with no code "
-        "instead of problem+json malformed_json"
-    ),
-)
 @pytest.mark.parametrize("path", ["/api/v1/transfers", "/api/v1/auth/register"])
 def test_body_that_is_not_utf8_is_a_problem(api, path: str) -> None:  # type: ignore[no-untyped-def]
     client, headers, _, _ = api
     response = client.post(
-        path, content=b'{"amount": "\x80"}',
+        path,
+        content=b'{"amount": "\x80"}',
         headers={**headers, "Idempotency-Key": "not-utf8-key", "content-type": "application/json"},
     )
     check(response)

@@ -55,14 +55,19 @@ def bank(db: Database, clock: FrozenClock) -> list[tuple[Person, Account]]:
             slots.append((person, person.account))
             for _ in range(ACCOUNTS_PER_CUSTOMER - 1):
                 slots.append(
-                    (person, make_account(s, person.customer, at=clock.now(), balance_minor=OPENING))
+                    (
+                        person,
+                        make_account(s, person.customer, at=clock.now(), balance_minor=OPENING),
+                    )
                 )
         return slots
 
     return run_write(db, build)
 
 
-def same_replay(result: tuple[int, dict[str, Any], bool], first: tuple[int, dict[str, Any], bool]) -> bool:
+def same_replay(
+    result: tuple[int, dict[str, Any], bool], first: tuple[int, dict[str, Any], bool]
+) -> bool:
     return result[2] is True and result[0] == first[0] and result[1] == first[1]
 
 
@@ -89,21 +94,38 @@ def test_concurrent_random_transfers_keep_the_books(
             pkey, ckey = f"t{index}-{n}-prepare", f"t{index}-{n}-confirm"
             try:
                 prepared = prepare(
-                    db, payer, to=target.account_number, payee_name=payee.name, amount=amount,
-                    at=at, settings=settings, key=pkey, from_account_id=source.public_id,
+                    db,
+                    payer,
+                    to=target.account_number,
+                    payee_name=payee.name,
+                    amount=amount,
+                    at=at,
+                    settings=settings,
+                    key=pkey,
+                    from_account_id=source.public_id,
                 )
                 with lock:
                     outcome.prepared += 1
-                confirmed = confirm(db, payer, prepared[1]["id"], at=at, settings=settings, key=ckey)
+                confirmed = confirm(
+                    db, payer, prepared[1]["id"], at=at, settings=settings, key=ckey
+                )
                 with lock:
                     outcome.completed.add(confirmed[1]["id"])
                 if rng.random() < REPLAY_RATE:
                     again_p = prepare(
-                        db, payer, to=target.account_number, payee_name=payee.name,
-                        amount=amount, at=at, settings=settings, key=pkey,
+                        db,
+                        payer,
+                        to=target.account_number,
+                        payee_name=payee.name,
+                        amount=amount,
+                        at=at,
+                        settings=settings,
+                        key=pkey,
                         from_account_id=source.public_id,
                     )
-                    again_c = confirm(db, payer, prepared[1]["id"], at=at, settings=settings, key=ckey)
+                    again_c = confirm(
+                        db, payer, prepared[1]["id"], at=at, settings=settings, key=ckey
+                    )
                     with lock:
                         outcome.replays += 1
                         if not (same_replay(again_p, prepared) and same_replay(again_c, confirmed)):
@@ -111,7 +133,7 @@ def test_concurrent_random_transfers_keep_the_books(
             except DomainError as exc:
                 with lock:
                     outcome.refusals[exc.code] += 1
-            except Exception as exc:  # noqa: BLE001 - any other failure fails the proof
+            except Exception as exc:
                 with lock:
                     outcome.errors.append(f"{type(exc).__name__}: {exc}")
 
@@ -136,16 +158,19 @@ def test_concurrent_random_transfers_keep_the_books(
                     LedgerAccount.kind == "customer",
                     LedgerAccount.balance_minor - LedgerAccount.held_minor < 0,
                 )
-            ) or 0,
+            )
+            or 0,
             "entries": s.scalar(entries) or 0,
             "keys": s.scalar(
                 select(func.count(func.distinct(JournalEntry.idempotency_key))).where(
                     JournalEntry.kind == "transfer"
                 )
-            ) or 0,
+            )
+            or 0,
             "completed": s.scalar(
                 select(func.count(TransferRequest.id)).where(TransferRequest.status == COMPLETED)
-            ) or 0,
+            )
+            or 0,
             "records": s.scalar(select(func.count(IdempotencyRecord.id))) or 0,
         }
 
@@ -173,13 +198,24 @@ def test_two_threads_confirming_one_transfer_post_it_once(
     rounds = 5
     for r in range(rounds):
         _, prepared, _ = prepare(
-            db, a, to=b.account.account_number, payee_name=b.name, amount="10", at=clock.now(),
+            db,
+            a,
+            to=b.account.account_number,
+            payee_name=b.name,
+            amount="10",
+            at=clock.now(),
             settings=settings,
         )
         barrier = threading.Barrier(2)
         results: list[object] = []
 
-        def go(n: int, tid: str = prepared["id"], r: int = r) -> None:
+        def go(
+            n: int,
+            tid: str = prepared["id"],
+            r: int = r,
+            barrier: threading.Barrier = barrier,
+            results: list[object] = results,
+        ) -> None:
             barrier.wait()
             try:
                 results.append(
@@ -197,9 +233,10 @@ def test_two_threads_confirming_one_transfer_post_it_once(
         assert [x for x in results if not isinstance(x, tuple)] == ["transfer_already_confirmed"]
 
     def posted(s: Session) -> int:
-        return s.scalar(
-            select(func.count(JournalEntry.id)).where(JournalEntry.kind == "transfer")
-        ) or 0
+        return (
+            s.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.kind == "transfer"))
+            or 0
+        )
 
     assert run_read(db, posted) == rounds
     assert run_read(db, customer_total) == 1_000_00
@@ -212,7 +249,8 @@ def _wait_until_blocked(db: Database, done: threading.Event) -> None:
         return  # SQLite writers queue on BEGIN IMMEDIATE; nothing to observe
     probe = text(
         "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND wait_event_type = 'Lock'"
     )
     with db.engine.connect() as conn:
         for _ in range(500):
@@ -223,22 +261,10 @@ def _wait_until_blocked(db: Database, done: threading.Event) -> None:
 
 @pytest.mark.slow
 def test_same_key_confirm_racing_an_unfinished_one_replays_it(
-    db: Database, clock: FrozenClock, settings: Settings, request: pytest.FixtureRequest
+    db: Database, clock: FrozenClock, settings: Settings
 ) -> None:
     """The idempotency contract: a second request with the same key while the first is
     still running gets the first response, not an error."""
-    if not db.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG src/wangyin/idempotency/service.py once() looks the key up before "
-                    "payments.confirm locks the transfer row; on PostgreSQL (READ COMMITTED) "
-                    "the second same-key confirm waits on that lock, then sees COMPLETED and "
-                    "raises transfer_already_confirmed (409) instead of replaying the 200"
-                ),
-            )
-        )
 
     def build(s: Session) -> tuple[Person, Person]:
         return (
@@ -248,7 +274,12 @@ def test_same_key_confirm_racing_an_unfinished_one_replays_it(
 
     a, b = run_write(db, build)
     _, prepared, _ = prepare(
-        db, a, to=b.account.account_number, payee_name=b.name, amount="10", at=clock.now(),
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name=b.name,
+        amount="10",
+        at=clock.now(),
         settings=settings,
     )
     action = confirm_action(a, prepared["id"], at=clock.now(), settings=settings, key="same-key-1")

@@ -116,8 +116,13 @@ def login(db: Database, clock: FrozenClock, settings: Settings, who: str, passwo
     def action(s: Session) -> str:
         user = identity.authenticate(s, login=who, password=password)
         started = identity.start_session(
-            s, user=user, client_type="api", ip="127.0.0.1", user_agent="pytest",
-            at=clock.now(), settings=settings,
+            s,
+            user=user,
+            client_type="api",
+            ip="127.0.0.1",
+            user_agent="pytest",
+            at=clock.now(),
+            settings=settings,
         )
         return started.token
 
@@ -158,12 +163,17 @@ def test_activity_keeps_a_session_alive_until_the_absolute_limit(
 ) -> None:
     start = clock.now()
     token = login(db, clock, settings, "loginuser", DEFAULT_PASSWORD)
-    while clock.now() + timedelta(minutes=20) < start + timedelta(hours=settings.session_absolute_hours):
+    while clock.now() + timedelta(minutes=20) < start + timedelta(
+        hours=settings.session_absolute_hours
+    ):
         clock.advance(minutes=20)
         current = resolve(db, clock, settings, token)
         assert current is not None
         assert current.touch_due  # a request now records activity
-        run_write(db, lambda s, c=current: identity.touch_session(s, session_id=c.session_id, at=clock.now()))
+        run_write(
+            db,
+            lambda s, c=current: identity.touch_session(s, session_id=c.session_id, at=clock.now()),
+        )
     clock.set(start + timedelta(hours=settings.session_absolute_hours))
     assert resolve(db, clock, settings, token) is None
 
@@ -187,8 +197,12 @@ def test_change_password_ends_other_sessions_and_retires_the_old_password(
         run_write(
             db,
             lambda s: identity.change_password(
-                s, user_id=current.user_id, old_password=old, new_password=new,
-                keep_session_id=current.session_id, at=clock.now(),
+                s,
+                user_id=current.user_id,
+                old_password=old,
+                new_password=new,
+                keep_session_id=current.session_id,
+                at=clock.now(),
             ),
         )
 

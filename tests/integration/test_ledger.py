@@ -73,7 +73,9 @@ def test_insufficient_funds_posts_nothing(db: Database, clock: FrozenClock) -> N
     assert run_read(db, counts) == before
     assert run_read(db, lambda s: (balance(s, a), balance(s, b))) == (100_00, 0)
     # Exactly the whole balance is fine.
-    run_write(db, lambda s: ledger.post(s, kind="transfer", legs=transfer_legs(a, b, 100_00), at=at))
+    run_write(
+        db, lambda s: ledger.post(s, kind="transfer", legs=transfer_legs(a, b, 100_00), at=at)
+    )
     assert run_read(db, lambda s: (balance(s, a), balance(s, b))) == (0, 100_00)
 
 
@@ -86,10 +88,16 @@ def test_idempotency_key_replays_and_refuses_a_different_request(
     def book(amount: int, digest: str):  # type: ignore[no-untyped-def]
         return run_write(
             db,
-            lambda s: ledger.post(
-                s, kind="transfer", legs=transfer_legs(a, b, amount), at=at,
-                idempotency_key="order-1", digest=digest,
-            ).public_id,
+            lambda s: (
+                ledger.post(
+                    s,
+                    kind="transfer",
+                    legs=transfer_legs(a, b, amount),
+                    at=at,
+                    idempotency_key="order-1",
+                    digest=digest,
+                ).public_id
+            ),
         )
 
     first = book(10_00, "d1")
@@ -100,7 +108,9 @@ def test_idempotency_key_replays_and_refuses_a_different_request(
     assert run_read(db, lambda s: (balance(s, a), balance(s, b))) == (990_00, 10_00)
     transfers = run_read(
         db,
-        lambda s: s.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.kind == "transfer")),
+        lambda s: s.scalar(
+            select(func.count(JournalEntry.id)).where(JournalEntry.kind == "transfer")
+        ),
     )
     assert transfers == 1
 
@@ -152,7 +162,9 @@ def test_verify_is_clean_and_detects_a_tampered_balance(db: Database, clock: Fro
     # Someone edits a balance behind the ledger's back.
     def tamper(s: Session) -> None:
         s.execute(
-            text("UPDATE ledger_accounts SET balance_minor = balance_minor + 100000 WHERE id = :id"),
+            text(
+                "UPDATE ledger_accounts SET balance_minor = balance_minor + 100000 WHERE id = :id"
+            ),
             {"id": b.ledger_account_id},
         )
 
@@ -170,8 +182,10 @@ def test_verify_detects_an_unbalanced_entry(db: Database, clock: FrozenClock) ->
 
     def tamper(s: Session) -> None:
         s.execute(
-            text("UPDATE postings SET amount_minor = amount_minor + 1 "
-                 "WHERE entry_id = :e AND amount_minor > 0"),
+            text(
+                "UPDATE postings SET amount_minor = amount_minor + 1 "
+                "WHERE entry_id = :e AND amount_minor > 0"
+            ),
             {"e": entry.id},
         )
 

@@ -69,8 +69,14 @@ def test_prepare_then_confirm_moves_money_once(
 ) -> None:
     a, b = people
     status, prepared, replayed = prepare(
-        db, a, to=b.account.account_number, payee_name="李娜", amount="1234.56",
-        at=clock.now(), settings=settings, remark="午饭",
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name="李娜",
+        amount="1234.56",
+        at=clock.now(),
+        settings=settings,
+        remark="午饭",
     )
     assert (status, prepared["status"], replayed) == (201, "CHALLENGE_PENDING", False)
     assert prepared["to_account_number"].startswith(b.account.account_number[:4] + " ****")
@@ -94,7 +100,12 @@ def test_payee_may_be_addressed_by_card_number(
 ) -> None:
     a, b = people
     _, prepared, _ = prepare(
-        db, a, to=b.card_number, payee_name=" 李娜 ", amount="10", at=clock.now(),
+        db,
+        a,
+        to=b.card_number,
+        payee_name=" 李娜 ",
+        amount="10",
+        at=clock.now(),
         settings=settings,
     )
     confirm(db, a, prepared["id"], at=clock.now(), settings=settings)
@@ -116,8 +127,12 @@ def test_payee_may_be_addressed_by_card_number(
     ],
 )
 def test_prepare_refusals(
-    db: Database, clock: FrozenClock, settings: Settings, people: tuple[Person, Person],
-    changes: dict[str, str], expected: str,
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    people: tuple[Person, Person],
+    changes: dict[str, str],
+    expected: str,
 ) -> None:
     a, b = people
     args = {"to": b.account.account_number, "payee_name": "李娜", "amount": "1.00"} | changes
@@ -131,7 +146,12 @@ def test_same_account_is_refused(
     a, _ = people
     refused = code(
         lambda: prepare(
-            db, a, to=a.account.account_number, payee_name=a.name, amount="1", at=clock.now(),
+            db,
+            a,
+            to=a.account.account_number,
+            payee_name=a.name,
+            amount="1",
+            at=clock.now(),
             settings=settings,
         )
     )
@@ -143,9 +163,10 @@ def test_single_transfer_limit(
 ) -> None:
     a, b = people
     target = {"to": b.account.account_number, "payee_name": "李娜"}
-    assert code(
-        lambda: prepare(db, a, amount="1000.01", at=clock.now(), settings=limited, **target)
-    ) == "over_single_limit"
+    assert (
+        code(lambda: prepare(db, a, amount="1000.01", at=clock.now(), settings=limited, **target))
+        == "over_single_limit"
+    )
     _, ok, _ = prepare(db, a, amount="1000.00", at=clock.now(), settings=limited, **target)
     assert ok["status"] == "CHALLENGE_PENDING"
 
@@ -190,7 +211,12 @@ def test_expired_request_cannot_be_confirmed(
 ) -> None:
     a, b = people
     _, prepared, _ = prepare(
-        db, a, to=b.account.account_number, payee_name="李娜", amount="5", at=clock.now(),
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name="李娜",
+        amount="5",
+        at=clock.now(),
         settings=settings,
     )
     clock.advance(seconds=settings.transfer_confirm_seconds + 1)
@@ -206,13 +232,23 @@ def test_key_digest_mismatch_is_refused(
 ) -> None:
     a, b = people
     _, prepared, _ = prepare(
-        db, a, to=b.account.account_number, payee_name="李娜", amount="5", at=clock.now(),
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name="李娜",
+        amount="5",
+        at=clock.now(),
         settings=settings,
     )
     forged = "0" * 64
-    assert code(
-        lambda: confirm(db, a, prepared["id"], at=clock.now(), settings=settings, key_digest=forged)
-    ) == "transfer_data_changed"
+    assert (
+        code(
+            lambda: confirm(
+                db, a, prepared["id"], at=clock.now(), settings=settings, key_digest=forged
+            )
+        )
+        == "transfer_data_changed"
+    )
     assert balances(db, a, b) == (10_000_00, 0)
 
 
@@ -221,19 +257,33 @@ def test_another_customers_transfer_is_not_found(
 ) -> None:
     a, b = people
     _, prepared, _ = prepare(
-        db, a, to=b.account.account_number, payee_name="李娜", amount="5", at=clock.now(),
+        db,
+        a,
+        to=b.account.account_number,
+        payee_name="李娜",
+        amount="5",
+        at=clock.now(),
         settings=settings,
     )
     assert code(lambda: confirm(db, b, prepared["id"], at=clock.now(), settings=settings)) == (
         "transfer_not_found"
     )
     # And B cannot pay out of A's account either.
-    assert code(
-        lambda: prepare(
-            db, b, to=a.account.account_number, payee_name="张伟", amount="1", at=clock.now(),
-            settings=settings, from_account_id=a.account.public_id,
+    assert (
+        code(
+            lambda: prepare(
+                db,
+                b,
+                to=a.account.account_number,
+                payee_name="张伟",
+                amount="1",
+                at=clock.now(),
+                settings=settings,
+                from_account_id=a.account.public_id,
+            )
         )
-    ) == "account_not_found"
+        == "account_not_found"
+    )
     assert balances(db, a, b) == (10_000_00, 0)
 
 
@@ -242,13 +292,22 @@ def test_public_edition_may_not_transfer(
 ) -> None:
     a, b = people
     public = CurrentUser(
-        user_id=a.user.id, user_public_id=a.user.public_id, customer_id=a.customer.id,
-        customer_public_id=a.customer.public_id, name=a.name, username=a.username,
-        edition="public", session_id=0, csrf_token="",
+        user_id=a.user.id,
+        user_public_id=a.user.public_id,
+        customer_id=a.customer.id,
+        customer_public_id=a.customer.public_id,
+        name=a.name,
+        username=a.username,
+        edition="public",
+        session_id=0,
+        csrf_token="",
     )
     body = TransferPrepareIn(
-        from_account_id=a.account.public_id, to_account_number=b.account.account_number,
-        payee_name="李娜", amount="1", currency="CNY",
+        from_account_id=a.account.public_id,
+        to_account_number=b.account.account_number,
+        payee_name="李娜",
+        amount="1",
+        currency="CNY",
     )
     state = AppState(settings=settings, db=db, clock=clock)
     refused = code(lambda: prepare_transfer(state=state, user=public, key="k" * 16, body=body))
@@ -259,8 +318,12 @@ def test_idempotent_prepare_and_confirm(
     db: Database, clock: FrozenClock, settings: Settings, people: tuple[Person, Person]
 ) -> None:
     a, b = people
-    args = {"to": b.account.account_number, "payee_name": "李娜", "at": clock.now(),
-            "settings": settings}
+    args = {
+        "to": b.account.account_number,
+        "payee_name": "李娜",
+        "at": clock.now(),
+        "settings": settings,
+    }
     first = prepare(db, a, amount="7", key="prepare-key-1", **args)
     again = prepare(db, a, amount="7", key="prepare-key-1", **args)
     assert again == (first[0], first[1], True)
@@ -280,12 +343,15 @@ def test_currency_of_payee_account_must_match(
     db: Database, clock: FrozenClock, settings: Settings, people: tuple[Person, Person]
 ) -> None:
     a, b = people
-    usd = run_write(
-        db, lambda s: make_account(s, b.customer, at=clock.now(), currency="USD")
-    )
+    usd = run_write(db, lambda s: make_account(s, b.customer, at=clock.now(), currency="USD"))
     refused = code(
         lambda: prepare(
-            db, a, to=usd.account_number, payee_name="李娜", amount="1", at=clock.now(),
+            db,
+            a,
+            to=usd.account_number,
+            payee_name="李娜",
+            amount="1",
+            at=clock.now(),
             settings=settings,
         )
     )

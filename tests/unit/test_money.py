@@ -118,7 +118,9 @@ def test_format_then_parse_is_identity(minor: int, currency: str) -> None:
     assert parse_amount(format_minor(minor, currency), currency) == minor
 
 
-@given(minor=st.integers(min_value=-MAX_AMOUNT_MINOR, max_value=MAX_AMOUNT_MINOR), currency=currencies)
+@given(
+    minor=st.integers(min_value=-MAX_AMOUNT_MINOR, max_value=MAX_AMOUNT_MINOR), currency=currencies
+)
 def test_grouped_form_is_the_plain_form_with_separators(minor: int, currency: str) -> None:
     plain = format_minor(minor, currency)
     grouped = format_grouped(minor, currency)

@@ -70,7 +70,11 @@ def test_card_number_accepts_spaces_and_dashes_and_refuses_bad_check() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "normal"),
-    [("13812345678", "13812345678"), ("+86 138 1234 5678", "13812345678"), ("199-0000-1111", "19900001111")],
+    [
+        ("13812345678", "13812345678"),
+        ("+86 138 1234 5678", "13812345678"),
+        ("199-0000-1111", "19900001111"),
+    ],
 )
 def test_mobile_accepted_forms(raw: str, normal: str) -> None:
     assert v.normalize_mobile(raw) == normal
@@ -86,7 +90,9 @@ def test_username_accepted(raw: str) -> None:
     assert v.normalize_username(raw) == raw
 
 
-@pytest.mark.parametrize("raw", ["abc", "1abc", "_abcd", "a" * 33, "zhang wei", "张伟abcd", "ab-cd"])
+@pytest.mark.parametrize(
+    "raw", ["abc", "1abc", "_abcd", "a" * 33, "zhang wei", "张伟abcd", "ab-cd"]
+)
 def test_username_refused(raw: str) -> None:
     assert code_of(v.normalize_username, raw) == "invalid_username"
 
