@@ -1,0 +1,203 @@
+"""Cryptography in one place, international and national (4.1.6-g, 4.3.1.1-f).
+
+- SM3 and SM4 (GCM) come from `cryptography`; SM2 sign/verify/encrypt/key exchange from
+  gmalg (gmssl's nonces are not cryptographically random; gmalg uses `secrets`).
+- One wire format: SM2 signatures are DER `SEQUENCE {r, s}`, SM2 ciphertexts are
+  C1 (uncompressed point) || C3 (SM3) || C2, the default user id is `1234567812345678`.
+- Authenticated encryption only (AES-GCM or SM4-GCM); RSA keys under 2048 bits refused.
+"""
+
+from __future__ import annotations
+
+import hmac as std_hmac
+import os
+from typing import Literal
+
+import gmalg
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+DEFAULT_SM2_UID = b"1234567812345678"
+MIN_RSA_BITS = 2048
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+Aead = Literal["AES-GCM", "SM4-GCM"]
+
+
+class CryptoError(Exception):
+    """A signature, ciphertext or key that must be refused."""
+
+
+# --- hashes and MACs -------------------------------------------------------------------
+
+
+def sm3(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize()
+
+
+def keyed_hash(key: bytes, data: bytes, *, algorithm: Literal["SHA256", "SM3"] = "SHA256") -> str:
+    """HMAC for look-up columns and one-time-code storage: equal inputs, equal output."""
+    mac = hmac.HMAC(key, hashes.SM3() if algorithm == "SM3" else hashes.SHA256())
+    mac.update(data)
+    return mac.finalize().hex()
+
+
+def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
+    left = a.encode() if isinstance(a, str) else a
+    right = b.encode() if isinstance(b, str) else b
+    return std_hmac.compare_digest(left, right)
+
+
+# --- authenticated encryption -----------------------------------------------------------
+
+
+def aead_encrypt(alg: Aead, key: bytes, plaintext: bytes, aad: bytes = b"") -> bytes:
+    """nonce (12) || ciphertext || tag (16)."""
+    nonce = os.urandom(NONCE_BYTES)
+    if alg == "AES-GCM":
+        return nonce + AESGCM(key).encrypt(nonce, plaintext, aad or None)
+    encryptor = Cipher(algorithms.SM4(_sm4_key(key)), modes.GCM(nonce)).encryptor()
+    if aad:
+        encryptor.authenticate_additional_data(aad)
+    body = encryptor.update(plaintext) + encryptor.finalize()
+    return nonce + body + encryptor.tag
+
+
+def aead_decrypt(alg: Aead, key: bytes, blob: bytes, aad: bytes = b"") -> bytes:
+    if len(blob) < NONCE_BYTES + TAG_BYTES:
+        raise CryptoError("ciphertext too short")
+    nonce, body = blob[:NONCE_BYTES], blob[NONCE_BYTES:]
+    try:
+        if alg == "AES-GCM":
+            return AESGCM(key).decrypt(nonce, body, aad or None)
+        decryptor = Cipher(
+            algorithms.SM4(_sm4_key(key)), modes.GCM(nonce, body[-TAG_BYTES:])
+        ).decryptor()
+        if aad:
+            decryptor.authenticate_additional_data(aad)
+        return decryptor.update(body[:-TAG_BYTES]) + decryptor.finalize()
+    except InvalidTag:
+        raise CryptoError("ciphertext failed authentication") from None
+
+
+def _sm4_key(key: bytes) -> bytes:
+    if len(key) != 16:
+        raise CryptoError("SM4 keys are 128 bits")
+    return key
+
+
+def hkdf(secret: bytes, *, info: bytes, length: int = 32, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
+
+
+# --- SM2 ------------------------------------------------------------------------------
+
+
+def sm2_keypair() -> tuple[bytes, bytes]:
+    """(private key 32 bytes, public key 04||x||y)."""
+    sk, pk = gmalg.SM2().generate_keypair()
+    return bytes(sk), bytes(pk)
+
+
+def sm2_public_key(private_key: bytes) -> bytes:
+    return bytes(gmalg.SM2().generate_pk(private_key))
+
+
+def sm2_valid_public_key(public_key: bytes) -> bool:
+    try:
+        return len(public_key) == 65 and bool(gmalg.SM2().verify_pk(public_key))
+    except Exception:
+        return False
+
+
+def sm2_sign(private_key: bytes, message: bytes, *, uid: bytes = DEFAULT_SM2_UID) -> bytes:
+    r, s = gmalg.SM2(private_key, uid).sign(message)
+    return encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+
+
+def sm2_verify(
+    public_key: bytes, message: bytes, signature_der: bytes, *, uid: bytes = DEFAULT_SM2_UID
+) -> bool:
+    if not sm2_valid_public_key(public_key):
+        return False
+    try:
+        r, s = decode_dss_signature(signature_der)
+    except ValueError:
+        return False
+    if r.bit_length() > 256 or s.bit_length() > 256:
+        return False
+    return bool(
+        gmalg.SM2(uid=uid, pk=public_key).verify(
+            message, r.to_bytes(32, "big"), s.to_bytes(32, "big")
+        )
+    )
+
+
+def sm2_encrypt(public_key: bytes, plaintext: bytes) -> bytes:
+    """C1 || C3 || C2."""
+    if not sm2_valid_public_key(public_key):
+        raise CryptoError("invalid SM2 public key")
+    return bytes(gmalg.SM2(pk=public_key).encrypt(plaintext))
+
+
+def sm2_decrypt(private_key: bytes, ciphertext: bytes) -> bytes:
+    try:
+        return bytes(gmalg.SM2(private_key).decrypt(ciphertext))
+    except Exception:
+        raise CryptoError("SM2 ciphertext refused") from None
+
+
+# --- RSA and ECDSA ----------------------------------------------------------------------
+
+
+def load_rsa_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise CryptoError("not an RSA public key")
+    if key.key_size < MIN_RSA_BITS:
+        raise CryptoError(f"RSA keys under {MIN_RSA_BITS} bits are refused")
+    return key
+
+
+def rsa_verify(public_key: rsa.RSAPublicKey, message: bytes, signature: bytes) -> bool:
+    try:
+        public_key.verify(
+            signature,
+            message,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+            hashes.SHA256(),
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- ECDH P-256 (browser WebCrypto) -------------------------------------------------------
+
+
+def p256_keypair() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A fresh private key and its uncompressed public point (65 bytes, WebCrypto "raw")."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    raw = private.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return private, raw
+
+
+def p256_shared_secret(private: ec.EllipticCurvePrivateKey, peer_raw: bytes) -> bytes:
+    try:
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), peer_raw)
+    except ValueError:
+        raise CryptoError("invalid P-256 public key") from None
+    return private.exchange(ec.ECDH(), peer)

@@ -1,0 +1,108 @@
+"""National and international cryptography against the published test vectors."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from wangyin.security import crypto
+
+# GB/T 32918.5-2017 (SM2 with the recommended curve), user id 1234567812345678.
+SM2_SK = bytes.fromhex("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8")
+SM2_PK = bytes.fromhex(
+    "04"
+    "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
+    "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13"
+)
+SM2_K = 0x59276E27D506861A16680F3AD9C02DCCEF3CC1FA3CDBE4CE6D54B80DEAC1BC21
+SM2_R = 0xF5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3
+SM2_S = 0xB1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA
+SM2_CIPHER = bytes.fromhex(
+    "04"  # C1 as an uncompressed point: x happens to start with 04 too
+    "04EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73"
+    "E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0"
+    "59983C18F809E262923C53AEC295D30383B54E39D609D160AFCB1908D0BD8766"
+    "21886CA989CA9C7D58087307CA93092D651EFA"
+)
+
+
+def test_sm3_vectors_gb_t_32905() -> None:
+    assert crypto.sm3(b"abc").hex() == (
+        "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    )
+    assert crypto.sm3(b"abcd" * 16).hex() == (
+        "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+    )
+
+
+def test_sm4_vector_gb_t_32907() -> None:
+    key = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    # ECB on one block is how the standard states its vector; nothing else uses ECB.
+    encryptor = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()  # noqa: S305
+    assert (
+        encryptor.update(key) + encryptor.finalize()
+    ).hex() == "681edf34d206965e86b3e94f536e4246"
+
+
+def test_sm2_public_key_signature_and_ciphertext_match_gb_t_32918() -> None:
+    import gmalg
+
+    assert crypto.sm2_public_key(SM2_SK) == SM2_PK
+    r, s = gmalg.SM2(SM2_SK, crypto.DEFAULT_SM2_UID, rnd_fn=lambda _bits: SM2_K).sign(
+        b"message digest"
+    )
+    assert (int.from_bytes(r, "big"), int.from_bytes(s, "big")) == (SM2_R, SM2_S)
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    assert crypto.sm2_verify(SM2_PK, b"message digest", encode_dss_signature(SM2_R, SM2_S))
+    cipher = gmalg.SM2(pk=SM2_PK, rnd_fn=lambda _bits: SM2_K).encrypt(b"encryption standard")
+    assert cipher == SM2_CIPHER  # C1 || C3 || C2
+    assert crypto.sm2_decrypt(SM2_SK, SM2_CIPHER) == b"encryption standard"
+
+
+def test_sm2_round_trip_and_tampering_refused() -> None:
+    sk, pk = crypto.sm2_keypair()
+    signature = crypto.sm2_sign(sk, b"pay 100.00 CNY to 6217...")
+    assert crypto.sm2_verify(pk, b"pay 100.00 CNY to 6217...", signature)
+    assert not crypto.sm2_verify(pk, b"pay 900.00 CNY to 6217...", signature)
+    assert not crypto.sm2_verify(pk, b"pay 100.00 CNY to 6217...", signature, uid=b"someone else")
+    assert not crypto.sm2_verify(pk, b"x", b"not der")
+    assert not crypto.sm2_verify(b"\x04" + b"\x01" * 64, b"x", signature)
+    blob = crypto.sm2_encrypt(pk, b"secret")
+    assert crypto.sm2_decrypt(sk, blob) == b"secret"
+    with pytest.raises(crypto.CryptoError):
+        crypto.sm2_decrypt(sk, blob[:-1] + bytes([blob[-1] ^ 1]))
+
+
+@pytest.mark.parametrize("alg", ["AES-GCM", "SM4-GCM"])
+def test_aead_round_trip_and_any_change_is_refused(alg: crypto.Aead) -> None:
+    key = bytes(range(32 if alg == "AES-GCM" else 16))
+    blob = crypto.aead_encrypt(alg, key, b"6226881234567890123", aad=b"field:card")
+    assert crypto.aead_decrypt(alg, key, blob, aad=b"field:card") == b"6226881234567890123"
+    assert blob != crypto.aead_encrypt(alg, key, b"6226881234567890123", aad=b"field:card")
+    with pytest.raises(crypto.CryptoError):
+        crypto.aead_decrypt(alg, key, blob, aad=b"field:phone")
+    with pytest.raises(crypto.CryptoError):
+        crypto.aead_decrypt(alg, key, blob[:-1] + bytes([blob[-1] ^ 1]), aad=b"field:card")
+
+
+def test_rsa_under_2048_bits_is_refused() -> None:
+    def pem(bits: int) -> bytes:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        return key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    with pytest.raises(crypto.CryptoError, match="2048"):
+        crypto.load_rsa_public_key(pem(1024))
+    assert crypto.load_rsa_public_key(pem(2048)).key_size == 2048
+
+
+def test_p256_ecdh_agrees_on_both_sides() -> None:
+    a, a_raw = crypto.p256_keypair()
+    b, b_raw = crypto.p256_keypair()
+    assert crypto.p256_shared_secret(a, b_raw) == crypto.p256_shared_secret(b, a_raw)
+    with pytest.raises(crypto.CryptoError):
+        crypto.p256_shared_secret(a, b"\x04" + b"\x00" * 64)
