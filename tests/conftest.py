@@ -27,28 +27,6 @@ from wangyin.migrate import upgrade
 PG_ADMIN_URL = os.environ.get("WANGYIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# src/wangyin/ledger/service.py (verify) and src/wangyin/accounts/service.py (_account_views)
-# call Result.tuples(), deprecated in SQLAlchemy 2.1: with warnings as errors every ledger
-# verification and every account overview would fail. Reported as a bug; until it is fixed
-# exactly this one message is ignored, and tests/unit/test_deprecations.py (strict xfail)
-# goes red the day the fix lands so this filter can be removed.
-TUPLES_DEPRECATION = (
-    r"ignore:The Result\.tuples\(\) method is deprecated:sqlalchemy.exc.SADeprecationWarning"
-)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "no_tuples_filter: run without the Result.tuples() deprecation filter"
-    )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("no_tuples_filter") is None:
-            item.add_marker(pytest.mark.filterwarnings(TUPLES_DEPRECATION))
-
-
 # 10:00 in Shanghai on a Monday: well inside one bank day.
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

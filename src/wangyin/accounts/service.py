@@ -104,9 +104,7 @@ def _account_views(session: Session, query: Select[Account, LedgerAccount]) -> l
             select(Card.account_id, Card.number).where(
                 Card.account_id.in_([a.id for a, _ in rows]), Card.status == "active"
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return [
         AccountView(

@@ -250,27 +250,21 @@ def verify(session: Session) -> VerifyReport:
             select(Posting.ledger_account_id, func.sum(Posting.amount_minor)).group_by(
                 Posting.ledger_account_id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     held = dict(
         session.execute(
             select(Hold.ledger_account_id, func.sum(Hold.amount_minor))
             .where(Hold.status == "active")
             .group_by(Hold.ledger_account_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     last_after = dict(
         session.execute(
             select(Posting.ledger_account_id, Posting.balance_after_minor).where(
                 Posting.id.in_(select(func.max(Posting.id)).group_by(Posting.ledger_account_id))
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     accounts = session.scalars(select(LedgerAccount)).all()
     report.checks["ledger accounts"] = len(accounts)
