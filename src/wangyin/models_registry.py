@@ -4,12 +4,16 @@ from wangyin.accounts import models as accounts_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
+from wangyin.notify import models as notify_models
 from wangyin.payments import models as payments_models
+from wangyin.security import models as security_models
 
 __all__ = [
     "accounts_models",
     "idempotency_models",
     "identity_models",
     "ledger_models",
+    "notify_models",
     "payments_models",
+    "security_models",
 ]

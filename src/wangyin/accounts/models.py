@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from wangyin.db import Base, BigIntPK
+from wangyin.security.fields import EncryptedString, lookup_hash
 
 
 class Account(Base):
@@ -31,8 +32,14 @@ class Card(Base):
     __tablename__ = "cards"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    number: Mapped[str] = mapped_column(String(19), unique=True)
+    number: Mapped[str] = mapped_column(EncryptedString("card_number"))
+    number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    @validates("number")
+    def _hash_number(self, _key: str, value: str) -> str:
+        self.number_hash = lookup_hash(value)
+        return value

@@ -20,6 +20,7 @@ from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import JournalEntry, LedgerAccount, Posting
 from wangyin.money import format_minor
+from wangyin.security.fields import lookup_hash
 from wangyin.security.masking import mask_account_number, mask_name
 
 ACCOUNT_PREFIX = "621700"  # the bank's account-number range
@@ -162,7 +163,7 @@ def find_by_number(session: Session, *, number: str) -> Account | None:
     number = "".join(number.split())
     account = session.scalars(select(Account).where(Account.account_number == number)).first()
     if account is None:
-        card = session.scalars(select(Card).where(Card.number == number)).first()
+        card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(number))).first()
         if card is not None:
             account = session.get(Account, card.account_id)
     return account

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from wangyin.db import Base, BigIntPK
+from wangyin.security.fields import EncryptedString, lookup_hash
 
 
 class Customer(Base):
@@ -18,9 +19,22 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
-    mobile: Mapped[str] = mapped_column(String(20), index=True)  # the reserved phone
+    # Encrypted at rest; found through the keyed hash beside each (4.1.6-c).
+    id_number: Mapped[str] = mapped_column(EncryptedString("id_number"))
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mobile: Mapped[str] = mapped_column(EncryptedString("mobile"))  # the reserved phone
+    mobile_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    @validates("id_number")
+    def _hash_id_number(self, _key: str, value: str) -> str:
+        self.id_number_hash = lookup_hash(value)
+        return value
+
+    @validates("mobile")
+    def _hash_mobile(self, _key: str, value: str) -> str:
+        self.mobile_hash = lookup_hash(value)
+        return value
 
 
 class User(Base):
@@ -39,6 +53,19 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     upgraded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Login hardening (4.3.2-f): consecutive failures and the timed lock they cause.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The transaction password: a 6-digit PIN, Argon2id like the login password.
+    transaction_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # Self-service freezes (4.4-c1): transfers only, or everything but logging in to unfreeze.
+    freeze: Mapped[str] = mapped_column(String(16), default="none")  # none | transfers | all
+    # Customer-set limits within the bank's maxima; None means the bank maximum.
+    single_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # Small password-free payments (5.1.2-g): 0 means off.
+    password_free_single_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    password_free_daily_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class UserSession(Base):
@@ -52,8 +79,60 @@ class UserSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     client_type: Mapped[str] = mapped_column(String(16))  # web | api
     ip: Mapped[str] = mapped_column(String(64), default="")
+    device_id: Mapped[str] = mapped_column(String(80), default="")
+    os_version: Mapped[str] = mapped_column(String(80), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Device(Base):
+    """A browser or phone the customer bound with a code and their ID number (4.3.2-c)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_user_device", "user_id", "device_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str] = mapped_column(String(80))
+    label: Mapped[str] = mapped_column(String(120), default="")
+    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OtpCode(Base):
+    """A one-time code: only its keyed hash is kept, bound to a purpose and a digest."""
+
+    __tablename__ = "otp_codes"
+    __table_args__ = (Index("ix_otp_codes_user_purpose", "user_id", "purpose", "binding"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    binding: Mapped[str] = mapped_column(String(64))  # e.g. a transfer's key digest
+    channel: Mapped[str] = mapped_column(String(16))  # sms | voice
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginChallenge(Base):
+    """A login whose password was right but that still needs a code (night, new device)."""
+
+    __tablename__ = "login_challenges"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reasons: Mapped[str] = mapped_column(String(64))  # comma-separated: night, new_device
+    client_type: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

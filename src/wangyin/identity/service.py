@@ -18,6 +18,7 @@ from wangyin.identity import validators
 from wangyin.identity.models import Customer, User, UserSession
 from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
 from wangyin.ids import new_public_id, new_token
+from wangyin.security.fields import lookup_hash
 
 # Touch a session's last-seen time at most this often: a read then needs no write.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -47,8 +48,10 @@ def register(
         password, id_number=id_number, mobile=mobile, username=username
     )
 
-    customer = session.scalars(select(Customer).where(Customer.id_number == id_number)).first()
-    card = session.scalars(select(Card).where(Card.number == card_number)).first()
+    customer = session.scalars(
+        select(Customer).where(Customer.id_number_hash == lookup_hash(id_number))
+    ).first()
+    card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(card_number))).first()
     # One message for every mismatch: registration must not confirm whose card it is.
     if (
         customer is None
@@ -86,7 +89,7 @@ def find_user(session: Session, *, login: str) -> User | None:
         return session.scalars(
             select(User)
             .join(Customer, Customer.id == User.customer_id)
-            .where(Customer.mobile == login)
+            .where(Customer.mobile_hash == lookup_hash(login))
         ).first()
     return session.scalars(select(User).where(User.username == login)).first()
 
@@ -243,7 +246,8 @@ def upgrade_to_professional(session: Session, *, login: str, at: datetime) -> Us
     if user is None:
         customer = session.scalars(
             select(Customer).where(
-                (Customer.public_id == login) | (Customer.id_number == login.upper())
+                (Customer.public_id == login)
+                | (Customer.id_number_hash == lookup_hash(login.upper()))
             )
         ).first()
         if customer is not None:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import create_engine, pool
 
 from wangyin import models_registry  # noqa: F401 - registers every table on Base.metadata
-from wangyin.db import Base, make_engine
+from wangyin.db import Base, normalize_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,11 +14,9 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("sqlalchemy.url is not set")
-    engine = make_engine(url) if url.startswith("sqlite") else None
-    if engine is None:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(url, poolclass=pool.NullPool)
+    # A plain engine: on SQLite, foreign keys stay off while batch mode rebuilds tables
+    # (the app's engine turns them on, and SQLite cannot drop a referenced table then).
+    engine = create_engine(normalize_url(url), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -39,3 +39,10 @@ class TransferRequest(Base):
     journal_entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("journal_entries.id"), unique=True
     )
+    # Where it came from (4.3.2-a) and how it was confirmed (4.3.2-b, 5.1.2-g).
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    device_id: Mapped[str] = mapped_column(String(80), default="")
+    client_type: Mapped[str] = mapped_column(String(16), default="")
+    os_version: Mapped[str] = mapped_column(String(80), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    confirmed_with: Mapped[str] = mapped_column(String(32), default="")  # pin+otp | password_free

@@ -1,0 +1,39 @@
+"""Append-only, hash-chained audit records (4.1.4-d/e, 4.1.5.2-f, 4.4-c2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wangyin.db import Base, BigIntPK
+
+
+class AuditRecord(Base):
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Position in the chain: 1, 2, 3 … without gaps; a deletion shows as a gap.
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[str] = mapped_column(String(48), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # success | failure | refused
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # user public id, staff id or "system"
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    device_id: Mapped[str] = mapped_column(String(80), default="")
+    client: Mapped[str] = mapped_column(String(300), default="")  # type, OS, user agent
+    details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON, no secrets
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the chain's last seq and hash. Locking it orders concurrent appends."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
