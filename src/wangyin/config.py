@@ -30,9 +30,23 @@ class Settings(BaseSettings):
     single_transfer_limit_minor: int = Field(default=5_000_000_00)  # 5,000,000.00 per transfer
     daily_transfer_limit_minor: int = Field(default=10_000_000_00)  # 10,000,000.00 per day
 
-    # Sessions
-    session_idle_minutes: int = 30
+    # Sessions (ASVS 7.3: inactivity and absolute timeouts)
+    session_idle_minutes: int = 5
     session_absolute_hours: int = 8
+
+    # One-time codes (4.3.1.3): valid once for 60 s, 3 tries, a daily cap per customer.
+    otp_valid_seconds: int = 60
+    otp_max_attempts: int = 3
+    otp_daily_cap: int = 10
+
+    # Login hardening (4.3.2-f): lock after the 5th consecutive failure, timed unlock.
+    login_max_failures: int = 5
+    login_lock_minutes: int = 30
+
+    # SMS/voice provider; dev delivers to the dev inbox when no URL is set.
+    sms_gateway_url: str = ""
+    sms_gateway_user: str = ""
+    sms_gateway_password: str = ""
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_prod(self) -> Settings:

@@ -49,6 +49,40 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Please visit a branch to open the professional edition for transfers.",
     ),
     "customer_inactive": (403, "This online banking service is suspended."),
+    # one-time codes and login hardening
+    "otp_invalid": (422, "The verification code is wrong or no longer valid."),
+    "otp_expired": (422, "The verification code has expired. Please request a new one."),
+    "otp_too_many_attempts": (
+        422,
+        "Too many wrong codes. Please request a new verification code.",
+    ),
+    "otp_daily_cap": (
+        429,
+        "You have requested {cap} verification codes today, the daily maximum. "
+        "Please try again tomorrow or call us.",
+    ),
+    "login_locked": (
+        423,
+        "Too many wrong passwords: login is locked until {until}. "
+        "We have sent an SMS to your registered phone.",
+    ),
+    "challenge_not_found": (404, "This login step has expired. Please log in again."),
+    "wrong_id_number": (422, "The ID number does not match our records."),
+    "wrong_transaction_password": (422, "The transaction password is incorrect."),
+    "transaction_password_required": (
+        422,
+        "Please enter your transaction password and the verification code.",
+    ),
+    "transfers_frozen": (
+        403,
+        "Transfers are frozen on your online banking. Unfreeze them in the security center.",
+    ),
+    "account_frozen": (
+        403,
+        "Your online banking is frozen. Unfreeze it in the security center with a code.",
+    ),
+    "limit_above_bank_maximum": (422, "The limit cannot be higher than the bank's {limit}."),
+    "device_not_found": (404, "No such device."),
     # accounts
     "account_not_found": (404, "No such account."),
     "account_inactive": (422, "The account is not active."),

@@ -64,7 +64,11 @@ def test_replay_returns_the_first_response(bank: Bank) -> None:
     done = confirm(bank, tid, "replay-confirm")
     assert done.status_code == 200
     balances = bank.balances()
-    bank.clock.advance(seconds=600)  # past the confirmation window: a replay still answers
+    # Past the confirmation window (the customer stays active, within the idle timeout):
+    # a replay still answers.
+    for _ in range(3):
+        bank.clock.advance(seconds=200)
+        assert bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).status_code == 200
     replay = confirm(bank, tid, "replay-confirm")
     assert (replay.status_code, replay.json()) == (200, done.json())
     assert replay.headers["Idempotent-Replayed"] == "true"
@@ -174,7 +178,10 @@ def test_confirm_refusals(bank: Bank) -> None:
     assert_problem(confirm(bank, tid, "confirm-again-1"), "transfer_already_confirmed", 409)
 
     late = post_transfer(bank, "confirm-prep-2", json=transfer_body(bank)).json()["id"]
-    bank.clock.advance(seconds=bank.settings.transfer_confirm_seconds + 1)
+    # The customer stays active (within the idle timeout) while the window runs out.
+    bank.clock.advance(seconds=bank.settings.transfer_confirm_seconds - 60)
+    assert bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).status_code == 200
+    bank.clock.advance(seconds=61)
     assert_problem(confirm(bank, late, "confirm-late-1"), "transfer_expired", 422)
     shown = bank.client.get(f"/api/v1/transfers/{late}", headers=bank.headers["zhangwei"]).json()
     assert shown["status"] == "EXPIRED"

@@ -1,0 +1,132 @@
+"""One-time codes by SMS or voice (4.3.1.3, 4.3.1.4, ASVS 6.5/6.6).
+
+Six digits from `secrets`, valid once for 60 s, at most 3 wrong tries, at most N codes a
+customer a day. Only an HMAC of (purpose, binding, code) is stored, so a code issued for
+one transfer's key data cannot confirm another transfer or a changed amount.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wangyin.clock import as_utc, bank_date, bank_day_bounds_utc
+from wangyin.config import Settings
+from wangyin.errors import DomainError
+from wangyin.identity.models import Customer, OtpCode, User
+from wangyin.notify import service as notify
+from wangyin.security.crypto import constant_time_equal, keyed_hash
+
+PURPOSES = {
+    "login": "登录验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。",
+    "device": "新设备绑定验证码 {code}，60 秒内有效。切勿告诉任何人。",
+    "transfer": "转账验证码 {code}：向尾号 {tail} 转账 {amount} {currency}，60 秒内有效。",
+    "unfreeze": "解除冻结验证码 {code}，60 秒内有效。",
+    "reset": "重置密码验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。",
+}
+
+
+def _code_hash(settings: Settings, purpose: str, binding: str, code: str) -> str:
+    return keyed_hash(settings.secret_key.encode(), f"{purpose}|{binding}|{code}".encode())
+
+
+def issue(
+    session: Session,
+    *,
+    user: User,
+    purpose: str,
+    binding: str,
+    channel: str,
+    at: datetime,
+    settings: Settings,
+    message_fields: dict[str, str] | None = None,
+) -> None:
+    """Send a new code; earlier unused codes for the same purpose and binding stop working."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    if channel not in notify.CHANNELS:
+        raise DomainError("validation_error")
+    start, end = bank_day_bounds_utc(bank_date(at))
+    issued_today = session.scalar(
+        select(func.count(OtpCode.id)).where(
+            OtpCode.user_id == user.id, OtpCode.created_at >= start, OtpCode.created_at < end
+        )
+    )
+    if (issued_today or 0) >= settings.otp_daily_cap:
+        raise DomainError("otp_daily_cap", cap=settings.otp_daily_cap)
+    session.execute(
+        update(OtpCode)
+        .where(
+            OtpCode.user_id == user.id,
+            OtpCode.purpose == purpose,
+            OtpCode.binding == binding,
+            OtpCode.used_at.is_(None),
+        )
+        .values(used_at=at)
+    )
+    code = f"{secrets.randbelow(10**6):06d}"
+    session.add(
+        OtpCode(
+            user_id=user.id,
+            purpose=purpose,
+            binding=binding,
+            channel=channel,
+            code_hash=_code_hash(settings, purpose, binding, code),
+            attempts=0,
+            created_at=at,
+            expires_at=at + timedelta(seconds=settings.otp_valid_seconds),
+        )
+    )
+    customer = session.get_one(Customer, user.customer_id)
+    text = PURPOSES[purpose].format(code=code, **(message_fields or {}))
+    notify.enqueue(
+        session, channel=channel, phone=customer.mobile, text=text, purpose=purpose, at=at
+    )
+
+
+def _latest(session: Session, *, user_id: int, purpose: str, binding: str) -> OtpCode | None:
+    return session.scalars(
+        select(OtpCode)
+        .where(OtpCode.user_id == user_id, OtpCode.purpose == purpose, OtpCode.binding == binding)
+        .order_by(OtpCode.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def check(
+    session: Session,
+    *,
+    user_id: int,
+    purpose: str,
+    binding: str,
+    code: str,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """Accept the code once, or raise. A wrong code must then be counted with
+    `record_wrong_code` in its own transaction (this one rolls back)."""
+    row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
+    if row is None or row.used_at is not None:
+        raise DomainError("otp_invalid")
+    if at >= as_utc(row.expires_at):
+        raise DomainError("otp_expired")
+    if row.attempts >= settings.otp_max_attempts:
+        raise DomainError("otp_too_many_attempts")
+    expected = _code_hash(settings, purpose, binding, code.strip())
+    if not constant_time_equal(expected, row.code_hash):
+        raise DomainError("otp_invalid")
+    row.used_at = at
+
+
+def record_wrong_code(
+    session: Session, *, user_id: int, purpose: str, binding: str, settings: Settings, at: datetime
+) -> None:
+    row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
+    if row is not None and row.used_at is None:
+        row.attempts += 1
+        if row.attempts >= settings.otp_max_attempts:
+            row.used_at = at  # spent: the customer asks for a new code

@@ -1,0 +1,56 @@
+"""Queue a message in the same transaction as the action that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangyin.ids import new_public_id
+from wangyin.notify.models import OutboxMessage
+from wangyin.security.fields import decrypt_value, encrypt_value, lookup_hash
+
+CHANNELS = ("sms", "voice")
+
+
+def enqueue(
+    session: Session, *, channel: str, phone: str, text: str, purpose: str, at: datetime
+) -> OutboxMessage:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    message = OutboxMessage(
+        public_id=new_public_id(),
+        channel=channel,
+        recipient=encrypt_value("outbox_recipient", phone),
+        recipient_lookup=lookup_hash(phone),
+        body=encrypt_value("outbox_body", text),
+        purpose=purpose,
+        status="pending",
+        attempts=0,
+        created_at=at,
+        next_attempt_at=at,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def recipient_of(message: OutboxMessage) -> str:
+    return decrypt_value("outbox_recipient", message.recipient)
+
+
+def body_of(message: OutboxMessage) -> str:
+    return decrypt_value("outbox_body", message.body) if message.body else ""
+
+
+def messages_to(session: Session, *, phone: str, limit: int = 20) -> list[OutboxMessage]:
+    """Newest first: the dev inbox for one phone number."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.recipient_lookup == lookup_hash(phone))
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
