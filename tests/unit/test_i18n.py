@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 from wangyin.errors import ERRORS
 from wangyin.i18n import LOCALE_DIR, catalog, gettext, pick_language
 
@@ -18,9 +20,10 @@ def test_translations_keep_their_placeholders() -> None:
     zh = catalog("zh")
     for _status, msgid in ERRORS.values():
         if msgid in zh:
-            # Formatting the translation with the English fields must not fail.
-            fields = {name: "X" for name in ("currency", "places", "reason", "limit", "remaining")}
-            zh[msgid].format(**fields)
+            # The translation uses exactly the fields the English message has.
+            english = {name for _, name, _, _ in Formatter().parse(msgid) if name}
+            chinese = {name for _, name, _, _ in Formatter().parse(zh[msgid]) if name}
+            assert chinese == english, msgid
 
 
 def test_english_is_the_msgid_itself() -> None:
