@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +19,7 @@ from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.web.context import AppState, LoginRequired
 from wangyin.web.middleware import SecurityAndLanguage
+from wangyin.web.ratelimit import limit_by_ip
 from wangyin.web.render import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
         **extra,
     }
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if "retry_after" in error.params:
+        headers = {"Retry-After": str(error.params["retry_after"])}
     return JSONResponse(
         body, status_code=error.status, media_type="application/problem+json", headers=headers
     )
@@ -75,6 +78,7 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(limit_by_ip)],  # per-IP rate limits, keyed by path
     )
     app.state.wangyin = AppState(settings=settings, db=db, clock=clock or SystemClock())
 
@@ -135,5 +139,5 @@ def create_app(
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.add_middleware(SecurityAndLanguage, hsts=settings.secure_cookies)
+    app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)
     return app

@@ -43,6 +43,28 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_lock_minutes: int = 30
 
+    # Rate limits (4.1.2.x, ASVS 6.6.3): at most N requests per window, counted in the
+    # database so every app node sees the same counts. Per client IP on the routes...
+    ratelimit_enabled: bool = True
+    ratelimit_login_per_ip: int = 20
+    ratelimit_login_ip_window_seconds: int = 60
+    ratelimit_register_per_ip: int = 10
+    ratelimit_register_ip_window_seconds: int = 3600
+    ratelimit_code_per_ip: int = 10
+    ratelimit_code_ip_window_seconds: int = 60
+    # ...and per customer, applied by the login and one-time-code services.
+    ratelimit_login_per_account: int = 10
+    ratelimit_login_account_window_seconds: int = 60
+    ratelimit_code_per_account: int = 5
+    ratelimit_code_account_window_seconds: int = 300
+
+    # TLS when `wangyin serve` terminates it itself (--tls-cert/--tls-key).
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Reverse proxies whose X-Forwarded-For/-Proto we trust (comma-separated IPs; empty:
+    # none, the socket peer is the client).
+    forwarded_allow_ips: str = ""
+
     # SMS/voice provider; dev delivers to the dev inbox when no URL is set.
     sms_gateway_url: str = ""
     sms_gateway_user: str = ""
@@ -65,7 +87,14 @@ class Settings(BaseSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.cookie_secure if self.cookie_secure is not None else self.env == "prod"
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.env == "prod" or bool(self.tls_cert)
+
+    @property
+    def hsts(self) -> bool:
+        """Strict-Transport-Security whenever the browser reaches us over HTTPS."""
+        return self.secure_cookies or bool(self.tls_cert)
 
     @property
     def is_sqlite(self) -> bool:

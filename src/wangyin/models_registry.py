@@ -7,6 +7,7 @@ from wangyin.ledger import models as ledger_models
 from wangyin.notify import models as notify_models
 from wangyin.payments import models as payments_models
 from wangyin.security import models as security_models
+from wangyin.security import ratelimit as ratelimit_models
 
 __all__ = [
     "accounts_models",
@@ -15,5 +16,6 @@ __all__ = [
     "ledger_models",
     "notify_models",
     "payments_models",
+    "ratelimit_models",
     "security_models",
 ]

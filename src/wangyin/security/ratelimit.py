@@ -1,0 +1,150 @@
+"""Rate limits kept in the database (4.1.2.x, ASVS 6.6.3), so app nodes stay stateless.
+
+One row per key ("ip:login:203.0.113.7", "account:code:42"): a count and the window it
+belongs to. A window starts at a key's first hit and lasts `window_seconds`; the first
+hit after it ends starts a new one. Each hit is a single upsert
+(`INSERT … ON CONFLICT (key) DO UPDATE … RETURNING count`), which PostgreSQL runs under
+the row's lock and SQLite under its database write lock, so concurrent hits on any number
+of nodes are each counted exactly once.
+
+A refused hit raises `DomainError("rate_limited", retry_after=seconds)`; the surrounding
+transaction then rolls back, so refusals do not lengthen the lock-out. Run a hit in its
+own transaction (`run_write`) when the action it guards may fail and roll back too,
+otherwise a failed attempt would go uncounted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import DateTime, Integer, String, Table, case, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from wangyin.clock import as_utc
+from wangyin.db import Base
+from wangyin.errors import DomainError
+
+if TYPE_CHECKING:
+    from wangyin.config import Settings
+
+Rule = Literal["login", "register", "code"]
+AccountAction = Literal["login", "code"]
+
+LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
+REGISTER_PATHS = frozenset({"/api/v1/auth/register", "/register"})
+
+
+class RateLimitCounter(Base):
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # End of the window; also what `purge` deletes by.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def hit(session: Session, *, key: str, limit: int, window_seconds: int, at: datetime) -> None:
+    """Count one request for `key`; refuse it when the window already holds `limit`."""
+    if limit < 1 or window_seconds < 1:
+        raise ValueError("a rate limit needs limit >= 1 and window_seconds >= 1")
+    at = as_utc(at)
+    table: Table = RateLimitCounter.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(
+        key=key, count=1, started_at=at, expires_at=at + timedelta(seconds=window_seconds)
+    )
+    # Every SET expression sees the old row, so all three agree on whether it had expired.
+    expired = table.c.expires_at <= stmt.excluded.started_at
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "count": case((expired, 1), else_=table.c.count + 1),
+            "started_at": case((expired, stmt.excluded.started_at), else_=table.c.started_at),
+            "expires_at": case((expired, stmt.excluded.expires_at), else_=table.c.expires_at),
+        },
+    ).returning(table.c.count, table.c.expires_at)
+    count, expires_at = session.execute(upsert).one()
+    if count > limit:
+        wait = (as_utc(expires_at) - at).total_seconds()
+        raise DomainError("rate_limited", retry_after=max(1, math.ceil(wait)))
+
+
+def purge(session: Session, *, at: datetime) -> int:
+    """Delete counters whose window has ended (housekeeping; they would be reset anyway)."""
+    ended = RateLimitCounter.expires_at <= as_utc(at)
+    result = session.execute(delete(RateLimitCounter).where(ended))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    """Which per-IP rule guards this request, if any."""
+    if method != "POST":
+        return None
+    path = path.rstrip("/") or "/"
+    if path in LOGIN_PATHS:
+        return "login"
+    if path in REGISTER_PATHS:
+        return "register"
+    if path.endswith("/code") or path.endswith("/otp"):
+        return "code"
+    return None
+
+
+def client_key(ip: str) -> str:
+    """The client an IP stands for: IPv4 as is (also when IPv4-mapped), IPv6 by its /64,
+    since one subscriber usually holds a whole /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def ip_limit(rule: Rule, settings: Settings) -> tuple[int, int]:
+    """(limit, window_seconds) of a per-IP rule."""
+    limits = {
+        "login": (settings.ratelimit_login_per_ip, settings.ratelimit_login_ip_window_seconds),
+        "register": (
+            settings.ratelimit_register_per_ip,
+            settings.ratelimit_register_ip_window_seconds,
+        ),
+        "code": (settings.ratelimit_code_per_ip, settings.ratelimit_code_ip_window_seconds),
+    }
+    return limits[rule]
+
+
+def limit_ip(session: Session, *, ip: str, rule: Rule, at: datetime, settings: Settings) -> None:
+    """Count a request from `ip` under `rule`; raise `rate_limited` past the limit."""
+    if not settings.ratelimit_enabled:
+        return
+    limit, window = ip_limit(rule, settings)
+    hit(session, key=f"ip:{rule}:{client_key(ip)}", limit=limit, window_seconds=window, at=at)
+
+
+def limit_account(
+    session: Session, *, user_id: int, action: AccountAction, at: datetime, settings: Settings
+) -> None:
+    """Count a login or one-time-code request for one customer; raise `rate_limited` past
+    the limit. Call it in its own transaction (see the module docstring)."""
+    if not settings.ratelimit_enabled:
+        return
+    if action == "login":
+        limit = settings.ratelimit_login_per_account
+        window = settings.ratelimit_login_account_window_seconds
+    elif action == "code":
+        limit = settings.ratelimit_code_per_account
+        window = settings.ratelimit_code_account_window_seconds
+    else:
+        raise ValueError(f"unknown rate-limited action {action!r}")
+    hit(session, key=f"account:{action}:{user_id}", limit=limit, window_seconds=window, at=at)
