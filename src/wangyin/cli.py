@@ -101,20 +101,40 @@ def serve(
     host: str = typer.Option(None, help="Bind address; default :: (IPv6 and IPv4)"),
     port: int = typer.Option(None, help="Port; default 8000"),
     workers: int = typer.Option(1, help="Worker processes"),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", help="PEM certificate (chain): serve HTTPS only, TLS 1.2+"
+    ),
+    tls_key: str | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert"),
 ) -> None:
     """Serve the web UI and the JSON API."""
+    import os
+
     import uvicorn
+
+    from wangyin.web.tls import uvicorn_options
 
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
+    cert = tls_cert if isinstance(tls_cert, str) else settings.tls_cert
+    key = tls_key if isinstance(tls_key, str) else settings.tls_key
+    if bool(cert) != bool(key):
+        console.print("[red]--tls-cert and --tls-key go together[/red]")
+        raise typer.Exit(2)
+    if cert:
+        # The app, loaded by uvicorn (in each worker too), turns on HSTS and Secure cookies.
+        os.environ["WANGYIN_TLS_CERT"], os.environ["WANGYIN_TLS_KEY"] = cert, key
+    scheme = "https" if cert else "http"
     sock = _dual_stack_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"Wangyin on http://{shown}:{port}  (http://localhost:{port})")
+    console.print(f"Wangyin on {scheme}://{shown}:{port}  ({scheme}://localhost:{port})")
     config = uvicorn.Config(
         "wangyin.asgi:app",
         workers=workers,
-        proxy_headers=False,
+        # Behind a reverse proxy: trust its X-Forwarded-For/-Proto (WANGYIN_FORWARDED_ALLOW_IPS).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        **uvicorn_options(cert, key),
         server_header=False,
         access_log=False,
         log_level="info",
