@@ -94,14 +94,47 @@ def api(sqlite_template: Path) -> Iterator[Api]:
     DB.dispose()
 
 
-@schema.parametrize()
-@settings(
+# Operations with a known, reported defect: "METHOD path" -> what is wrong. They run as
+# strict xfails, so fixing one fails the run until its entry here is removed.
+KNOWN_DEFECTS = {
+    # Naive datetimes from SQLite serialised without an offset: "2026-03-02T02:00:00" is
+    # not an RFC 3339 date-time (identity security API, `at` fields; wrap with as_utc).
+    "GET /api/v1/security": "LoginOut.at is not a date-time on SQLite",
+    "GET /api/v1/security/log": "OperationOut.at is not a date-time on SQLite",
+}
+SETTINGS = settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_api_conforms_to_its_schema(case: Any, api: Api) -> None:
+
+
+def _is_known(ctx: Any) -> bool:
+    return f"{ctx.operation.method.upper()} {ctx.operation.path}" in KNOWN_DEFECTS
+
+
+def check(case: Any, api: Api) -> None:
     case.call_and_validate(headers=api.headers, checks=CHECKS)
     if case.path == "/api/v1/auth/logout" or case.path == "/api/v1/auth/password":
         api.login()  # the case may have ended (or rotated) our session
+
+
+@schema.exclude(func=_is_known).parametrize()
+@SETTINGS
+def test_api_conforms_to_its_schema(case: Any, api: Api) -> None:
+    check(case, api)
+
+
+PRESENT = {
+    f"{method.upper()} {path}"
+    for path, item in schema.raw_schema["paths"].items()
+    for method in item
+}
+if PRESENT & KNOWN_DEFECTS.keys():  # only while such an operation exists
+
+    @pytest.mark.xfail(strict=True, reason="known defect, see KNOWN_DEFECTS")
+    @schema.include(func=_is_known).parametrize()
+    @SETTINGS
+    def test_known_defects_still_fail(case: Any, api: Api) -> None:
+        check(case, api)
