@@ -128,15 +128,30 @@ def create_app(
     from wangyin.accounts import pages as accounts_pages
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
+    from wangyin.identity import security_api, security_pages
     from wangyin.payments import api as payments_api
     from wangyin.payments import pages as payments_pages
     from wangyin.web import health
 
-    for router in (identity_api.router, accounts_api.router, payments_api.router):
+    for router in (
+        identity_api.router,
+        security_api.router,
+        accounts_api.router,
+        payments_api.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(health.router)
-    for router in (identity_pages.router, accounts_pages.router, payments_pages.router):
+    for router in (
+        identity_pages.router,
+        security_pages.router,
+        accounts_pages.router,
+        payments_pages.router,
+    ):
         app.include_router(router, include_in_schema=False)
+    if settings.env == "dev":
+        from wangyin.web import dev
+
+        app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ from wangyin.config import Settings
 app = typer.Typer(help="Wangyin internet banking", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema")
 admin_app = typer.Typer(help="Counter operations (until the back office exists)")
+keys_app = typer.Typer(help="Keys for data at rest")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -41,7 +44,7 @@ def seed_demo() -> None:
     from wangyin.clock import SystemClock
     from wangyin.db import Database
     from wangyin.identity.models import Customer
-    from wangyin.seed import DEMO_PASSWORD, PEOPLE
+    from wangyin.seed import DEMO_PASSWORD, DEMO_PIN, PEOPLE
     from wangyin.seed import seed_demo as run_seed
     from wangyin.uow import run_write
 
@@ -62,8 +65,8 @@ def seed_demo() -> None:
     from wangyin.uow import run_read
 
     rows = run_read(db, cards)
-    table = Table(title="Demo logins (password for all: " + DEMO_PASSWORD + ")")
-    for col in ("name", "login", "edition", "mobile", "debit card (CNY account)"):
+    table = Table(title=f"Demo logins (password {DEMO_PASSWORD}, transaction password {DEMO_PIN})")
+    for col in ("name", "login", "edition", "mobile", "ID number", "debit card (CNY account)"):
         table.add_column(col, no_wrap=True)
     card_of = {name: number for name, number, _ in rows}
     for person in PEOPLE:
@@ -72,6 +75,7 @@ def seed_demo() -> None:
             person.username or "(not registered: use /register)",
             person.edition if person.username else "-",
             person.mobile,
+            person.id_number,
             card_of.get(person.name, ""),
         )
     console.print(table)
@@ -79,6 +83,10 @@ def seed_demo() -> None:
     console.print(
         f"To try sign-up: name {unregistered.name}, ID {unregistered.id_number}, "
         f"mobile {unregistered.mobile}, card {card_of.get(unregistered.name, '')}"
+    )
+    console.print(
+        "A first login from a browser binds it as a device: the code goes to the dev inbox "
+        "at http://localhost:8000/dev/inbox?phone=<mobile>, with the ID number above."
     )
     db.dispose()
 
@@ -149,10 +157,25 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Deliver the outbox (SMS and voice) and run scheduled jobs until stopped."""
+    from wangyin.jobs import worker as jobs
+
+    console.print("worker running (Ctrl-C stops it)")
+    with contextlib.suppress(KeyboardInterrupt):
+        jobs.run(_settings())
+
+
+@app.command()
 def demo() -> None:
-    """Migrate, seed the demo bank, print the logins and serve on port 8000."""
+    """Migrate, seed the demo bank, print the logins and serve on port 8000 with a worker."""
+    import threading
+
+    from wangyin.jobs import worker as jobs
+
     db_upgrade("head")
     seed_demo()
+    threading.Thread(target=jobs.run, args=(_settings(),), daemon=True, name="worker").start()
     serve(host=None, port=None, workers=1)  # type: ignore[arg-type]
 
 
@@ -201,6 +224,46 @@ def admin_upgrade(customer: str) -> None:
     finally:
         db.dispose()
     console.print(f"{username}: professional edition opened")
+
+
+@admin_app.command("unlock")
+def admin_unlock(customer: str) -> None:
+    """Lift a login lock for CUSTOMER (login name or mobile) at a customer's request."""
+    from wangyin.clock import SystemClock
+    from wangyin.db import Database
+    from wangyin.errors import DomainError
+    from wangyin.identity import service as identity
+    from wangyin.uow import run_write
+
+    db = Database(_settings().database_url)
+    now = SystemClock().now()
+    try:
+        username = run_write(
+            db, lambda s: identity.unlock(s, login=customer, staff="cli", at=now).username
+        )
+    except DomainError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"{username}: login unlocked")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new data key to the key file and re-encrypt every encrypted field with it."""
+    from wangyin.db import Database
+    from wangyin.security import rotation
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    try:
+        with console.status("re-encrypting…"):
+            counts = rotation.rotate(db)
+    finally:
+        db.dispose()
+    for field, count in counts.items():
+        console.print(f"{field}: {count} re-encrypted")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

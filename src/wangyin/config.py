@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     transfer_confirm_seconds: int = 300
     single_transfer_limit_minor: int = Field(default=5_000_000_00)  # 5,000,000.00 per transfer
     daily_transfer_limit_minor: int = Field(default=10_000_000_00)  # 10,000,000.00 per day
+    # Small password-free payments: the most a customer may set (5.1.2-g, PSD2 RTS 16).
+    password_free_single_max_minor: int = 1_000_00
+    password_free_daily_max_minor: int = 5_000_00
 
     # Sessions (ASVS 7.3: inactivity and absolute timeouts)
     session_idle_minutes: int = 5

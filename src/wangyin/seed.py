@@ -18,6 +18,7 @@ from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 
 DEMO_PASSWORD = "Wangyin@2026"  # noqa: S105 - printed for the demo on purpose
+DEMO_PIN = "147258"  # the demo customers' transaction password, printed too
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
                     customer_id=customer.id,
                     username=person.username,
                     password_hash=hash_password(DEMO_PASSWORD),
+                    transaction_pin_hash=hash_password(DEMO_PIN),
                     edition=person.edition,
                     status="active",
                     created_at=start,

@@ -9,25 +9,67 @@ from typing import Any
 import httpx
 import pytest
 
+from wangyin import seed
+
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 375, "height": 740}}
 
 
+PEOPLE = {p.username: p for p in seed.PEOPLE if p.username}
+
+
+def _latest_code(server: str, phone: str) -> str:
+    """What the dev SMS gateway delivered last to this phone."""
+    messages = httpx.get(f"{server}/api/v1/dev/messages", params={"phone": phone}).json()
+    found = re.search(r"\b(\d{6})\b", messages[0]["text"])
+    assert found, messages[0]
+    return found.group(1)
+
+
+def _api_token(server: str, login: str) -> str:
+    device = {"X-Device-Id": f"browser-test-api-{login}"}
+    body = httpx.post(
+        f"{server}/api/v1/auth/login",
+        json={"login": login, "password": seed.DEMO_PASSWORD},
+        headers=device,
+    ).json()
+    if body["status"] == "challenge_required":
+        challenge = body["challenge_id"]
+        httpx.post(
+            f"{server}/api/v1/auth/login/code", json={"challenge_id": challenge}, headers=device
+        )
+        body = httpx.post(
+            f"{server}/api/v1/auth/login/verify",
+            json={
+                "challenge_id": challenge,
+                "code": _latest_code(server, PEOPLE[login].mobile),
+                "id_number": PEOPLE[login].id_number,
+            },
+            headers=device,
+        ).json()
+    return str(body["token"])
+
+
 def _payee_account(server: str) -> str:
-    token = httpx.post(
-        f"{server}/api/v1/auth/login", json={"login": "lina", "password": "Wangyin@2026"}
-    ).json()["token"]
     accounts = httpx.get(
-        f"{server}/api/v1/accounts", headers={"Authorization": f"Bearer {token}"}
+        f"{server}/api/v1/accounts",
+        headers={"Authorization": f"Bearer {_api_token(server, 'lina')}"},
     ).json()["accounts"]
     return next(a["account_number"] for a in accounts if a["currency"] == "CNY")
 
 
 def _login(page: Any, server: str, login: str) -> None:
+    """A new browser: password, then the SMS code and the ID number bind it as a device."""
     page.goto(f"{server}/login")
     page.fill("#login", login)
-    page.fill("#password", "Wangyin@2026")
+    page.fill("#password", seed.DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r".*/login/verify/.+"))
+    page.click("button[name=channel][value=sms]")
+    page.wait_for_url(re.compile(r".*sent=sms$"))
+    page.fill("#code", _latest_code(server, PEOPLE[login].mobile))
+    page.fill("#id_number", PEOPLE[login].id_number)
     page.click("button[type=submit].primary")
     page.wait_for_url(re.compile(r".*/accounts$"))
 
@@ -62,8 +104,16 @@ def test_login_transfer_and_see_it_in_history(
     assert re.match(
         r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page.get_by_test_id("confirm-time").inner_text()
     )
+    page.click("button[name=channel][value=sms]")
+    page.wait_for_url(re.compile(r".*/confirm\?sent=sms$"))
+    sms = httpx.get(
+        f"{server}/api/v1/dev/messages", params={"phone": PEOPLE["zhangwei"].mobile}
+    ).json()[0]["text"]
+    assert payee[-4:] in sms and "88.80 CNY" in sms  # the code names payee and amount
+    page.fill("#code", _latest_code(server, PEOPLE["zhangwei"].mobile))
+    page.fill("#transaction_password", seed.DEMO_PIN)
     page.screenshot(path=str(tmp_path / f"confirm-{viewport}.png"), full_page=True)
-    page.click("button[type=submit].primary")
+    page.click("form[action$='/confirm'] button[type=submit].primary")
 
     page.wait_for_url(re.compile(r".*/transfer/[^/]+$"))
     assert "转账成功" in page.locator("h1").inner_text()
@@ -97,7 +147,7 @@ def test_english_switch_and_plain_error(server: str, browser: Any) -> None:
     page = context.new_page()
     page.goto(f"{server}/login?lang=en")
     assert page.locator("h1").inner_text() == "Log in to online banking"
-    page.fill("#login", "zhangwei")
+    page.fill("#login", "lina")
     page.fill("#password", "not-the-password1")
     page.click("button[type=submit].primary")
     assert page.locator("#form-error").inner_text() == "The login name or password is incorrect."

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from factories import Person, balance, customer_total, make_person
-from factories.transfers import confirm, prepare
+from factories.transfers import confirm, prepare, second_factor
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -84,11 +84,14 @@ def test_crash_inside_confirm_leaves_the_transfer_pending_and_retryable(
     before = run_read(db, snapshot)
 
     def crashing_confirm(s: Session) -> None:
+        pin, code = second_factor(s, a, prepared["id"], at=clock.now(), settings=settings)
         payments.confirm(
             s,
             customer_id=a.customer.id,
             transfer_id=prepared["id"],
             key_digest=None,
+            transaction_password=pin,
+            code=code,
             at=clock.now(),
             settings=settings,
         )

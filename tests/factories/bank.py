@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account, Card
-from wangyin.identity.models import Customer, User
+from wangyin.identity.models import Customer, Device, User
 from wangyin.identity.passwords import hash_password
 from wangyin.identity.validators import id_check_digit
 from wangyin.ids import new_public_id
@@ -24,6 +24,7 @@ from wangyin.ledger import service as ledger
 from wangyin.ledger.models import LedgerAccount
 
 DEFAULT_PASSWORD = "Qiang-Mima-42"
+DEFAULT_PIN = "258147"  # every factory user's transaction password
 
 _serial = itertools.count(1)
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
@@ -33,6 +34,16 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
 @cache
 def _default_hash() -> str:
     return hash_password(DEFAULT_PASSWORD)
+
+
+@cache
+def _default_pin_hash() -> str:
+    return hash_password(DEFAULT_PIN)
+
+
+def device_of(username: str) -> str:
+    """The device id a factory user has already bound (a returning customer's phone)."""
+    return f"device-{username}"
 
 
 def new_id_number(birth: str = "19880808") -> str:
@@ -85,6 +96,7 @@ def make_user(
         customer_id=customer.id,
         username=username or f"user{next(_serial)}",
         password_hash=_default_hash() if password == DEFAULT_PASSWORD else hash_password(password),
+        transaction_pin_hash=_default_pin_hash(),
         edition=edition,
         status="active",
         created_at=at,
@@ -92,6 +104,17 @@ def make_user(
         upgraded_at=at if edition == "professional" else None,
     )
     session.add(user)
+    session.flush()
+    session.add(
+        Device(
+            public_id=new_public_id(),
+            user_id=user.id,
+            device_id=device_of(user.username),
+            label="factory phone",
+            bound_at=at,
+            last_seen_at=at,
+        )
+    )
     session.flush()
     return user
 

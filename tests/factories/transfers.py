@@ -3,6 +3,7 @@ each wrapped in idempotency.once so the key and the first response are stored.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -10,11 +11,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from factories.bank import Person
+from factories.bank import DEFAULT_PIN, Person
 from wangyin.config import Settings
 from wangyin.db import Database
+from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
+from wangyin.notify import service as notify
 from wangyin.payments import service as payments
+from wangyin.security.audit import Client
 from wangyin.uow import run_write
 
 Result = tuple[int, dict[str, Any], bool]
@@ -71,6 +75,39 @@ def prepare(
     return run_write(db, action)
 
 
+def second_factor(
+    s: Session, payer: Person, transfer_id: str, *, at: datetime, settings: Settings
+) -> tuple[str | None, str | None]:
+    """What the customer types to confirm: the transaction password and the code the bank
+    just texted them (read back from the outbox), unless no code can be sent any more.
+    A small password-free payment needs neither."""
+    transfer = payments.find_transfer(s, customer_id=payer.customer.id, transfer_id=transfer_id)
+    if transfer is not None and payments.password_free_eligible(
+        s, transfer=transfer, at=at, settings=settings
+    ):
+        return None, None
+    try:
+        payments.send_code(
+            s,
+            customer_id=payer.customer.id,
+            transfer_id=transfer_id,
+            channel="sms",
+            client=Client(),
+            at=at,
+            settings=settings,
+        )
+    except DomainError:
+        return DEFAULT_PIN, None  # unknown, already confirmed or expired: confirm says why
+    return DEFAULT_PIN, latest_code(s, payer.customer.mobile)
+
+
+def latest_code(s: Session, phone: str) -> str:
+    message = notify.messages_to(s, phone=phone, limit=1)[0]
+    found = re.search(r"\b(\d{6})\b", notify.body_of(message))
+    assert found, "no code in the message"
+    return found.group(1)
+
+
 def confirm_action(
     payer: Person,
     transfer_id: str,
@@ -85,11 +122,14 @@ def confirm_action(
 
     def action(s: Session) -> Result:
         def execute() -> tuple[int, dict[str, Any]]:
+            pin, code = second_factor(s, payer, transfer_id, at=at, settings=settings)
             transfer = payments.confirm(
                 s,
                 customer_id=payer.customer.id,
                 transfer_id=transfer_id,
                 key_digest=key_digest,
+                transaction_password=pin,
+                code=code,
                 at=at,
                 settings=settings,
             )

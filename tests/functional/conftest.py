@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, Person, make_person
+from factories.bank import DEFAULT_PIN, device_of
+from factories.transfers import latest_code
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
-from wangyin.uow import run_write
+from wangyin.identity import service as identity
+from wangyin.identity.models import Customer
+from wangyin.uow import run_read, run_write
 
 
 @dataclass
@@ -27,10 +31,57 @@ class Bank:
     b: Person  # 李娜, professional, 500.00
     c: Person  # 王芳, public edition, 100.00
 
-    def login(self, who: str, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
-        response = self.client.post("/api/v1/auth/login", json={"login": who, "password": password})
+    def login(
+        self, who: str, password: str = DEFAULT_PASSWORD, device: str | None = None
+    ) -> dict[str, str]:
+        """Log in from the user's bound device; from another one, answer the challenge with
+        the texted code and the ID number, as a customer would."""
+        device_header = {"X-Device-Id": device or device_of(who)}
+        response = self.client.post(
+            "/api/v1/auth/login",
+            json={"login": who, "password": password},
+            headers=device_header,
+        )
         assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['token']}"}
+        body = response.json()
+        if body["status"] == "challenge_required":
+            challenge = body["challenge_id"]
+            sent = self.client.post(
+                "/api/v1/auth/login/code",
+                json={"challenge_id": challenge},
+                headers=device_header,
+            )
+            assert sent.status_code == 204, sent.text
+            mobile, id_number = run_read(self.db, lambda s: _phone_and_id(s, who))
+            response = self.client.post(
+                "/api/v1/auth/login/verify",
+                json={
+                    "challenge_id": challenge,
+                    "code": self.last_code(mobile),
+                    "id_number": id_number,
+                },
+                headers=device_header,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+        return {"Authorization": f"Bearer {body['token']}", **device_header}
+
+    def last_code(self, phone: str) -> str:
+        return run_read(self.db, lambda s: latest_code(s, phone))
+
+    def factors(self, tid: str, who: str) -> dict[str, str]:
+        """The transaction password and the code texted for this transfer (asked once per
+        transfer, so a re-sent confirm carries the same values)."""
+        if tid not in self._factors:
+            sent = self.client.post(f"/api/v1/transfers/{tid}/code", headers=self.headers[who])
+            if sent.status_code != 204:
+                return {}
+            mobile, _ = run_read(self.db, lambda s: _phone_and_id(s, who))
+            self._factors[tid] = {
+                "transaction_password": DEFAULT_PIN,
+                "code": self.last_code(mobile),
+            }
+        return self._factors[tid]
 
     def balances(self) -> dict[str, str]:
         """Every customer's balance, read through the API as each of them."""
@@ -47,6 +98,14 @@ class Bank:
         return seen
 
     headers: dict[str, dict[str, str]] | None = None  # type: ignore[assignment]
+    _factors: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _phone_and_id(s: Session, login: str) -> tuple[str, str]:
+    user = identity.find_user(s, login=login)
+    assert user is not None, login
+    customer = s.get_one(Customer, user.customer_id)
+    return customer.mobile, customer.id_number
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 from factories import card_of, make_account, make_customer
 from functional.conftest import Bank, assert_problem
 from wangyin import cli
-from wangyin.uow import run_write
+from wangyin.notify import service as notify
+from wangyin.uow import run_read, run_write
 
 PASSWORD = "Zhuce-Mima-77"
+PIN = "582936"
 
 
 def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -32,12 +34,14 @@ def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) 
 
     form = run_write(bank.db, customer)
     response = client.post(
-        "/api/v1/auth/register", json={**form, "username": "chenjing", "password": PASSWORD}
+        "/api/v1/auth/register",
+        json={**form, "username": "chenjing", "password": PASSWORD, "transaction_password": PIN},
     )
     assert response.status_code == 201, response.text
     assert response.json()["edition"] == "public"
 
-    headers = bank.login("13600002222", PASSWORD)  # by reserved mobile number
+    # By reserved mobile number, from a phone not bound yet: code + ID number bind it.
+    headers = bank.login("13600002222", PASSWORD)
     me = client.get("/api/v1/me", headers=headers).json()
     assert (me["username"], me["edition"]) == ("chenjing", "public")
     accounts = client.get("/api/v1/accounts", headers=headers).json()["accounts"]
@@ -70,10 +74,22 @@ def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) 
     assert transfer["to_account_number"] == (
         f"{bank.b.account.account_number[:4]} **** **** {bank.b.account.account_number[-4:]}"
     )
+    assert transfer["second_factor_required"] is True
     bank.clock.advance(seconds=20)
+    sent = client.post(f"/api/v1/transfers/{transfer['id']}/code", headers=headers)
+    assert sent.status_code == 204, sent.text
+    sms = run_read(
+        bank.db, lambda s: notify.body_of(notify.messages_to(s, phone=form["mobile"])[0])
+    )
+    # Dynamic linking: the message names the payee's account ending and the amount.
+    assert bank.b.account.account_number[-4:] in sms and "88.80 CNY" in sms
     confirmed = client.post(
         f"/api/v1/transfers/{transfer['id']}/confirm",
-        json={"key_digest": transfer["key_digest"]},
+        json={
+            "key_digest": transfer["key_digest"],
+            "transaction_password": PIN,
+            "code": bank.last_code(form["mobile"]),
+        },
         headers={**headers, "Idempotency-Key": "journey-0003"},
     )
     assert confirmed.status_code == 200, confirmed.text
@@ -125,10 +141,12 @@ def test_csv_export_has_a_header_and_every_row(bank: Bank) -> None:
         tid = client.post(
             "/api/v1/transfers", json=body, headers={**headers, "Idempotency-Key": f"csv-prep-{n}"}
         ).json()["id"]
-        client.post(
+        done = client.post(
             f"/api/v1/transfers/{tid}/confirm",
+            json=bank.factors(tid, "zhangwei"),
             headers={**headers, "Idempotency-Key": f"csv-conf-{n}"},
         )
+        assert done.status_code == 200, done.text
     response = client.get(
         f"/api/v1/accounts/{bank.a.account.public_id}/transactions.csv", headers=headers
     )

@@ -96,12 +96,7 @@ def api(sqlite_template: Path) -> Iterator[Api]:
 
 # Operations with a known, reported defect: "METHOD path" -> what is wrong. They run as
 # strict xfails, so fixing one fails the run until its entry here is removed.
-KNOWN_DEFECTS = {
-    # Naive datetimes from SQLite serialised without an offset: "2026-03-02T02:00:00" is
-    # not an RFC 3339 date-time (identity security API, `at` fields; wrap with as_utc).
-    "GET /api/v1/security": "LoginOut.at is not a date-time on SQLite",
-    "GET /api/v1/security/log": "OperationOut.at is not a date-time on SQLite",
-}
+KNOWN_DEFECTS = {}
 SETTINGS = settings(
     max_examples=25,
     deadline=None,

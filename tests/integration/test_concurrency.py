@@ -52,6 +52,9 @@ def bank(db: Database, clock: FrozenClock) -> list[tuple[Person, Account]]:
         slots: list[tuple[Person, Account]] = []
         for _ in range(CUSTOMERS):
             person = make_person(s, at=clock.now(), balance_minor=OPENING)
+            # Small password-free payments: this proof is about locking, not second factors.
+            person.user.password_free_single_minor = 1_000_00
+            person.user.password_free_daily_minor = 10**12
             slots.append((person, person.account))
             for _ in range(ACCOUNTS_PER_CUSTOMER - 1):
                 slots.append(
@@ -76,6 +79,7 @@ def same_replay(
 def test_concurrent_random_transfers_keep_the_books(
     db: Database, clock: FrozenClock, settings: Settings
 ) -> None:
+    settings = settings.model_copy(update={"password_free_daily_max_minor": 10**12})
     slots = bank(db, clock)
     total_before = run_read(db, customer_total)
     assert total_before == OPENING * CUSTOMERS * ACCOUNTS_PER_CUSTOMER

@@ -34,6 +34,7 @@ class Applicant:
             "card_number": self.card_number,
             "username": "newuser01",
             "password": NEW_PASSWORD,
+            "transaction_password": "582936",
         }
         values.update(changes)
         return values

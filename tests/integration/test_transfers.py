@@ -18,6 +18,7 @@ from wangyin.identity.service import CurrentUser
 from wangyin.ledger.models import JournalEntry
 from wangyin.payments.api import prepare_transfer
 from wangyin.payments.schemas import TransferPrepareIn
+from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import AppState
 
@@ -310,7 +311,9 @@ def test_public_edition_may_not_transfer(
         currency="CNY",
     )
     state = AppState(settings=settings, db=db, clock=clock)
-    refused = code(lambda: prepare_transfer(state=state, user=public, key="k" * 16, body=body))
+    refused = code(
+        lambda: prepare_transfer(state=state, user=public, key="k" * 16, body=body, client=Client())
+    )
     assert refused == "public_edition"
 
 

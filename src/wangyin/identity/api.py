@@ -1,54 +1,94 @@
-"""JSON API: registration, login, logout, password change."""
+"""JSON API: registration, login (with its code step), logout, passwords."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from wangyin.identity import flows
 from wangyin.identity import service as identity
 from wangyin.identity.schemas import (
+    ChallengeCodeIn,
+    ChallengeVerifyIn,
     ChangePasswordIn,
     LoginIn,
     LoginOut,
     MeOut,
     RegisterIn,
     RegisterOut,
+    ResetFinishIn,
+    ResetStartIn,
+    ResetStartOut,
 )
+from wangyin.identity.service import LoginOutcome
 from wangyin.uow import run_write
-from wangyin.web.context import ApiUser, State, client_ip
+from wangyin.web.context import ApiUser, State, client_of
 
 router = APIRouter(tags=["identity"])
 
 
 @router.post("/auth/register", status_code=201, response_model=RegisterOut)
-def register(body: RegisterIn, state: State) -> RegisterOut:
+def register(body: RegisterIn, request: Request, state: State) -> RegisterOut:
     now = state.clock.now()
+    client = client_of(request)
     user = run_write(
         state.db,
-        lambda s: identity.register(s, **body.model_dump(), at=now),
+        lambda s: identity.register(s, **body.model_dump(), at=now, client=client),
     )
     return RegisterOut(user_id=user.public_id, username=user.username, edition=user.edition)
 
 
+def _login_out(outcome: LoginOutcome) -> LoginOut:
+    if outcome.session is not None:
+        return LoginOut(
+            status="authenticated",
+            token=outcome.session.token,
+            expires_at=outcome.session.expires_at,
+            user_id=outcome.user_public_id,
+            edition=outcome.edition,
+        )
+    return LoginOut(
+        status="challenge_required",
+        challenge_id=outcome.challenge_id,
+        reasons=list(outcome.reasons),
+        user_id=outcome.user_public_id,
+        edition=outcome.edition,
+    )
+
+
 @router.post("/auth/login", response_model=LoginOut)
 def login(body: LoginIn, request: Request, state: State) -> LoginOut:
-    now = state.clock.now()
-
-    def action(s):  # type: ignore[no-untyped-def]
-        user = identity.authenticate(s, login=body.login, password=body.password)
-        started = identity.start_session(
-            s,
-            user=user,
-            client_type="api",
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
-            at=now,
-            settings=state.settings,
+    """Password first. At night (00:00–06:00 Beijing time) or from a device that is not
+    bound yet (send `X-Device-Id`), the answer is a challenge to finish with a code."""
+    return _login_out(
+        flows.password_login(
+            state=state, login=body.login, password=body.password, client=client_of(request)
         )
-        return user.public_id, user.edition, started
+    )
 
-    user_id, edition, started = run_write(state.db, action)
-    return LoginOut(
-        token=started.token, expires_at=started.expires_at, user_id=user_id, edition=edition
+
+@router.post("/auth/login/code", status_code=204)
+def login_code(body: ChallengeCodeIn, request: Request, state: State) -> Response:
+    """Send the login code by SMS or voice to the phone registered with the bank."""
+    flows.send_login_code(
+        state=state,
+        challenge_id=body.challenge_id,
+        channel=body.channel,
+        client=client_of(request),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/auth/login/verify", response_model=LoginOut)
+def login_verify(body: ChallengeVerifyIn, request: Request, state: State) -> LoginOut:
+    """The code (and, for a new device, the ID number, which binds the device)."""
+    return _login_out(
+        flows.verify_login_code(
+            state=state,
+            challenge_id=body.challenge_id,
+            code=body.code,
+            id_number=body.id_number,
+            client=client_of(request),
+        )
     )
 
 
@@ -77,6 +117,39 @@ def change_password(body: ChangePasswordIn, user: ApiUser, state: State) -> Resp
     return Response(status_code=204)
 
 
+@router.post("/auth/password/reset", response_model=ResetStartOut)
+def reset_start(body: ResetStartIn, request: Request, state: State) -> ResetStartOut:
+    """Forgot password: ID number and debit card, then a code to the registered phone."""
+    now = state.clock.now()
+    client = client_of(request)
+    challenge_id = run_write(
+        state.db,
+        lambda s: identity.start_password_reset(
+            s,
+            id_number=body.id_number,
+            card_number=body.card_number,
+            client=client,
+            at=now,
+            settings=state.settings,
+            channel=body.channel,
+        ),
+    )
+    return ResetStartOut(challenge_id=challenge_id)
+
+
+@router.post("/auth/password/reset/finish", status_code=204)
+def reset_finish(body: ResetFinishIn, request: Request, state: State) -> Response:
+    """The code and a new password; every session of the customer ends."""
+    flows.reset_password(
+        state=state,
+        challenge_id=body.challenge_id,
+        code=body.code,
+        new_password=body.new_password,
+        client=client_of(request),
+    )
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=MeOut)
 def me(user: ApiUser) -> MeOut:
     return MeOut(
@@ -85,4 +158,5 @@ def me(user: ApiUser) -> MeOut:
         username=user.username,
         name=user.name,
         edition=user.edition,
+        freeze=user.freeze,
     )

@@ -1,4 +1,5 @@
-"""HTML pages: home/login, registration, logout, change password."""
+"""HTML pages: home/login (with its code step), registration, forgotten password,
+logout, change password."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from wangyin.errors import DomainError
+from wangyin.identity import flows
 from wangyin.identity import service as identity
+from wangyin.identity.service import LoginOutcome
+from wangyin.ids import new_token
 from wangyin.uow import run_write
 from wangyin.web.context import (
+    DEVICE_COOKIE,
     SESSION_COOKIE,
     PageUser,
     State,
     _resolve,
+    app_state,
     check_form_csrf,
-    client_ip,
+    client_of,
 )
 from wangyin.web.forms import (
     anonymous_csrf,
@@ -32,14 +38,41 @@ REGISTER_FIELDS = ("name", "id_number", "mobile", "card_number", "username")
 
 
 def _anonymous_page(
-    request: Request, template: str, values: dict[str, str], error: str = "", status: int = 200
+    request: Request,
+    template: str,
+    values: dict[str, str],
+    error: str = "",
+    status: int = 200,
+    **extra: object,
 ) -> Response:
     token = anonymous_csrf(request)
     response = render(
-        request, template, {"values": values, "error": error, "csrf_token": token}, status=status
+        request,
+        template,
+        {"values": values, "error": error, "csrf_token": token, **extra},
+        status=status,
     )
     set_anonymous_csrf(request, response, token)
+    if not request.cookies.get(DEVICE_COOKIE):
+        # A random id for this browser, so it can be bound as a device (4.3.2-c).
+        response.set_cookie(
+            DEVICE_COOKIE,
+            new_token(),
+            max_age=5 * 365 * 86400,
+            httponly=True,
+            samesite="strict",
+            secure=app_state(request).settings.secure_cookies,
+            path="/",
+        )
     return response
+
+
+def _after_login(request: Request, outcome: LoginOutcome) -> Response:
+    if outcome.session is not None:
+        response = RedirectResponse("/accounts", status_code=303)
+        set_session_cookie(request, response, outcome.session.token)
+        return response
+    return RedirectResponse(f"/login/verify/{outcome.challenge_id}", status_code=303)
 
 
 @router.get("/")
@@ -61,30 +94,72 @@ async def login_submit(request: Request, state: State) -> Response:
     values = {"login": form.get("login", "")[:40]}
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        now = state.clock.now()
-
-        def action(s):  # type: ignore[no-untyped-def]
-            user = identity.authenticate(
-                s, login=form.get("login", ""), password=form.get("password", "")
-            )
-            return identity.start_session(
-                s,
-                user=user,
-                client_type="web",
-                ip=client_ip(request),
-                user_agent=request.headers.get("user-agent", ""),
-                at=now,
-                settings=state.settings,
-            )
-
-        started = run_write(state.db, action)
+        outcome = flows.password_login(
+            state=state,
+            login=form.get("login", ""),
+            password=form.get("password", ""),
+            client=client_of(request, "web"),
+        )
     except DomainError as exc:
         return _anonymous_page(
             request, "identity/login.html", values, error_text(request, exc), exc.status
         )
-    response = RedirectResponse("/accounts", status_code=303)
-    set_session_cookie(request, response, started.token)
-    return response
+    return _after_login(request, outcome)
+
+
+def _verify_page(
+    request: Request, challenge_id: str, error: str = "", status: int = 200, sent: str = ""
+) -> Response:
+    reasons = request.query_params.get("reasons", "")
+    return _anonymous_page(
+        request,
+        "identity/verify.html",
+        {},
+        error,
+        status,
+        challenge_id=challenge_id,
+        sent=sent,
+        reasons=reasons,
+    )
+
+
+@router.get("/login/verify/{challenge_id}")
+def verify_page(challenge_id: str, request: Request) -> Response:
+    return _verify_page(request, challenge_id, sent=request.query_params.get("sent", ""))
+
+
+@router.post("/login/verify/{challenge_id}/code")
+async def verify_send_code(challenge_id: str, request: Request, state: State) -> Response:
+    form = await form_data(request)
+    channel = "voice" if form.get("channel") == "voice" else "sms"
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        flows.send_login_code(
+            state=state,
+            challenge_id=challenge_id,
+            channel=channel,
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        return _verify_page(request, challenge_id, error_text(request, exc), exc.status)
+    return RedirectResponse(f"/login/verify/{challenge_id}?sent={channel}", status_code=303)
+
+
+@router.post("/login/verify/{challenge_id}")
+async def verify_submit(challenge_id: str, request: Request, state: State) -> Response:
+    form = await form_data(request)
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        outcome = flows.verify_login_code(
+            state=state,
+            challenge_id=challenge_id,
+            code=form.get("code", ""),
+            id_number=form.get("id_number") or None,
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        return _verify_page(request, challenge_id, error_text(request, exc), exc.status)
+    return _after_login(request, outcome)
 
 
 @router.get("/register")
@@ -100,9 +175,11 @@ async def register_submit(request: Request, state: State) -> Response:
         check_form_csrf(request, form.get("csrf_token", ""), None)
         if form.get("password", "") != form.get("password_again", ""):
             raise DomainError("validation_error")
-        if not all(form.get(key) for key in (*REGISTER_FIELDS, "password")):
+        required = (*REGISTER_FIELDS, "password", "transaction_password")
+        if not all(form.get(key) for key in required):
             raise DomainError("validation_error")
         now = state.clock.now()
+        client = client_of(request, "web")
         user = run_write(
             state.db,
             lambda s: identity.register(
@@ -113,7 +190,9 @@ async def register_submit(request: Request, state: State) -> Response:
                 card_number=form["card_number"],
                 username=form["username"],
                 password=form["password"],
+                transaction_password=form["transaction_password"],
                 at=now,
+                client=client,
             ),
         )
     except DomainError as exc:
@@ -121,6 +200,70 @@ async def register_submit(request: Request, state: State) -> Response:
             request, "identity/register.html", values, error_text(request, exc), exc.status
         )
     return render(request, "identity/registered.html", {"username": user.username})
+
+
+@router.get("/password/forgot")
+def forgot_page(request: Request) -> Response:
+    return _anonymous_page(request, "identity/forgot.html", {})
+
+
+@router.post("/password/forgot")
+async def forgot_submit(request: Request, state: State) -> Response:
+    form = await form_data(request)
+    values = {"id_number": form.get("id_number", "")[:30]}
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        now = state.clock.now()
+        client = client_of(request, "web")
+        channel = "voice" if form.get("channel") == "voice" else "sms"
+        challenge_id = run_write(
+            state.db,
+            lambda s: identity.start_password_reset(
+                s,
+                id_number=form.get("id_number", ""),
+                card_number=form.get("card_number", ""),
+                client=client,
+                at=now,
+                settings=state.settings,
+                channel=channel,
+            ),
+        )
+    except DomainError as exc:
+        return _anonymous_page(
+            request, "identity/forgot.html", values, error_text(request, exc), exc.status
+        )
+    return RedirectResponse(f"/password/reset/{challenge_id}", status_code=303)
+
+
+@router.get("/password/reset/{challenge_id}")
+def reset_page(challenge_id: str, request: Request) -> Response:
+    return _anonymous_page(request, "identity/reset.html", {}, challenge_id=challenge_id)
+
+
+@router.post("/password/reset/{challenge_id}")
+async def reset_submit(challenge_id: str, request: Request, state: State) -> Response:
+    form = await form_data(request)
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        if form.get("new_password", "") != form.get("new_password_again", ""):
+            raise DomainError("validation_error")
+        flows.reset_password(
+            state=state,
+            challenge_id=challenge_id,
+            code=form.get("code", ""),
+            new_password=form.get("new_password", ""),
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        return _anonymous_page(
+            request,
+            "identity/reset.html",
+            {},
+            error_text(request, exc),
+            exc.status,
+            challenge_id=challenge_id,
+        )
+    return _anonymous_page(request, "identity/reset.html", {}, done=True, challenge_id="")
 
 
 @router.post("/logout")

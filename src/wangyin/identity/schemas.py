@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,9 @@ class RegisterIn(Strict):
     card_number: str = Field(min_length=1, max_length=30)
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=128)
+    transaction_password: str = Field(
+        min_length=1, max_length=16, description="Six digits, asked when confirming transfers"
+    )
 
 
 class RegisterOut(BaseModel):
@@ -30,15 +34,52 @@ class LoginIn(Strict):
 
 
 class LoginOut(BaseModel):
-    token: str
+    status: Literal["authenticated", "challenge_required"]
+    token: str | None = None
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name, not a secret
-    expires_at: datetime
+    expires_at: datetime | None = None
+    challenge_id: str | None = Field(
+        default=None, description="Send a code for it, then verify it to finish logging in"
+    )
+    reasons: list[str] = Field(default_factory=list, description="night and/or new_device")
     user_id: str
     edition: str
 
 
+Channel = Literal["sms", "voice"]
+
+
+class ChallengeCodeIn(Strict):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    channel: Channel = "sms"
+
+
+class ChallengeVerifyIn(Strict):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    code: str = Field(min_length=1, max_length=10)
+    id_number: str | None = Field(
+        default=None, max_length=30, description="Required when binding a new device"
+    )
+
+
 class ChangePasswordIn(Strict):
     old_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+class ResetStartIn(Strict):
+    id_number: str = Field(min_length=1, max_length=30)
+    card_number: str = Field(min_length=1, max_length=30)
+    channel: Channel = "sms"
+
+
+class ResetStartOut(BaseModel):
+    challenge_id: str
+
+
+class ResetFinishIn(Strict):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    code: str = Field(min_length=1, max_length=10)
     new_password: str = Field(min_length=1, max_length=128)
 
 
@@ -48,3 +89,4 @@ class MeOut(BaseModel):
     username: str
     name: str
     edition: str
+    freeze: str

@@ -1,4 +1,5 @@
-"""Registration, login, sessions and password changes."""
+"""Registration, login (with lockout, night step-up and device binding), sessions,
+passwords, the transaction PIN and the customer's own security settings."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Card
-from wangyin.clock import as_utc
+from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import validators
-from wangyin.identity.models import Customer, User, UserSession
+from wangyin.identity import otp, validators
+from wangyin.identity.models import Customer, Device, LoginChallenge, User, UserSession
 from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
 from wangyin.ids import new_public_id, new_token
+from wangyin.notify import service as notify
+from wangyin.security import audit
+from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
 
 # Touch a session's last-seen time at most this often: a read then needs no write.
@@ -37,7 +41,9 @@ def register(
     card_number: str,
     username: str,
     password: str,
+    transaction_password: str,
     at: datetime,
+    client: Client | None = None,
 ) -> User:
     """Self-registration (public edition): prove you are the holder of one of our cards."""
     id_number = validators.normalize_id_number(id_number)
@@ -47,6 +53,7 @@ def register(
     validators.check_password_policy(
         password, id_number=id_number, mobile=mobile, username=username
     )
+    validators.check_pin_policy(transaction_password, id_number=id_number, mobile=mobile)
 
     customer = session.scalars(
         select(Customer).where(Customer.id_number_hash == lookup_hash(id_number))
@@ -72,6 +79,7 @@ def register(
         customer_id=customer.id,
         username=username,
         password_hash=hash_password(password),
+        transaction_pin_hash=hash_password(transaction_password),
         edition="public",
         status="active",
         created_at=at,
@@ -79,6 +87,16 @@ def register(
     )
     session.add(user)
     session.flush()
+    audit.append(
+        session,
+        event="registered",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=customer.id,
+        details={"edition": "public"},
+    )
     return user
 
 
@@ -122,7 +140,10 @@ def start_session(
     user_agent: str,
     at: datetime,
     settings: Settings,
+    device_id: str = "",
+    os_version: str = "",
 ) -> NewSession:
+    """A new session and a new token every time (the id is rotated at login)."""
     token = new_token()
     csrf = secrets.token_urlsafe(24)
     expires = at + timedelta(hours=settings.session_absolute_hours)
@@ -133,6 +154,8 @@ def start_session(
             csrf_token=csrf,
             client_type=client_type,
             ip=ip[:64],
+            device_id=device_id[:80],
+            os_version=os_version[:80],
             user_agent=user_agent[:300],
             created_at=at,
             last_seen_at=at,
@@ -155,6 +178,8 @@ class CurrentUser:
     session_id: int
     csrf_token: str
     touch_due: bool = False
+    freeze: str = "none"
+    device_id: str = ""
 
 
 def resolve_session(
@@ -190,6 +215,8 @@ def resolve_session(
         session_id=record.id,
         csrf_token=record.csrf_token,
         touch_due=at - as_utc(record.last_seen_at) > _TOUCH_EVERY,
+        freeze=user.freeze,
+        device_id=record.device_id,
     )
 
 
@@ -238,6 +265,14 @@ def change_password(
     if keep_session_id is not None:
         others = others.where(UserSession.id != keep_session_id)
     session.execute(others.values(ended_at=at))
+    audit.append(
+        session,
+        event="password_changed",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        customer_id=user.customer_id,
+    )
 
 
 def upgrade_to_professional(session: Session, *, login: str, at: datetime) -> User:
@@ -262,3 +297,470 @@ def upgrade_to_professional(session: Session, *, login: str, at: datetime) -> Us
 def require_professional(current: CurrentUser) -> None:
     if current.edition != "professional":
         raise DomainError("public_edition")
+
+
+def require_transfers_allowed(current: CurrentUser) -> None:
+    require_professional(current)
+    if current.freeze == "all":
+        raise DomainError("account_frozen")
+    if current.freeze == "transfers":
+        raise DomainError("transfers_frozen")
+
+
+# ---------------------------------------------------------------------------------------
+# Login with lockout, night step-up and device binding (4.3.2)
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """Either a session, or a challenge the customer answers with a code."""
+
+    session: NewSession | None = None
+    challenge_id: str | None = None
+    reasons: tuple[str, ...] = ()
+    user_public_id: str = ""
+    edition: str = ""
+
+
+def is_night(at: datetime) -> bool:
+    """00:00–06:00 in the bank's time zone (4.3.2-e)."""
+    return as_utc(at).astimezone(BANK_TZ).hour < 6
+
+
+def _device_bound(session: Session, *, user_id: int, device_id: str) -> Device | None:
+    if not device_id:
+        return None
+    return session.scalars(
+        select(Device).where(
+            Device.user_id == user_id, Device.device_id == device_id, Device.removed_at.is_(None)
+        )
+    ).first()
+
+
+def login(
+    session: Session,
+    *,
+    login: str,
+    password: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> LoginOutcome:
+    """Check the password; then open a session or ask for a code. A wrong password raises
+    `invalid_credentials`: the caller records it with `record_login_failure` in a new
+    transaction, since this one rolls back."""
+    user = find_user(session, login=login)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok:
+        raise DomainError("invalid_credentials")
+    if user.locked_until is not None and as_utc(user.locked_until) > at:
+        # Only someone who knows the password learns that the login is locked.
+        raise DomainError("login_locked", until=_local_hhmm(user.locked_until))
+    if user.status != "active":
+        raise DomainError("customer_inactive")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+    reasons = []
+    if is_night(at):
+        reasons.append("night")
+    device = _device_bound(session, user_id=user.id, device_id=client.device_id)
+    if device is None:
+        reasons.append("new_device")
+    if reasons:
+        challenge = LoginChallenge(
+            public_id=new_public_id(),
+            user_id=user.id,
+            reasons=",".join(reasons),
+            client_type=client.client_type,
+            device_id=client.device_id,
+            created_at=at,
+            expires_at=at + timedelta(minutes=5),
+        )
+        session.add(challenge)
+        audit.append(
+            session,
+            event="login",
+            outcome="challenged",
+            actor=user.public_id,
+            at=at,
+            client=client,
+            customer_id=user.customer_id,
+            details={"reasons": reasons},
+        )
+        return LoginOutcome(
+            challenge_id=challenge.public_id,
+            reasons=tuple(reasons),
+            user_public_id=user.public_id,
+            edition=user.edition,
+        )
+    assert device is not None  # noqa: S101 - reasons is empty only for a bound device
+    device.last_seen_at = at
+    return _open_session(session, user=user, client=client, at=at, settings=settings)
+
+
+def _open_session(
+    session: Session, *, user: User, client: Client, at: datetime, settings: Settings
+) -> LoginOutcome:
+    started = start_session(
+        session,
+        user=user,
+        client_type=client.client_type or "api",
+        ip=client.ip,
+        user_agent=client.user_agent,
+        at=at,
+        settings=settings,
+        device_id=client.device_id,
+        os_version=client.os_version,
+    )
+    audit.append(
+        session,
+        event="login",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+    return LoginOutcome(session=started, user_public_id=user.public_id, edition=user.edition)
+
+
+def _local_hhmm(moment: datetime) -> str:
+    return as_utc(moment).astimezone(BANK_TZ).strftime("%H:%M")
+
+
+def record_login_failure(
+    session: Session, *, login: str, client: Client, at: datetime, settings: Settings
+) -> None:
+    """Count a wrong password; the 5th in a row locks the login and texts the customer."""
+    user = find_user(session, login=login)
+    if user is None:
+        audit.append(
+            session, event="login", outcome="failure", actor="unknown", at=at, client=client
+        )
+        return
+    user = session.scalars(
+        select(User)
+        .where(User.id == user.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    audit.append(
+        session,
+        event="login",
+        outcome="failure",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+    if user.locked_until is not None and as_utc(user.locked_until) > at:
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= settings.login_max_failures:
+        user.locked_until = at + timedelta(minutes=settings.login_lock_minutes)
+        user.failed_logins = 0
+        customer = session.get_one(Customer, user.customer_id)
+        notify.enqueue(
+            session,
+            channel="sms",
+            phone=customer.mobile,
+            purpose="login_locked",
+            at=at,
+            text=(
+                f"您的网上银行登录密码已连续输错 {settings.login_max_failures} 次，登录已锁定至"
+                f" {_local_hhmm(user.locked_until)}。如非本人操作，请立即致电本行。"
+            ),
+        )
+        audit.append(
+            session,
+            event="login_locked",
+            outcome="success",
+            actor="system",
+            at=at,
+            client=client,
+            customer_id=user.customer_id,
+            details={"until": as_utc(user.locked_until).isoformat()},
+        )
+
+
+def unlock(session: Session, *, login: str, staff: str, at: datetime) -> User:
+    """Staff unlock (until the back office exists: `wangyin admin unlock`)."""
+    user = find_user(session, login=login)
+    if user is None:
+        raise DomainError("customer_not_found")
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.append(
+        session,
+        event="login_unlocked",
+        outcome="success",
+        actor=staff,
+        at=at,
+        customer_id=user.customer_id,
+    )
+    return user
+
+
+def _challenge(session: Session, *, challenge_id: str, at: datetime) -> LoginChallenge:
+    challenge = session.scalars(
+        select(LoginChallenge).where(LoginChallenge.public_id == challenge_id).with_for_update()
+    ).first()
+    if (
+        challenge is None
+        or challenge.completed_at is not None
+        or at >= as_utc(challenge.expires_at)
+    ):
+        raise DomainError("challenge_not_found")
+    return challenge
+
+
+def send_challenge_code(
+    session: Session,
+    *,
+    challenge_id: str,
+    channel: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    challenge = _challenge(session, challenge_id=challenge_id, at=at)
+    user = session.get_one(User, challenge.user_id)
+    purpose = (
+        "reset"
+        if challenge.reasons == "reset"
+        else ("device" if "new_device" in challenge.reasons else "login")
+    )
+    otp.issue(
+        session,
+        user=user,
+        purpose=purpose,
+        binding=challenge.public_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+    )
+    audit.append(
+        session,
+        event="code_issued",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"purpose": purpose, "channel": channel},
+    )
+
+
+def _purpose_of(challenge: LoginChallenge) -> str:
+    if challenge.reasons == "reset":
+        return "reset"
+    return "device" if "new_device" in challenge.reasons else "login"
+
+
+def challenge_user_id(session: Session, *, challenge_id: str) -> tuple[int, str] | None:
+    """(user id, code purpose) of a challenge, for counting a wrong code."""
+    challenge = session.scalars(
+        select(LoginChallenge).where(LoginChallenge.public_id == challenge_id)
+    ).first()
+    return None if challenge is None else (challenge.user_id, _purpose_of(challenge))
+
+
+def complete_challenge(
+    session: Session,
+    *,
+    challenge_id: str,
+    code: str,
+    id_number: str | None,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> LoginOutcome:
+    """The code (and, for a new device, the ID number) opens the session and binds it."""
+    challenge = _challenge(session, challenge_id=challenge_id, at=at)
+    if challenge.reasons == "reset":
+        raise DomainError("challenge_not_found")
+    user = session.get_one(User, challenge.user_id)
+    otp.check(
+        session,
+        user_id=user.id,
+        purpose=_purpose_of(challenge),
+        binding=challenge.public_id,
+        code=code,
+        at=at,
+        settings=settings,
+    )
+    if "new_device" in challenge.reasons:
+        customer = session.get_one(Customer, user.customer_id)
+        try:
+            normalized = validators.normalize_id_number(id_number or "")
+        except DomainError:
+            raise DomainError("wrong_id_number") from None
+        if lookup_hash(normalized) != customer.id_number_hash:
+            raise DomainError("wrong_id_number")
+        if challenge.device_id:
+            session.add(
+                Device(
+                    public_id=new_public_id(),
+                    user_id=user.id,
+                    device_id=challenge.device_id,
+                    label=client.describe()[:120],
+                    bound_at=at,
+                    last_seen_at=at,
+                )
+            )
+            audit.append(
+                session,
+                event="device_bound",
+                outcome="success",
+                actor=user.public_id,
+                at=at,
+                client=client,
+                customer_id=user.customer_id,
+            )
+    challenge.completed_at = at
+    return _open_session(session, user=user, client=client, at=at, settings=settings)
+
+
+# ---------------------------------------------------------------------------------------
+# Forgot password (5.1.1-c): ID number + card + code
+
+
+def start_password_reset(
+    session: Session,
+    *,
+    id_number: str,
+    card_number: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+    channel: str = "sms",
+) -> str:
+    id_number = validators.normalize_id_number(id_number)
+    card_number = validators.normalize_card_number(card_number)
+    customer = session.scalars(
+        select(Customer).where(Customer.id_number_hash == lookup_hash(id_number))
+    ).first()
+    card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(card_number))).first()
+    user = (
+        session.scalars(select(User).where(User.customer_id == customer.id)).first()
+        if customer
+        else None
+    )
+    if customer is None or card is None or card.customer_id != customer.id or user is None:
+        raise DomainError("card_not_found")
+    challenge = LoginChallenge(
+        public_id=new_public_id(),
+        user_id=user.id,
+        reasons="reset",
+        client_type=client.client_type,
+        device_id=client.device_id,
+        created_at=at,
+        expires_at=at + timedelta(minutes=10),
+    )
+    session.add(challenge)
+    session.flush()
+    otp.issue(
+        session,
+        user=user,
+        purpose="reset",
+        binding=challenge.public_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+    )
+    audit.append(
+        session,
+        event="password_reset_started",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+    return challenge.public_id
+
+
+def finish_password_reset(
+    session: Session,
+    *,
+    challenge_id: str,
+    code: str,
+    new_password: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    challenge = _challenge(session, challenge_id=challenge_id, at=at)
+    if challenge.reasons != "reset":
+        raise DomainError("challenge_not_found")
+    user = session.get_one(User, challenge.user_id)
+    customer = session.get_one(Customer, user.customer_id)
+    validators.check_password_policy(
+        new_password,
+        id_number=customer.id_number,
+        mobile=customer.mobile,
+        username=user.username,
+    )
+    otp.check(
+        session,
+        user_id=user.id,
+        purpose="reset",
+        binding=challenge.public_id,
+        code=code,
+        at=at,
+        settings=settings,
+    )
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = at
+    user.failed_logins = 0
+    user.locked_until = None
+    challenge.completed_at = at
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+    audit.append(
+        session,
+        event="password_reset",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Transaction PIN
+
+
+def check_transaction_pin(session: Session, *, user_id: int, pin: str) -> None:
+    user = session.get_one(User, user_id)
+    if not verify_password(user.transaction_pin_hash, pin):
+        raise DomainError("wrong_transaction_password")
+
+
+def change_transaction_pin(
+    session: Session, *, user_id: int, old_pin: str, new_pin: str, client: Client, at: datetime
+) -> None:
+    user = session.get_one(User, user_id)
+    if not verify_password(user.transaction_pin_hash, old_pin):
+        raise DomainError("wrong_transaction_password")
+    customer = session.get_one(Customer, user.customer_id)
+    validators.check_pin_policy(new_pin, id_number=customer.id_number, mobile=customer.mobile)
+    if old_pin == new_pin:
+        raise DomainError("password_reused")
+    user.transaction_pin_hash = hash_password(new_pin)
+    audit.append(
+        session,
+        event="transaction_password_changed",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )

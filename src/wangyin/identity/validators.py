@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from functools import cache
@@ -117,3 +118,18 @@ def check_password_policy(
     for item in personal:
         if item and len(item) >= 6 and item.lower() in lowered:
             raise DomainError("weak_password", reason="it contains your ID, phone or birthday")
+
+
+def check_pin_policy(pin: str, *, id_number: str = "", mobile: str = "") -> None:
+    """The transaction password: six digits, not guessable from the customer or a pattern."""
+    if len(pin) != 6 or not pin.isdigit():
+        raise DomainError("weak_password", reason="six digits")
+    if len(set(pin)) == 1:
+        raise DomainError("weak_password", reason="not one digit repeated")
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
+    if steps in ({1}, {-1}):
+        raise DomainError("weak_password", reason="not a run like 123456")
+    if (id_number and (pin in id_number[6:14] or pin == id_number[-6:])) or (
+        mobile and pin in mobile
+    ):
+        raise DomainError("weak_password", reason="it contains your ID, phone or birthday")

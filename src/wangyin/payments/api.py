@@ -1,19 +1,28 @@
-"""JSON API: transfer prepare -> confirm, both guarded by an Idempotency-Key."""
+"""JSON API: transfer prepare -> (code) -> confirm, money POSTs guarded by an Idempotency-Key."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
-from wangyin.identity.service import CurrentUser, require_professional
+from wangyin.identity import otp
+from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.payments import service as payments
-from wangyin.payments.schemas import TransferConfirmIn, TransferOut, TransferPrepareIn
+from wangyin.payments.schemas import (
+    TransferCodeIn,
+    TransferConfirmIn,
+    TransferOut,
+    TransferPrepareIn,
+)
+from wangyin.security import audit
+from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
-from wangyin.web.context import ApiUser, AppState, State
+from wangyin.web.context import ApiUser, AppState, State, client_of
 
 router = APIRouter(tags=["transfers"])
 
@@ -26,11 +35,53 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _record_refusal(
+    state: AppState,
+    user: CurrentUser,
+    client: Client,
+    error: DomainError,
+    details: dict[str, Any],
+    *,
+    digest: str | None = None,
+) -> None:
+    """Every refused attempt is logged (4.1.5.2-f), in its own transaction since the
+    action's rolled back; a wrong code also counts against that code."""
+    now = state.clock.now()
+
+    def action(s: Session) -> None:
+        if error.code == "otp_invalid" and digest:
+            otp.record_wrong_code(
+                s,
+                user_id=user.user_id,
+                purpose="transfer",
+                binding=digest,
+                settings=state.settings,
+                at=now,
+            )
+        audit.append(
+            s,
+            event="transfer_refused",
+            outcome="refused",
+            actor=user.user_public_id,
+            at=now,
+            client=client,
+            customer_id=user.customer_id,
+            details={**details, "code": error.code},
+        )
+
+    run_write(state.db, action)
+
+
 def prepare_transfer(
-    *, state: AppState, user: CurrentUser, key: str | None, body: TransferPrepareIn
+    *,
+    state: AppState,
+    user: CurrentUser,
+    key: str | None,
+    body: TransferPrepareIn,
+    client: Client,
 ) -> tuple[int, dict[str, Any], bool]:
     """Shared by the API and the transfer page: one transaction, exactly once per key."""
-    require_professional(user)
+    require_transfers_allowed(user)
     key = idempotency.check_key(key)
     now = state.clock.now()
 
@@ -43,8 +94,9 @@ def prepare_transfer(
                 **body.model_dump(),
                 at=now,
                 settings=state.settings,
+                client=client,
             )
-            return 201, payments.view(s, transfer, at=now).as_json()
+            return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
         return idempotency.once(
             s,
@@ -55,7 +107,17 @@ def prepare_transfer(
             action=create,
         )
 
-    return run_write(state.db, action)
+    try:
+        return run_write(state.db, action)
+    except DomainError as exc:
+        _record_refusal(
+            state,
+            user,
+            client,
+            exc,
+            {"step": "prepare", "amount": body.amount[:40], "currency": body.currency[:3]},
+        )
+        raise
 
 
 def confirm_transfer(
@@ -65,10 +127,18 @@ def confirm_transfer(
     key: str | None,
     transfer_id: str,
     body: TransferConfirmIn,
+    client: Client,
 ) -> tuple[int, dict[str, Any], bool]:
-    require_professional(user)
+    require_transfers_allowed(user)
     key = idempotency.check_key(key)
     now = state.clock.now()
+    # The stored request is what identifies a replay; the secrets in it are not stored.
+    fingerprint = {
+        "op": "transfer.confirm",
+        "id": transfer_id,
+        "key_digest": body.key_digest,
+        "factors": bool(body.transaction_password and body.code),
+    }
 
     def action(s: Session) -> tuple[int, dict[str, Any], bool]:
         def execute() -> tuple[int, dict[str, Any]]:
@@ -77,21 +147,59 @@ def confirm_transfer(
                 customer_id=user.customer_id,
                 transfer_id=transfer_id,
                 key_digest=body.key_digest,
+                transaction_password=body.transaction_password,
+                code=body.code,
                 at=now,
                 settings=state.settings,
+                client=client,
             )
-            return 200, payments.view(s, transfer, at=now).as_json()
+            return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
         return idempotency.once(
-            s,
-            scope=user.user_public_id,
-            key=key,
-            request={"op": "transfer.confirm", "id": transfer_id, **body.model_dump()},
-            at=now,
-            action=execute,
+            s, scope=user.user_public_id, key=key, request=fingerprint, at=now, action=execute
         )
 
-    return run_write(state.db, action)
+    try:
+        return run_write(state.db, action)
+    except DomainError as exc:
+        digest = run_read(state.db, lambda s: _digest_or_none(s, user, transfer_id))
+        _record_refusal(
+            state,
+            user,
+            client,
+            exc,
+            {"step": "confirm", "transfer": transfer_id[:40]},
+            digest=digest,
+        )
+        raise
+
+
+def _digest_or_none(s: Session, user: CurrentUser, transfer_id: str) -> str | None:
+    try:
+        return payments.get_transfer(
+            s, customer_id=user.customer_id, transfer_id=transfer_id
+        ).key_digest
+    except DomainError:
+        return None
+
+
+def send_transfer_code(
+    *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, client: Client
+) -> None:
+    require_transfers_allowed(user)
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: payments.send_code(
+            s,
+            customer_id=user.customer_id,
+            transfer_id=transfer_id,
+            channel=channel,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
 
 
 def _respond(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
@@ -103,21 +211,50 @@ def _respond(result: tuple[int, dict[str, Any], bool]) -> JSONResponse:
 
 @router.post("/transfers", status_code=201, response_model=TransferOut)
 def prepare(
-    body: TransferPrepareIn, user: ApiUser, state: State, idempotency_key: IdempotencyKey = None
+    body: TransferPrepareIn,
+    request: Request,
+    user: ApiUser,
+    state: State,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Validate a transfer and return the key data to confirm, with its expiry."""
-    return _respond(prepare_transfer(state=state, user=user, key=idempotency_key, body=body))
+    return _respond(
+        prepare_transfer(
+            state=state, user=user, key=idempotency_key, body=body, client=client_of(request)
+        )
+    )
+
+
+@router.post("/transfers/{transfer_id}/code", status_code=204)
+def transfer_code(
+    transfer_id: str,
+    request: Request,
+    user: ApiUser,
+    state: State,
+    body: TransferCodeIn | None = None,
+) -> Response:
+    """Send a code bound to this transfer's key data (payee, amount, currency, time)."""
+    send_transfer_code(
+        state=state,
+        user=user,
+        transfer_id=transfer_id,
+        channel=(body or TransferCodeIn()).channel,
+        client=client_of(request),
+    )
+    return Response(status_code=204)
 
 
 @router.post("/transfers/{transfer_id}/confirm", response_model=TransferOut)
 def confirm(
     transfer_id: str,
+    request: Request,
     user: ApiUser,
     state: State,
     body: TransferConfirmIn | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Execute a prepared transfer exactly once."""
+    """Execute a prepared transfer exactly once: transaction password + code, unless it is
+    a small password-free payment (`second_factor_required` is false)."""
     return _respond(
         confirm_transfer(
             state=state,
@@ -125,6 +262,7 @@ def confirm(
             key=idempotency_key,
             transfer_id=transfer_id,
             body=body or TransferConfirmIn(),
+            client=client_of(request),
         )
     )
 
@@ -138,6 +276,7 @@ def get_transfer(transfer_id: str, user: ApiUser, state: State) -> dict[str, Any
             s,
             payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
             at=now,
+            settings=state.settings,
         ).as_json(),
     )
 
@@ -148,7 +287,7 @@ def list_transfers(user: ApiUser, state: State) -> list[dict[str, Any]]:
     return run_read(
         state.db,
         lambda s: [
-            payments.view(s, t, at=now).as_json()
+            payments.view(s, t, at=now, settings=state.settings).as_json()
             for t in payments.list_transfers(s, customer_id=user.customer_id)
         ],
     )

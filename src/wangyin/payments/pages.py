@@ -8,13 +8,13 @@ from pydantic import ValidationError
 
 from wangyin.accounts import service as accounts
 from wangyin.errors import DomainError
-from wangyin.identity.service import CurrentUser
+from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
 from wangyin.payments import service as payments
-from wangyin.payments.api import confirm_transfer, prepare_transfer
+from wangyin.payments.api import confirm_transfer, prepare_transfer, send_transfer_code
 from wangyin.payments.schemas import TransferConfirmIn, TransferPrepareIn
 from wangyin.uow import run_read
-from wangyin.web.context import AppState, PageUser, State, check_form_csrf
+from wangyin.web.context import AppState, PageUser, State, check_form_csrf, client_of
 from wangyin.web.forms import error_text, form_data
 from wangyin.web.render import render
 
@@ -51,10 +51,10 @@ def _form_page(
 @router.get("/transfer")
 def transfer_form(request: Request, user: PageUser, state: State) -> Response:
     values = {"from_account_id": request.query_params.get("from", "")}
-    if user.edition != "professional":
-        return _form_page(
-            request, state, user, values, error_text(request, DomainError("public_edition"))
-        )
+    try:
+        require_transfers_allowed(user)
+    except DomainError as exc:
+        return _form_page(request, state, user, values, error_text(request, exc))
     return _form_page(request, state, user, values)
 
 
@@ -77,7 +77,11 @@ async def transfer_submit(request: Request, user: PageUser, state: State) -> Res
         except ValidationError:
             raise DomainError("validation_error") from None
         _, result, _ = prepare_transfer(
-            state=state, user=user, key=values["idempotency_key"], body=body
+            state=state,
+            user=user,
+            key=values["idempotency_key"],
+            body=body,
+            client=client_of(request, "web"),
         )
     except DomainError as exc:
         values["idempotency_key"] = ""  # a corrected form is a new request
@@ -93,20 +97,73 @@ def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> paym
             s,
             payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
             at=now,
+            settings=state.settings,
         ),
     )
 
 
-@router.get("/transfer/{transfer_id}/confirm")
-def confirm_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+RETRYABLE_ON_PAGE = {
+    "otp_invalid",
+    "otp_expired",
+    "otp_too_many_attempts",
+    "wrong_transaction_password",
+    "transaction_password_required",
+}
+
+
+def _confirm_page(
+    request: Request,
+    state: AppState,
+    user: CurrentUser,
+    transfer_id: str,
+    error: str = "",
+    sent: str = "",
+) -> Response:
     view = _transfer_view(state, user, transfer_id)
     if view.status != "CHALLENGE_PENDING":
         return RedirectResponse(f"/transfer/{transfer_id}", status_code=303)
     return render(
         request,
         "payments/confirm.html",
-        {"user": user, "csrf_token": user.csrf_token, "t": view, "idempotency_key": new_token()},
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "t": view,
+            "idempotency_key": new_token(),
+            "error": error,
+            "sent": sent,
+        },
+        status=422 if error else 200,
     )
+
+
+@router.get("/transfer/{transfer_id}/confirm")
+def confirm_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+    return _confirm_page(
+        request, state, user, transfer_id, sent=request.query_params.get("sent", "")
+    )
+
+
+@router.post("/transfer/{transfer_id}/code")
+async def confirm_send_code(
+    transfer_id: str, request: Request, user: PageUser, state: State
+) -> Response:
+    form = await form_data(request)
+    channel = "voice" if form.get("channel") == "voice" else "sms"
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), user)
+        send_transfer_code(
+            state=state,
+            user=user,
+            transfer_id=transfer_id,
+            channel=channel,
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        if exc.code == "transfer_not_found":
+            raise
+        return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
+    return RedirectResponse(f"/transfer/{transfer_id}/confirm?sent={channel}", status_code=303)
 
 
 @router.post("/transfer/{transfer_id}/confirm")
@@ -121,11 +178,19 @@ async def confirm_submit(
             user=user,
             key=form.get("idempotency_key", ""),
             transfer_id=transfer_id,
-            body=TransferConfirmIn(key_digest=form.get("key_digest") or None),
+            body=TransferConfirmIn(
+                key_digest=form.get("key_digest") or None,
+                transaction_password=form.get("transaction_password") or None,
+                code=form.get("code") or None,
+            ),
+            client=client_of(request, "web"),
         )
     except DomainError as exc:
         if exc.code == "transfer_not_found":
             raise
+        if exc.code in RETRYABLE_ON_PAGE:
+            # A wrong code or password: the same transfer can still be confirmed.
+            return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
         view = _transfer_view(state, user, transfer_id)
         return render(
             request,

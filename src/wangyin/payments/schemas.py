@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,20 @@ class TransferConfirmIn(BaseModel):
         max_length=64,
         description="The key_digest the customer was shown; a mismatch refuses confirmation",
     )
+    transaction_password: str | None = Field(
+        default=None, max_length=16, description="Six digits; not needed for password-free"
+    )
+    code: str | None = Field(
+        default=None,
+        max_length=10,
+        description="The code from POST /transfers/{id}/code, bound to this transfer's data",
+    )
+
+
+class TransferCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["sms", "voice"] = "sms"
 
 
 class TransferOut(BaseModel):
@@ -44,3 +59,4 @@ class TransferOut(BaseModel):
     expires_at: datetime
     confirmed_at: datetime | None
     key_digest: str
+    second_factor_required: bool

@@ -20,13 +20,18 @@ from wangyin.accounts.models import Account
 from wangyin.clock import as_utc, bank_date, bank_day_bounds_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity.models import Customer
+from wangyin.identity import otp
+from wangyin.identity.models import Customer, User
+from wangyin.identity.passwords import verify_password
+from wangyin.identity.security_center import effective_limits
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import LedgerAccount
 from wangyin.ledger.service import VerifyReport
 from wangyin.money import format_grouped, format_minor, parse_amount
 from wangyin.payments.models import COMPLETED, EXPIRED, PENDING, TransferRequest
+from wangyin.security import audit
+from wangyin.security.audit import Client
 from wangyin.security.masking import mask_account_number, mask_name
 
 
@@ -63,35 +68,42 @@ def _digest_of(transfer: TransferRequest, source: Account, payee: Account) -> st
     )
 
 
-def _daily_used(session: Session, *, customer_id: int, currency: str, at: datetime) -> int:
+def _daily_used(
+    session: Session,
+    *,
+    customer_id: int,
+    currency: str,
+    at: datetime,
+    password_free_only: bool = False,
+) -> int:
     start, end = bank_day_bounds_utc(bank_date(at))
-    used = session.scalar(
-        select(func.coalesce(func.sum(TransferRequest.amount_minor), 0)).where(
-            TransferRequest.customer_id == customer_id,
-            TransferRequest.currency == currency,
-            TransferRequest.status == COMPLETED,
-            TransferRequest.confirmed_at >= start,
-            TransferRequest.confirmed_at < end,
-        )
+    query = select(func.coalesce(func.sum(TransferRequest.amount_minor), 0)).where(
+        TransferRequest.customer_id == customer_id,
+        TransferRequest.currency == currency,
+        TransferRequest.status == COMPLETED,
+        TransferRequest.confirmed_at >= start,
+        TransferRequest.confirmed_at < end,
     )
-    return int(used or 0)
+    if password_free_only:
+        query = query.where(TransferRequest.confirmed_with == "password_free")
+    return int(session.scalar(query) or 0)
 
 
 def _check_limits(
     session: Session,
     *,
+    user_id: int,
     customer_id: int,
     amount_minor: int,
     currency: str,
     at: datetime,
     settings: Settings,
 ) -> None:
-    if amount_minor > settings.single_transfer_limit_minor:
-        raise DomainError(
-            "over_single_limit",
-            limit=format_grouped(settings.single_transfer_limit_minor, currency),
-        )
-    remaining = settings.daily_transfer_limit_minor - _daily_used(
+    """The customer's own limits within the bank's maxima (per currency, in its units)."""
+    limits = effective_limits(session.get_one(User, user_id), settings)
+    if amount_minor > limits.single_minor:
+        raise DomainError("over_single_limit", limit=format_grouped(limits.single_minor, currency))
+    remaining = limits.daily_minor - _daily_used(
         session, customer_id=customer_id, currency=currency, at=at
     )
     if amount_minor > remaining:
@@ -126,7 +138,9 @@ def prepare(
     remark: str,
     at: datetime,
     settings: Settings,
+    client: Client | None = None,
 ) -> TransferRequest:
+    client = client or Client()
     source = accounts.owned_account(
         session, customer_id=customer_id, account_public_id=from_account_id
     )
@@ -144,6 +158,7 @@ def prepare(
         raise DomainError("insufficient_funds")
     _check_limits(
         session,
+        user_id=user_id,
         customer_id=customer_id,
         amount_minor=amount_minor,
         currency=currency,
@@ -165,11 +180,98 @@ def prepare(
         key_digest="",
         created_at=created,
         expires_at=created + timedelta(seconds=settings.transfer_confirm_seconds),
+        ip=client.ip[:64],
+        device_id=client.device_id[:80],
+        client_type=client.client_type[:16],
+        os_version=client.os_version[:80],
+        user_agent=client.user_agent[:300],
     )
     transfer.key_digest = _digest_of(transfer, source, payee)
     session.add(transfer)
     session.flush()
+    audit.append(
+        session,
+        event="transfer_prepared",
+        outcome="success",
+        actor=session.get_one(User, user_id).public_id,
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details=_audit_details(transfer, source, payee),
+    )
     return transfer
+
+
+def _audit_details(transfer: TransferRequest, source: Account, payee: Account) -> dict[str, str]:
+    """Enough to reconstruct the operation (4.4-c2); account numbers are masked."""
+    return {
+        "transfer": transfer.public_id,
+        "from": mask_account_number(source.account_number),
+        "to": mask_account_number(payee.account_number),
+        "amount": format_minor(transfer.amount_minor, transfer.currency),
+        "currency": transfer.currency,
+        "digest": transfer.key_digest,
+    }
+
+
+def password_free_eligible(
+    session: Session, *, transfer: TransferRequest, at: datetime, settings: Settings
+) -> bool:
+    """Small password-free payment: under the customer's per-transfer threshold and,
+    with what was already paid password-free today, under the daily one."""
+    limits = effective_limits(session.get_one(User, transfer.user_id), settings)
+    if transfer.amount_minor > limits.password_free_single_minor:
+        return False
+    used = _daily_used(
+        session,
+        customer_id=transfer.customer_id,
+        currency=transfer.currency,
+        at=at,
+        password_free_only=True,
+    )
+    return used + transfer.amount_minor <= limits.password_free_daily_minor
+
+
+def send_code(
+    session: Session,
+    *,
+    customer_id: int,
+    transfer_id: str,
+    channel: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """A code bound to this transfer's key data: the SMS names payee tail and amount."""
+    transfer = get_transfer(session, customer_id=customer_id, transfer_id=transfer_id)
+    if transfer.status != PENDING or at >= as_utc(transfer.expires_at):
+        raise DomainError("transfer_not_pending")
+    payee = session.get_one(Account, transfer.to_account_id)
+    user = session.get_one(User, transfer.user_id)
+    otp.issue(
+        session,
+        user=user,
+        purpose="transfer",
+        binding=transfer.key_digest,
+        channel=channel,
+        at=at,
+        settings=settings,
+        message_fields={
+            "tail": payee.account_number[-4:],
+            "amount": format_minor(transfer.amount_minor, transfer.currency),
+            "currency": transfer.currency,
+        },
+    )
+    audit.append(
+        session,
+        event="code_issued",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details={"purpose": "transfer", "channel": channel, "transfer": transfer.public_id},
+    )
 
 
 def confirm(
@@ -180,7 +282,13 @@ def confirm(
     key_digest: str | None,
     at: datetime,
     settings: Settings,
+    transaction_password: str | None = None,
+    code: str | None = None,
+    client: Client | None = None,
 ) -> TransferRequest:
+    """Execute once. Needs the transaction password and a code bound to the key data,
+    unless it is a small password-free payment."""
+    client = client or Client()
     transfer = session.scalars(
         select(TransferRequest)
         .where(TransferRequest.public_id == transfer_id)
@@ -207,12 +315,31 @@ def confirm(
     _check_parties(session, source=source, payee=payee, currency=transfer.currency)
     _check_limits(
         session,
+        user_id=transfer.user_id,
         customer_id=customer_id,
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         at=at,
         settings=settings,
     )
+    if password_free_eligible(session, transfer=transfer, at=at, settings=settings):
+        confirmed_with = "password_free"
+    else:
+        if not transaction_password or not code:
+            raise DomainError("transaction_password_required")
+        user = session.get_one(User, transfer.user_id)
+        if not verify_password(user.transaction_pin_hash, transaction_password):
+            raise DomainError("wrong_transaction_password")
+        otp.check(
+            session,
+            user_id=user.id,
+            purpose="transfer",
+            binding=digest,
+            code=code,
+            at=at,
+            settings=settings,
+        )
+        confirmed_with = "pin+otp"
     payer = session.get_one(Customer, customer_id)
     entry = ledger.post(
         session,
@@ -243,8 +370,28 @@ def confirm(
     transfer.status = COMPLETED
     transfer.confirmed_at = at
     transfer.journal_entry_id = entry.id
+    transfer.confirmed_with = confirmed_with
     session.flush()
+    audit.append(
+        session,
+        event="transfer_confirmed",
+        outcome="success",
+        actor=session.get_one(User, transfer.user_id).public_id,
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details={**_audit_details(transfer, source, payee), "with": confirmed_with},
+    )
     return transfer
+
+
+def find_transfer(
+    session: Session, *, customer_id: int, transfer_id: str
+) -> TransferRequest | None:
+    try:
+        return get_transfer(session, customer_id=customer_id, transfer_id=transfer_id)
+    except DomainError:
+        return None
 
 
 def get_transfer(session: Session, *, customer_id: int, transfer_id: str) -> TransferRequest:
@@ -282,6 +429,7 @@ class TransferView:
     expires_at: datetime
     confirmed_at: datetime | None
     key_digest: str
+    second_factor_required: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -298,10 +446,13 @@ class TransferView:
             "expires_at": self.expires_at.isoformat(),
             "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None,
             "key_digest": self.key_digest,
+            "second_factor_required": self.second_factor_required,
         }
 
 
-def view(session: Session, transfer: TransferRequest, *, at: datetime) -> TransferView:
+def view(
+    session: Session, transfer: TransferRequest, *, at: datetime, settings: Settings | None = None
+) -> TransferView:
     """What the payer sees. The payee's number is masked, the payee name they typed is not."""
     source = session.get_one(Account, transfer.from_account_id)
     payee = session.get_one(Account, transfer.to_account_id)
@@ -322,6 +473,14 @@ def view(session: Session, transfer: TransferRequest, *, at: datetime) -> Transf
         expires_at=as_utc(transfer.expires_at),
         confirmed_at=as_utc(transfer.confirmed_at) if transfer.confirmed_at else None,
         key_digest=transfer.key_digest,
+        second_factor_required=(
+            transfer.confirmed_with != "password_free"
+            if status == COMPLETED
+            else not (
+                settings is not None
+                and password_free_eligible(session, transfer=transfer, at=at, settings=settings)
+            )
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,9 +15,11 @@ from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.identity import service as identity
 from wangyin.identity.service import CurrentUser
+from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
 SESSION_COOKIE = "wy_session"
+DEVICE_COOKIE = "wy_device"
 ANON_CSRF_COOKIE = "wy_csrf"
 LANG_COOKIE = "lang"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -39,6 +42,40 @@ State = Annotated[AppState, Depends(app_state)]
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+_OS_PATTERNS = (
+    (re.compile(r"Windows NT ([\d.]+)"), "Windows NT {}"),
+    (re.compile(r"Android ([\d.]+)"), "Android {}"),
+    (re.compile(r"(?:iPhone|CPU) OS ([\d_]+)"), "iOS {}"),
+    (re.compile(r"Mac OS X ([\d_.]+)"), "macOS {}"),
+    (re.compile(r"HarmonyOS ([\d.]+)"), "HarmonyOS {}"),
+    (re.compile(r"(Linux)"), "{}"),
+)
+
+
+def os_version_of(user_agent: str) -> str:
+    for pattern, label in _OS_PATTERNS:
+        found = pattern.search(user_agent)
+        if found:
+            return label.format(found.group(1).replace("_", "."))
+    return ""
+
+
+def client_of(request: Request, client_type: str | None = None) -> Client:
+    """Who is calling from where (4.3.2-a): apps send X-Device-Id and X-Client-OS; the web
+    has its device cookie and the user agent."""
+    user_agent = request.headers.get("user-agent", "")[:300]
+    if client_type is None:
+        client_type = "api" if request.url.path.startswith("/api/") else "web"
+    device = request.headers.get("x-device-id") or request.cookies.get(DEVICE_COOKIE) or ""
+    return Client(
+        ip=client_ip(request),
+        device_id=device[:80],
+        client_type=client_type,
+        os_version=(request.headers.get("x-client-os") or os_version_of(user_agent))[:80],
+        user_agent=user_agent,
+    )
 
 
 def _resolve(state: AppState, token: str) -> CurrentUser | None:
@@ -75,8 +112,19 @@ def api_user(request: Request, state: State) -> CurrentUser:
         sent = request.headers.get("x-csrf-token", "")
         if not secrets.compare_digest(sent, user.csrf_token):
             raise DomainError("csrf_failed")
+    _refuse_when_frozen(request, user)
     request.state.session_token = token
     return user
+
+
+# While frozen "all", a customer can still log in to unfreeze, see their security
+# settings and log out (4.4-c1).
+_FROZEN_ALLOWED = ("/api/v1/security", "/api/v1/auth/logout", "/api/v1/me", "/security", "/logout")
+
+
+def _refuse_when_frozen(request: Request, user: CurrentUser) -> None:
+    if user.freeze == "all" and not request.url.path.startswith(_FROZEN_ALLOWED):
+        raise DomainError("account_frozen")
 
 
 ApiUser = Annotated[CurrentUser, Depends(api_user)]
@@ -91,6 +139,7 @@ def page_user(request: Request, state: State) -> CurrentUser:
     user = _resolve(state, token) if token else None
     if user is None:
         raise LoginRequired()
+    _refuse_when_frozen(request, user)
     request.state.session_token = token
     return user
 

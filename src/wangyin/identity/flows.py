@@ -1,0 +1,128 @@
+"""Login and code steps that span two transactions: when a check fails, the action rolls
+back and the failure itself (a wrong password, a wrong code) is counted in a second one.
+Shared by the JSON API and the pages."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from wangyin.errors import DomainError
+from wangyin.identity import otp
+from wangyin.identity import service as identity
+from wangyin.identity.service import LoginOutcome
+from wangyin.security import audit
+from wangyin.security.audit import Client
+from wangyin.uow import run_write
+from wangyin.web.context import AppState
+
+WRONG_CODE = {"otp_invalid", "wrong_id_number"}
+
+
+def password_login(*, state: AppState, login: str, password: str, client: Client) -> LoginOutcome:
+    now = state.clock.now()
+    try:
+        return run_write(
+            state.db,
+            lambda s: identity.login(
+                s, login=login, password=password, client=client, at=now, settings=state.settings
+            ),
+        )
+    except DomainError as exc:
+        if exc.code == "invalid_credentials":
+            run_write(
+                state.db,
+                lambda s: identity.record_login_failure(
+                    s, login=login, client=client, at=now, settings=state.settings
+                ),
+            )
+        raise
+
+
+def send_login_code(*, state: AppState, challenge_id: str, channel: str, client: Client) -> None:
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: identity.send_challenge_code(
+            s,
+            challenge_id=challenge_id,
+            channel=channel,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+
+
+def count_wrong_challenge_code(state: AppState, challenge_id: str, client: Client) -> None:
+    now = state.clock.now()
+
+    def action(s: Session) -> None:
+        found = identity.challenge_user_id(s, challenge_id=challenge_id)
+        if found is None:
+            return
+        user_id, purpose = found
+        otp.record_wrong_code(
+            s,
+            user_id=user_id,
+            purpose=purpose,
+            binding=challenge_id,
+            settings=state.settings,
+            at=now,
+        )
+        audit.append(
+            s,
+            event="code_checked",
+            outcome="failure",
+            actor=f"user:{user_id}",
+            at=now,
+            client=client,
+            details={"purpose": purpose},
+        )
+
+    run_write(state.db, action)
+
+
+def verify_login_code(
+    *, state: AppState, challenge_id: str, code: str, id_number: str | None, client: Client
+) -> LoginOutcome:
+    now = state.clock.now()
+    try:
+        return run_write(
+            state.db,
+            lambda s: identity.complete_challenge(
+                s,
+                challenge_id=challenge_id,
+                code=code,
+                id_number=id_number,
+                client=client,
+                at=now,
+                settings=state.settings,
+            ),
+        )
+    except DomainError as exc:
+        if exc.code in WRONG_CODE:
+            count_wrong_challenge_code(state, challenge_id, client)
+        raise
+
+
+def reset_password(
+    *, state: AppState, challenge_id: str, code: str, new_password: str, client: Client
+) -> None:
+    now = state.clock.now()
+    try:
+        run_write(
+            state.db,
+            lambda s: identity.finish_password_reset(
+                s,
+                challenge_id=challenge_id,
+                code=code,
+                new_password=new_password,
+                client=client,
+                at=now,
+                settings=state.settings,
+            ),
+        )
+    except DomainError as exc:
+        if exc.code in WRONG_CODE:
+            count_wrong_challenge_code(state, challenge_id, client)
+        raise

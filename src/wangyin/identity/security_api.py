@@ -1,0 +1,254 @@
+"""JSON API of the security center (5.1.2-g, 4.4-c1, 5.1.2-h)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from wangyin.clock import as_utc
+from wangyin.config import Settings
+from wangyin.errors import DomainError
+from wangyin.identity import otp
+from wangyin.identity import security_center as center
+from wangyin.identity import service as identity
+from wangyin.identity.models import User
+from wangyin.identity.security_schemas import (
+    CodeIn,
+    DeviceOut,
+    FreezeIn,
+    LimitsIn,
+    LimitsOut,
+    LoginOut,
+    OperationOut,
+    PasswordFreeIn,
+    SecurityOut,
+    TransactionPasswordIn,
+    UnfreezeIn,
+)
+from wangyin.identity.service import CurrentUser
+from wangyin.money import format_minor, parse_amount
+from wangyin.security import audit
+from wangyin.security.audit import Client
+from wangyin.uow import run_read, run_write
+from wangyin.web.context import ApiUser, AppState, State, client_of
+
+router = APIRouter(prefix="/security", tags=["security center"])
+
+
+def _cny(minor: int) -> str:
+    return format_minor(minor, "CNY")
+
+
+def amount_or_zero(text: str) -> int:
+    """Limits accept "0" (off) as well as positive amounts."""
+    try:
+        if Decimal(text.strip()) == 0:
+            return 0
+    except InvalidOperation:
+        raise DomainError("invalid_amount") from None
+    return parse_amount(text, "CNY")
+
+
+def overview(session: Session, *, user: CurrentUser, settings: Settings) -> SecurityOut:
+    record = session.get_one(User, user.user_id)
+    limits = center.effective_limits(record, settings)
+    bound = {d.device_id for d in center.devices(session, user_id=user.user_id)}
+    return SecurityOut(
+        freeze=record.freeze,  # type: ignore[arg-type]
+        limits=LimitsOut(
+            single_limit=_cny(limits.single_minor),
+            daily_limit=_cny(limits.daily_minor),
+            bank_single_max=_cny(settings.single_transfer_limit_minor),
+            bank_daily_max=_cny(settings.daily_transfer_limit_minor),
+            password_free_single=_cny(limits.password_free_single_minor),
+            password_free_daily=_cny(limits.password_free_daily_minor),
+            password_free_single_max=_cny(settings.password_free_single_max_minor),
+            password_free_daily_max=_cny(settings.password_free_daily_max_minor),
+        ),
+        devices=[
+            DeviceOut(
+                id=d.public_id,
+                label=d.label,
+                bound_at=as_utc(d.bound_at),
+                last_seen_at=as_utc(d.last_seen_at),
+            )
+            for d in center.devices(session, user_id=user.user_id)
+        ],
+        recent_logins=[
+            LoginOut(
+                at=as_utc(s.created_at),
+                client_type=s.client_type,
+                ip=s.ip,
+                os_version=s.os_version,
+                user_agent=s.user_agent,
+                device_bound=s.device_id in bound,
+            )
+            for s in center.login_history(session, user_id=user.user_id)
+        ],
+    )
+
+
+def unfreeze_with_code(*, state: AppState, user: CurrentUser, code: str, client: Client) -> None:
+    now = state.clock.now()
+    try:
+        run_write(
+            state.db,
+            lambda s: center.unfreeze(
+                s, user_id=user.user_id, code=code, client=client, at=now, settings=state.settings
+            ),
+        )
+    except DomainError as exc:
+        if exc.code == "otp_invalid":
+
+            def count(s: Session) -> None:
+                otp.record_wrong_code(
+                    s,
+                    user_id=user.user_id,
+                    purpose="unfreeze",
+                    binding=user.user_public_id,
+                    settings=state.settings,
+                    at=now,
+                )
+                audit.append(
+                    s,
+                    event="code_checked",
+                    outcome="failure",
+                    actor=user.user_public_id,
+                    at=now,
+                    client=client,
+                    customer_id=user.customer_id,
+                    details={"purpose": "unfreeze"},
+                )
+
+            run_write(state.db, count)
+        raise
+
+
+@router.get("", response_model=SecurityOut)
+def get_security(user: ApiUser, state: State) -> SecurityOut:
+    return run_read(state.db, lambda s: overview(s, user=user, settings=state.settings))
+
+
+@router.put("/limits", status_code=204)
+def put_limits(body: LimitsIn, request: Request, user: ApiUser, state: State) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    single, daily = parse_amount(body.single_limit, "CNY"), parse_amount(body.daily_limit, "CNY")
+    run_write(
+        state.db,
+        lambda s: center.set_limits(
+            s,
+            user_id=user.user_id,
+            single_minor=single,
+            daily_minor=daily,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.put("/password-free", status_code=204)
+def put_password_free(
+    body: PasswordFreeIn, request: Request, user: ApiUser, state: State
+) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    single, daily = amount_or_zero(body.single), amount_or_zero(body.daily)
+    run_write(
+        state.db,
+        lambda s: center.set_password_free(
+            s,
+            user_id=user.user_id,
+            single_minor=single,
+            daily_minor=daily,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/devices/{device_id}", status_code=204)
+def delete_device(device_id: str, request: Request, user: ApiUser, state: State) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    run_write(
+        state.db,
+        lambda s: center.remove_device(
+            s, user_id=user.user_id, device_public_id=device_id, client=client, at=now
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/transaction-password", status_code=204)
+def change_transaction_password(
+    body: TransactionPasswordIn, request: Request, user: ApiUser, state: State
+) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    run_write(
+        state.db,
+        lambda s: identity.change_transaction_pin(
+            s,
+            user_id=user.user_id,
+            old_pin=body.old_transaction_password,
+            new_pin=body.new_transaction_password,
+            client=client,
+            at=now,
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/freeze", status_code=204)
+def post_freeze(body: FreezeIn, request: Request, user: ApiUser, state: State) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    run_write(
+        state.db,
+        lambda s: center.freeze(s, user_id=user.user_id, scope=body.scope, client=client, at=now),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/unfreeze/code", status_code=204)
+def post_unfreeze_code(body: CodeIn, request: Request, user: ApiUser, state: State) -> Response:
+    now, client = state.clock.now(), client_of(request)
+    run_write(
+        state.db,
+        lambda s: center.send_unfreeze_code(
+            s,
+            user_id=user.user_id,
+            channel=body.channel,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/unfreeze", status_code=204)
+def post_unfreeze(body: UnfreezeIn, request: Request, user: ApiUser, state: State) -> Response:
+    unfreeze_with_code(state=state, user=user, code=body.code, client=client_of(request))
+    return Response(status_code=204)
+
+
+@router.get("/log", response_model=list[OperationOut])
+def operation_log(user: ApiUser, state: State) -> list[OperationOut]:
+    """The customer's own operation log (5.1.2-h, 4.4-c2)."""
+    records = run_read(state.db, lambda s: center.operation_log(s, customer_id=user.customer_id))
+    return [
+        OperationOut(
+            at=as_utc(r.at),
+            event=r.event,
+            outcome=r.outcome,
+            ip=r.ip,
+            device_id=r.device_id,
+            client=r.client,
+            details=json.loads(r.details),
+        )
+        for r in records
+    ]

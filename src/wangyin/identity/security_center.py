@@ -1,0 +1,232 @@
+"""The customer's own security settings (5.1.2-g, 4.4-c1): devices, limits, small
+password-free payments, freezing, login history and the operation log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangyin.config import Settings
+from wangyin.errors import DomainError
+from wangyin.identity import otp
+from wangyin.identity.models import Device, User, UserSession
+from wangyin.money import format_grouped
+from wangyin.security import audit
+from wangyin.security.audit import Client
+from wangyin.security.models import AuditRecord
+
+
+@dataclass(frozen=True)
+class Limits:
+    single_minor: int
+    daily_minor: int
+    password_free_single_minor: int
+    password_free_daily_minor: int
+
+
+def effective_limits(user: User, settings: Settings) -> Limits:
+    """The customer's own limits, never above the bank's maxima."""
+    return Limits(
+        single_minor=min(
+            user.single_limit_minor or settings.single_transfer_limit_minor,
+            settings.single_transfer_limit_minor,
+        ),
+        daily_minor=min(
+            user.daily_limit_minor or settings.daily_transfer_limit_minor,
+            settings.daily_transfer_limit_minor,
+        ),
+        password_free_single_minor=min(
+            user.password_free_single_minor, settings.password_free_single_max_minor
+        ),
+        password_free_daily_minor=min(
+            user.password_free_daily_minor, settings.password_free_daily_max_minor
+        ),
+    )
+
+
+def _at_most(value: int, maximum: int) -> int:
+    if value > maximum:
+        raise DomainError("limit_above_bank_maximum", limit=format_grouped(maximum, "CNY"))
+    return value
+
+
+def set_limits(
+    session: Session,
+    *,
+    user_id: int,
+    single_minor: int,
+    daily_minor: int,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    user = session.get_one(User, user_id)
+    user.single_limit_minor = _at_most(single_minor, settings.single_transfer_limit_minor)
+    user.daily_limit_minor = _at_most(daily_minor, settings.daily_transfer_limit_minor)
+    audit.append(
+        session,
+        event="limits_changed",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"single_minor": single_minor, "daily_minor": daily_minor},
+    )
+
+
+def set_password_free(
+    session: Session,
+    *,
+    user_id: int,
+    single_minor: int,
+    daily_minor: int,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """0 turns small password-free payments off."""
+    user = session.get_one(User, user_id)
+    user.password_free_single_minor = _at_most(
+        single_minor, settings.password_free_single_max_minor
+    )
+    user.password_free_daily_minor = _at_most(daily_minor, settings.password_free_daily_max_minor)
+    audit.append(
+        session,
+        event="password_free_changed",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"single_minor": single_minor, "daily_minor": daily_minor},
+    )
+
+
+def freeze(session: Session, *, user_id: int, scope: str, client: Client, at: datetime) -> None:
+    """Self-service freeze: 'transfers' or 'all' (logging in to unfreeze still works)."""
+    if scope not in ("transfers", "all"):
+        raise DomainError("validation_error")
+    user = session.get_one(User, user_id)
+    if user.freeze == "all" and scope == "transfers":
+        return  # already frozen wider
+    user.freeze = scope
+    audit.append(
+        session,
+        event="frozen",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"scope": scope},
+    )
+
+
+def send_unfreeze_code(
+    session: Session,
+    *,
+    user_id: int,
+    channel: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    user = session.get_one(User, user_id)
+    otp.issue(
+        session,
+        user=user,
+        purpose="unfreeze",
+        binding=user.public_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+    )
+    audit.append(
+        session,
+        event="code_issued",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"purpose": "unfreeze", "channel": channel},
+    )
+
+
+def unfreeze(
+    session: Session,
+    *,
+    user_id: int,
+    code: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    user = session.get_one(User, user_id)
+    otp.check(
+        session,
+        user_id=user.id,
+        purpose="unfreeze",
+        binding=user.public_id,
+        code=code,
+        at=at,
+        settings=settings,
+    )
+    user.freeze = "none"
+    audit.append(
+        session,
+        event="unfrozen",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+
+
+def devices(session: Session, *, user_id: int) -> list[Device]:
+    return list(
+        session.scalars(
+            select(Device)
+            .where(Device.user_id == user_id, Device.removed_at.is_(None))
+            .order_by(Device.bound_at.desc())
+        )
+    )
+
+
+def remove_device(
+    session: Session, *, user_id: int, device_public_id: str, client: Client, at: datetime
+) -> None:
+    device = session.scalars(select(Device).where(Device.public_id == device_public_id)).first()
+    if device is None or device.user_id != user_id or device.removed_at is not None:
+        raise DomainError("device_not_found")
+    device.removed_at = at
+    user = session.get_one(User, user_id)
+    audit.append(
+        session,
+        event="device_removed",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+    )
+
+
+def login_history(session: Session, *, user_id: int, limit: int = 20) -> list[UserSession]:
+    return list(
+        session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user_id)
+            .order_by(UserSession.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def operation_log(session: Session, *, customer_id: int, limit: int = 100) -> list[AuditRecord]:
+    return audit.customer_log(session, customer_id=customer_id, limit=limit)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceOut(BaseModel):
+    id: str
+    label: str
+    bound_at: datetime
+    last_seen_at: datetime
+
+
+class LoginOut(BaseModel):
+    at: datetime
+    client_type: str
+    ip: str
+    os_version: str
+    user_agent: str
+    device_bound: bool
+
+
+class LimitsOut(BaseModel):
+    currency: str = "CNY"
+    single_limit: str
+    daily_limit: str
+    bank_single_max: str
+    bank_daily_max: str
+    password_free_single: str
+    password_free_daily: str
+    password_free_single_max: str
+    password_free_daily_max: str
+
+
+class SecurityOut(BaseModel):
+    freeze: Literal["none", "transfers", "all"]
+    limits: LimitsOut
+    devices: list[DeviceOut]
+    recent_logins: list[LoginOut]
+
+
+class LimitsIn(_In):
+    single_limit: str = Field(max_length=30, description="Decimal string, CNY")
+    daily_limit: str = Field(max_length=30)
+
+
+class PasswordFreeIn(_In):
+    single: str = Field(max_length=30, description='"0" turns password-free payments off')
+    daily: str = Field(max_length=30)
+
+
+class FreezeIn(_In):
+    scope: Literal["transfers", "all"]
+
+
+class CodeIn(_In):
+    channel: Literal["sms", "voice"] = "sms"
+
+
+class UnfreezeIn(_In):
+    code: str = Field(min_length=1, max_length=10)
+
+
+class TransactionPasswordIn(_In):
+    old_transaction_password: str = Field(min_length=1, max_length=16)
+    new_transaction_password: str = Field(min_length=1, max_length=16)
+
+
+class OperationOut(BaseModel):
+    at: datetime
+    event: str
+    outcome: str
+    ip: str
+    device_id: str
+    client: str
+    details: dict[str, object]
