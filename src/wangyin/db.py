@@ -41,11 +41,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    # No pre-ping: it costs a round trip on every checkout. A connection that died under
+    # us is invalidated by SQLAlchemy and the unit of work retries (uow.is_retryable).
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 

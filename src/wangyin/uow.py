@@ -31,6 +31,8 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True  # the server closed it (restart, failover): a new one will do
         orig = exc.orig
         if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
             return True

@@ -17,7 +17,17 @@ EXPIRED = "EXPIRED"
 
 class TransferRequest(Base):
     __tablename__ = "transfer_requests"
-    __table_args__ = (Index("ix_transfer_requests_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_transfer_requests_customer_status", "customer_id", "status"),
+        # Today's total for the daily limit reads one day's range, however long the history.
+        Index(
+            "ix_transfer_requests_daily",
+            "customer_id",
+            "currency",
+            "status",
+            "confirmed_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
