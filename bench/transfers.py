@@ -41,6 +41,18 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = "wangyin_bench"
 PGBENCH_DB = "wangyin_pgbench"
 PASSWORD = "Bench@Wangyin2026"  # noqa: S105 - a throwaway password for throwaway users
+PIN = "147258"  # the bench customers' transaction password
+# What the benchmark's server and in-process clients run with: password-free payments up
+# to any daily total (the amounts are 0.01–9.99 CNY, under the per-transfer maximum) so the
+# default phases measure the money path; --second-factor measures PIN + SMS code instead.
+# Rate limits are off (one IP logs in every client) and fields may travel unencrypted
+# (the benchmark's httpx client does not do the channel handshake).
+BENCH_ENV = {
+    "WANGYIN_PASSWORD_FREE_DAILY_MAX_MINOR": str(10**15),
+    "WANGYIN_RATELIMIT_ENABLED": "false",
+    "WANGYIN_CHANNEL_ENCRYPTION": "optional",
+    "WANGYIN_OTP_DAILY_CAP": str(10**9),
+}
 FUNDING_MINOR = 10**13  # 100 billion CNY per account: never the limiting factor
 WARMUP_SECONDS = 1.5
 
@@ -194,12 +206,14 @@ class Cust:
     username: str
     name: str
     accounts: list[Acct]
+    mobile: str = ""
 
 
-def seed(url: str, *, customers: int, per_customer: int) -> list[Cust]:
+def seed(url: str, *, customers: int, per_customer: int, password_free: bool = True
+         ) -> list[Cust]:
     from wangyin.accounts import service as accounts
     from wangyin.db import Database
-    from wangyin.identity.models import Customer, User
+    from wangyin.identity.models import Customer, Device, User
     from wangyin.identity.passwords import hash_password
     from wangyin.identity.validators import id_check_digit
     from wangyin.ids import new_public_id
@@ -208,6 +222,7 @@ def seed(url: str, *, customers: int, per_customer: int) -> list[Cust]:
 
     now = datetime.now(UTC) - timedelta(days=60)
     password_hash = hash_password(PASSWORD)
+    pin_hash = hash_password(PIN)
 
     def action(s: Any) -> list[Cust]:
         cash = ledger.internal_account(s, purpose="CASH", currency="CNY", at=now)
@@ -239,10 +254,18 @@ def seed(url: str, *, customers: int, per_customer: int) -> list[Cust]:
                 public_id=new_public_id(), customer_id=customer.id, username=f"bench{i:02d}",
                 password_hash=password_hash, edition="professional", status="active",
                 created_at=now, password_changed_at=now, upgraded_at=now,
+                transaction_pin_hash=pin_hash,
+                password_free_single_minor=1_000_00 if password_free else 0,
+                password_free_daily_minor=10**15 if password_free else 0,
             )
             s.add(user)
             s.flush()
-            out.append(Cust(customer.id, user.id, user.username, customer.name, owned))
+            # A bound device, so logins need no code (a returning customer's phone).
+            s.add(Device(public_id=new_public_id(), user_id=user.id,
+                         device_id=f"bench-device-{user.username}", label="bench",
+                         bound_at=now, last_seen_at=now))
+            out.append(Cust(customer.id, user.id, user.username, customer.name, owned,
+                            customer.mobile))
         return out
 
     db = Database(url)
@@ -333,6 +356,8 @@ def pregrow_history(url: str, custs: list[Cust], *, postings: int) -> float:
 class Plan:
     custs: list[Cust]
     hot: bool
+    second_factor: bool = False
+    url: str = ""
 
     def payer(self, client: int) -> Cust:
         return self.custs[0] if self.hot else self.custs[client % len(self.custs)]
@@ -368,7 +393,8 @@ def inproc_worker(mode: str, url: str, plan: Plan, client: int, window: tuple[fl
     from wangyin.uow import run_write
 
     rng = random.Random(client * 7919 + int(window[0]))
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, password_free_daily_max_minor=10**15,
+                        otp_daily_cap=10**9)
     db = Database(url, pool_size=2)
     bucket = new_bucket()
     cpu0: float | None = None
@@ -474,7 +500,7 @@ class Server:
         """Start `command`; True once /readyz answers, False if the process exits or hangs."""
         import httpx
 
-        env = {**os.environ, "WANGYIN_DATABASE_URL": self.url}
+        env = {**os.environ, **BENCH_ENV, "WANGYIN_DATABASE_URL": self.url}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
                 command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -622,6 +648,23 @@ class CpuMeter:
         self.busy = 1 - (i1 - self.i0) / max(1, t1 - self.t0)
 
 
+_code_db: dict[str, Any] = {}
+
+
+def read_code(url: str, phone: str) -> str:
+    """The code the bank just texted (read from the outbox, as the customer's phone would)."""
+    import re
+
+    from wangyin.db import Database
+    from wangyin.notify import service as notify
+    from wangyin.uow import run_read
+
+    db = _code_db.setdefault(url, Database(url, pool_size=2))
+    text = run_read(db, lambda s: notify.body_of(notify.messages_to(s, phone=phone, limit=1)[0]))
+    found = re.search(r"\b(\d{6})\b", text)
+    return found.group(1) if found else ""
+
+
 async def _http_client(base: str, plan: Plan, clients: list[int], window: tuple[float, float],
                        bucket: dict[str, Any]) -> None:
     import httpx
@@ -631,9 +674,11 @@ async def _http_client(base: str, plan: Plan, clients: list[int], window: tuple[
 
         async def login(client: int) -> str:
             for _ in range(20):
+                username = plan.payer(client).username
                 resp = await http.post("/api/v1/auth/login", json={
-                    "login": plan.payer(client).username, "password": PASSWORD})
-                if resp.status_code == 200:
+                    "login": username, "password": PASSWORD},
+                    headers={"X-Device-Id": f"bench-device-{username}"})
+                if resp.status_code == 200 and resp.json().get("token"):
                     return str(resp.json()["token"])
                 await asyncio.sleep(0.5)
             raise RuntimeError(f"login failed: {resp.status_code} {resp.text[:200]}")
@@ -642,7 +687,8 @@ async def _http_client(base: str, plan: Plan, clients: list[int], window: tuple[
 
         async def loop(client: int, token: str) -> None:
             rng = random.Random(client * 104729 + int(window[0]))
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = {"Authorization": f"Bearer {token}",
+                    "X-Device-Id": f"bench-device-{plan.payer(client).username}"}
             while True:
                 started = time.time()
                 if started >= window[1]:
@@ -659,9 +705,19 @@ async def _http_client(base: str, plan: Plan, clients: list[int], window: tuple[
                         continue
                     mid = time.time()
                     transfer = resp.json()
+                    confirm_body: dict[str, Any] = {"key_digest": transfer["key_digest"]}
+                    if plan.second_factor:
+                        sent = await http.post(f"/api/v1/transfers/{transfer['id']}/code",
+                                               headers=auth)
+                        if sent.status_code != 204:
+                            count_error(bucket, f"code {sent.status_code}")
+                            continue
+                        code = await asyncio.to_thread(
+                            read_code, plan.url, plan.payer(client).mobile)
+                        confirm_body |= {"transaction_password": PIN, "code": code}
                     resp = await http.post(
                         f"/api/v1/transfers/{transfer['id']}/confirm",
-                        json={"key_digest": transfer["key_digest"]},
+                        json=confirm_body,
                         headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
                     )
                     if resp.status_code != 200 or resp.json().get("status") != "COMPLETED":
@@ -834,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="OS processes that share the HTTP clients (asyncio in each)")
     parser.add_argument("--customers", type=int, default=10)
     parser.add_argument("--accounts-per-customer", type=int, default=2)
+    parser.add_argument("--second-factor", action="store_true",
+                        help="confirm with transaction password + SMS code (HTTP phase)")
     parser.add_argument("--hot", action="store_true",
                         help="every transfer debits one single account; also re-run the "
                              "service and HTTP phases on a pre-grown history")
@@ -887,17 +945,19 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     url = target.fresh(pg_base)
                     custs = seed(url, customers=args.customers,
-                                 per_customer=args.accounts_per_customer)
+                                 per_customer=args.accounts_per_customer,
+                                 password_free=not args.second_factor)
                     note = ""
                     if history:
                         took = pregrow_history(url, custs, postings=history)
                         note = f"hot account pre-grown with {history} debits in {took:.0f} s"
-                    plan = Plan(custs, args.hot)
+                    plan = Plan(custs, args.hot, args.second_factor, url)
                     with CpuMeter() as idle:  # others' load on this machine, for the record
                         time.sleep(1.0)
                     note = (note + "; " if note else "") + (
                         f"CPU busy before the phase (not ours): {idle.busy:.0%}")
-                    hot = " hot" if args.hot else ""
+                    hot = (" hot" if args.hot else "") + (
+                        " +PIN+SMS code" if args.second_factor else "")
                     if phase == "post":
                         name = f"in-process ledger.post{hot}"
                         print(f"[{kind}] {name} …", flush=True)

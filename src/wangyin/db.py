@@ -7,6 +7,8 @@ upgrade. PostgreSQL uses row locks (`SELECT … FOR UPDATE`) taken by the ledger
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,11 @@ class Database:
             else self.engine
         )
         self.read_sessions = sessionmaker(read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead
+        # of on SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        self.write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -67,7 +67,7 @@ def run_write(db: Database, action: Callable[[Session], T]) -> T:
     while True:
         attempt += 1
         try:
-            with UnitOfWork(db.write_sessions()) as uow:
+            with db.write_lock, UnitOfWork(db.write_sessions()) as uow:
                 result = action(uow.session)
                 uow.commit()
                 return result
