@@ -31,6 +31,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "WANGYIN_DATABASE_URL": f"sqlite:///{workdir / 'wangyin.db'}",
         "WANGYIN_ENV": "dev",
+        # The journeys log the same customers in and ask for codes faster than a person
+        # would; the per-customer limits themselves are proven in tests/functional.
+        "WANGYIN_RATELIMIT_CODE_PER_ACCOUNT": "100",
+        "WANGYIN_RATELIMIT_LOGIN_PER_ACCOUNT": "100",
     }
     cli = [sys.executable, "-m", "wangyin.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)

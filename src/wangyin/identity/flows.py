@@ -10,15 +10,42 @@ from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
-from wangyin.security import audit
+from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
-from wangyin.uow import run_write
+from wangyin.uow import run_read, run_write
 from wangyin.web.context import AppState
 
 WRONG_CODE = {"otp_invalid", "wrong_id_number"}
 
 
+def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.AccountAction) -> None:
+    """Per-customer rate limit (logins, code requests), counted in its own transaction so
+    a refused or failed attempt still counts."""
+    if user_id is None:
+        return
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: ratelimit.limit_account(
+            s,
+            user_id=user_id,
+            action=action,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+
+
+def _user_id(state: AppState, login: str) -> int | None:
+    def find(s: Session) -> int | None:
+        user = identity.find_user(s, login=login)
+        return None if user is None else user.id
+
+    return run_read(state.db, find)
+
+
 def password_login(*, state: AppState, login: str, password: str, client: Client) -> LoginOutcome:
+    limit_account(state, user_id=_user_id(state, login), action="login")
     now = state.clock.now()
     try:
         return run_write(
@@ -39,6 +66,8 @@ def password_login(*, state: AppState, login: str, password: str, client: Client
 
 
 def send_login_code(*, state: AppState, challenge_id: str, channel: str, client: Client) -> None:
+    found = run_read(state.db, lambda s: identity.challenge_user_id(s, challenge_id=challenge_id))
+    limit_account(state, user_id=found[0] if found else None, action="code")
     now = state.clock.now()
     run_write(
         state.db,

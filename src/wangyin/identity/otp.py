@@ -18,6 +18,7 @@ from wangyin.config import Settings
 from wangyin.errors import DomainError
 from wangyin.identity.models import Customer, OtpCode, User
 from wangyin.notify import service as notify
+from wangyin.security import audit
 from wangyin.security.crypto import constant_time_equal, keyed_hash
 
 PURPOSES = {
@@ -120,6 +121,16 @@ def check(
     if not constant_time_equal(expected, row.code_hash):
         raise DomainError("otp_invalid")
     row.used_at = at
+    user = session.get_one(User, user_id)
+    audit.append(
+        session,
+        event="code_checked",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        customer_id=user.customer_id,
+        details={"purpose": purpose},
+    )
 
 
 def record_wrong_code(

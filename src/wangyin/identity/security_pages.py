@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from wangyin.errors import DomainError
+from wangyin.identity import flows
 from wangyin.identity import security_center as center
 from wangyin.identity import service as identity
 from wangyin.identity.security_api import amount_or_zero, overview, unfreeze_with_code
@@ -173,6 +174,7 @@ async def freeze(request: Request, user: PageUser, state: State) -> Response:
 @router.post("/security/unfreeze/code")
 async def unfreeze_code(request: Request, user: PageUser, state: State) -> Response:
     def action(form: dict[str, str]) -> Callable[[Session], object]:
+        flows.limit_account(state, user_id=user.user_id, action="code")
         channel = "voice" if form.get("channel") == "voice" else "sms"
         now, client = state.clock.now(), client_of(request, "web")
         return lambda s: center.send_unfreeze_code(
