@@ -24,6 +24,9 @@ from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
 
+# A successful login after this many consecutive failures is reported to the customer.
+SUSPICIOUS_FAILURES = 3
+
 # Touch a session's last-seen time at most this often: a read then needs no write.
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -360,6 +363,20 @@ def login(
         raise DomainError("customer_inactive")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if user.failed_logins >= SUSPICIOUS_FAILURES:
+        # A success right after several failures may be a guessed password (ASVS 6.3.5).
+        customer = session.get_one(Customer, user.customer_id)
+        notify.enqueue(
+            session,
+            channel="sms",
+            phone=customer.mobile,
+            purpose="login_alert",
+            at=at,
+            text=(
+                f"您的网上银行在 {user.failed_logins} 次密码错误后登录成功"
+                f"（{_local_hhmm(at)}）。如非本人操作，请立即修改密码或致电本行。"
+            ),
+        )
     user.failed_logins = 0
     user.locked_until = None
 
