@@ -131,9 +131,10 @@ def create_app(
     from wangyin.identity import security_api, security_pages
     from wangyin.payments import api as payments_api
     from wangyin.payments import pages as payments_pages
-    from wangyin.web import health
+    from wangyin.web import channel_api, health
 
     for router in (
+        channel_api.router,
         identity_api.router,
         security_api.router,
         accounts_api.router,

@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     ratelimit_code_per_account: int = 5
     ratelimit_code_account_window_seconds: int = 300
 
+    # Application-layer encryption of sensitive fields (4.1.2.2-b): "required" refuses
+    # plain values of passwords, codes, ID and card numbers; "optional" also takes them.
+    channel_encryption: Literal["required", "optional"] = "required"
+    channel_ttl_seconds: int = 8 * 3600  # a channel lives at most as long as a session
+    keyboard_ttl_seconds: int = 600  # one soft-keyboard layout, single use
+    ratelimit_channel_per_ip: int = 120
+    ratelimit_channel_ip_window_seconds: int = 60
+
     # TLS when `wangyin serve` terminates it itself (--tls-cert/--tls-key).
     tls_cert: str = ""
     tls_key: str = ""

@@ -83,6 +83,26 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "limit_above_bank_maximum": (422, "The limit cannot be higher than the bank's {limit}."),
     "device_not_found": (404, "No such device."),
+    # application-layer encryption and the soft keyboard
+    "channel_required": (
+        400,
+        "This field must be sent encrypted over a secure channel. Please reload the page.",
+    ),
+    "channel_invalid": (
+        400,
+        "The secure channel is unknown or has expired, or the value does not decrypt. "
+        "Please reload the page and try again.",
+    ),
+    "channel_replay": (
+        409,
+        "This encrypted value was already used. Please reload the page and try again.",
+    ),
+    "channel_key_invalid": (422, "The public key is not a valid point of the chosen curve."),
+    "keyboard_expired": (
+        422,
+        "The on-screen keyboard has expired or was already used. "
+        "Please enter the transaction password again.",
+    ),
     # accounts
     "account_not_found": (404, "No such account."),
     "account_inactive": (422, "The account is not active."),

@@ -6,11 +6,13 @@ from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
 from wangyin.notify import models as notify_models
 from wangyin.payments import models as payments_models
+from wangyin.security import channel as channel_models
 from wangyin.security import models as security_models
 from wangyin.security import ratelimit as ratelimit_models
 
 __all__ = [
     "accounts_models",
+    "channel_models",
     "idempotency_models",
     "identity_models",
     "ledger_models",

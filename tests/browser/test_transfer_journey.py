@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from wangyin import seed
+from wangyin.client import WangyinClient
 
 pytestmark = pytest.mark.browser
 
@@ -28,26 +29,14 @@ def _latest_code(server: str, phone: str) -> str:
 
 
 def _api_token(server: str, login: str) -> str:
-    device = {"X-Device-Id": f"browser-test-api-{login}"}
-    body = httpx.post(
-        f"{server}/api/v1/auth/login",
-        json={"login": login, "password": seed.DEMO_PASSWORD},
-        headers=device,
-    ).json()
-    if body["status"] == "challenge_required":
-        challenge = body["challenge_id"]
-        httpx.post(
-            f"{server}/api/v1/auth/login/code", json={"challenge_id": challenge}, headers=device
+    """The server runs in "required" mode: the API login goes through the secure channel."""
+    with WangyinClient(server, device_id=f"browser-test-api-{login}") as api:
+        body = api.login(
+            login,
+            seed.DEMO_PASSWORD,
+            code_callback=lambda _challenge: _latest_code(server, PEOPLE[login].mobile),
+            id_number=PEOPLE[login].id_number,
         )
-        body = httpx.post(
-            f"{server}/api/v1/auth/login/verify",
-            json={
-                "challenge_id": challenge,
-                "code": _latest_code(server, PEOPLE[login].mobile),
-                "id_number": PEOPLE[login].id_number,
-            },
-            headers=device,
-        ).json()
     return str(body["token"])
 
 

@@ -20,6 +20,7 @@ from wangyin.identity.schemas import (
     ResetStartOut,
 )
 from wangyin.identity.service import LoginOutcome
+from wangyin.security.channel import reveal, reveal_many
 from wangyin.uow import run_write
 from wangyin.web.context import ApiUser, State, client_of
 
@@ -28,11 +29,14 @@ router = APIRouter(tags=["identity"])
 
 @router.post("/auth/register", status_code=201, response_model=RegisterOut)
 def register(body: RegisterIn, request: Request, state: State) -> RegisterOut:
+    sensitive = ("id_number", "card_number", "password", "transaction_password")
+    clear = reveal_many(state, {name: getattr(body, name) for name in sensitive})
+    fields = {**body.model_dump(exclude=set(sensitive)), **clear}
     now = state.clock.now()
     client = client_of(request)
     user = run_write(
         state.db,
-        lambda s: identity.register(s, **body.model_dump(), at=now, client=client),
+        lambda s: identity.register(s, **fields, at=now, client=client),
     )
     return RegisterOut(user_id=user.public_id, username=user.username, edition=user.edition)
 
@@ -59,9 +63,10 @@ def _login_out(outcome: LoginOutcome) -> LoginOut:
 def login(body: LoginIn, request: Request, state: State) -> LoginOut:
     """Password first. At night (00:00–06:00 Beijing time) or from a device that is not
     bound yet (send `X-Device-Id`), the answer is a challenge to finish with a code."""
+    password = reveal(state, body.password, field="password")
     return _login_out(
         flows.password_login(
-            state=state, login=body.login, password=body.password, client=client_of(request)
+            state=state, login=body.login, password=password, client=client_of(request)
         )
     )
 
@@ -81,12 +86,13 @@ def login_code(body: ChallengeCodeIn, request: Request, state: State) -> Respons
 @router.post("/auth/login/verify", response_model=LoginOut)
 def login_verify(body: ChallengeVerifyIn, request: Request, state: State) -> LoginOut:
     """The code (and, for a new device, the ID number, which binds the device)."""
+    clear = reveal_many(state, {"code": body.code, "id_number": body.id_number})
     return _login_out(
         flows.verify_login_code(
             state=state,
             challenge_id=body.challenge_id,
-            code=body.code,
-            id_number=body.id_number,
+            code=clear["code"] or "",
+            id_number=clear["id_number"] or None,
             client=client_of(request),
         )
     )
@@ -102,14 +108,17 @@ def logout(request: Request, user: ApiUser, state: State) -> Response:
 
 @router.post("/auth/password", status_code=204)
 def change_password(body: ChangePasswordIn, user: ApiUser, state: State) -> Response:
+    clear = reveal_many(
+        state, {"old_password": body.old_password, "new_password": body.new_password}
+    )
     now = state.clock.now()
     run_write(
         state.db,
         lambda s: identity.change_password(
             s,
             user_id=user.user_id,
-            old_password=body.old_password,
-            new_password=body.new_password,
+            old_password=clear["old_password"] or "",
+            new_password=clear["new_password"] or "",
             keep_session_id=user.session_id,
             at=now,
         ),
@@ -120,14 +129,15 @@ def change_password(body: ChangePasswordIn, user: ApiUser, state: State) -> Resp
 @router.post("/auth/password/reset", response_model=ResetStartOut)
 def reset_start(body: ResetStartIn, request: Request, state: State) -> ResetStartOut:
     """Forgot password: ID number and debit card, then a code to the registered phone."""
+    clear = reveal_many(state, {"id_number": body.id_number, "card_number": body.card_number})
     now = state.clock.now()
     client = client_of(request)
     challenge_id = run_write(
         state.db,
         lambda s: identity.start_password_reset(
             s,
-            id_number=body.id_number,
-            card_number=body.card_number,
+            id_number=clear["id_number"] or "",
+            card_number=clear["card_number"] or "",
             client=client,
             at=now,
             settings=state.settings,
@@ -140,11 +150,12 @@ def reset_start(body: ResetStartIn, request: Request, state: State) -> ResetStar
 @router.post("/auth/password/reset/finish", status_code=204)
 def reset_finish(body: ResetFinishIn, request: Request, state: State) -> Response:
     """The code and a new password; every session of the customer ends."""
+    clear = reveal_many(state, {"code": body.code, "new_password": body.new_password})
     flows.reset_password(
         state=state,
         challenge_id=body.challenge_id,
-        code=body.code,
-        new_password=body.new_password,
+        code=clear["code"] or "",
+        new_password=clear["new_password"] or "",
         client=client_of(request),
     )
     return Response(status_code=204)

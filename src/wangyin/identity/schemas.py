@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wangyin.security.channel import SealedText
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=200)
@@ -12,14 +14,12 @@ class Strict(BaseModel):
 
 class RegisterIn(Strict):
     name: str = Field(min_length=1, max_length=50)
-    id_number: str = Field(min_length=1, max_length=30)
+    id_number: SealedText
     mobile: str = Field(min_length=1, max_length=20)
-    card_number: str = Field(min_length=1, max_length=30)
+    card_number: SealedText
     username: str = Field(min_length=1, max_length=40)
-    password: str = Field(min_length=1, max_length=128)
-    transaction_password: str = Field(
-        min_length=1, max_length=16, description="Six digits, asked when confirming transfers"
-    )
+    password: SealedText
+    transaction_password: SealedText  # six digits, asked when confirming transfers
 
 
 class RegisterOut(BaseModel):
@@ -30,7 +30,7 @@ class RegisterOut(BaseModel):
 
 class LoginIn(Strict):
     login: str = Field(min_length=1, max_length=40, description="Login name or mobile number")
-    password: str = Field(min_length=1, max_length=128)
+    password: SealedText
 
 
 class LoginOut(BaseModel):
@@ -56,20 +56,20 @@ class ChallengeCodeIn(Strict):
 
 class ChallengeVerifyIn(Strict):
     challenge_id: str = Field(min_length=1, max_length=40)
-    code: str = Field(min_length=1, max_length=10)
-    id_number: str | None = Field(
-        default=None, max_length=30, description="Required when binding a new device"
+    code: SealedText
+    id_number: SealedText | None = Field(
+        default=None, description="Required when binding a new device"
     )
 
 
 class ChangePasswordIn(Strict):
-    old_password: str = Field(min_length=1, max_length=128)
-    new_password: str = Field(min_length=1, max_length=128)
+    old_password: SealedText
+    new_password: SealedText
 
 
 class ResetStartIn(Strict):
-    id_number: str = Field(min_length=1, max_length=30)
-    card_number: str = Field(min_length=1, max_length=30)
+    id_number: SealedText
+    card_number: SealedText
     channel: Channel = "sms"
 
 
@@ -79,8 +79,8 @@ class ResetStartOut(BaseModel):
 
 class ResetFinishIn(Strict):
     challenge_id: str = Field(min_length=1, max_length=40)
-    code: str = Field(min_length=1, max_length=10)
-    new_password: str = Field(min_length=1, max_length=128)
+    code: SealedText
+    new_password: SealedText
 
 
 class MeOut(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from wangyin.clock import as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import otp
+from wangyin.identity import flows, otp
 from wangyin.identity import security_center as center
 from wangyin.identity import service as identity
 from wangyin.identity.models import User
@@ -32,6 +32,7 @@ from wangyin.identity.service import CurrentUser
 from wangyin.money import format_minor, parse_amount
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.channel import reveal, reveal_many
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import ApiUser, AppState, State, client_of
 
@@ -188,14 +189,21 @@ def delete_device(device_id: str, request: Request, user: ApiUser, state: State)
 def change_transaction_password(
     body: TransactionPasswordIn, request: Request, user: ApiUser, state: State
 ) -> Response:
+    clear = reveal_many(
+        state,
+        {
+            "old_transaction_password": body.old_transaction_password,
+            "new_transaction_password": body.new_transaction_password,
+        },
+    )
     now, client = state.clock.now(), client_of(request)
     run_write(
         state.db,
         lambda s: identity.change_transaction_pin(
             s,
             user_id=user.user_id,
-            old_pin=body.old_transaction_password,
-            new_pin=body.new_transaction_password,
+            old_pin=clear["old_transaction_password"] or "",
+            new_pin=clear["new_transaction_password"] or "",
             client=client,
             at=now,
         ),
@@ -215,6 +223,7 @@ def post_freeze(body: FreezeIn, request: Request, user: ApiUser, state: State) -
 
 @router.post("/unfreeze/code", status_code=204)
 def post_unfreeze_code(body: CodeIn, request: Request, user: ApiUser, state: State) -> Response:
+    flows.limit_account(state, user_id=user.user_id, action="code")
     now, client = state.clock.now(), client_of(request)
     run_write(
         state.db,
@@ -232,7 +241,8 @@ def post_unfreeze_code(body: CodeIn, request: Request, user: ApiUser, state: Sta
 
 @router.post("/unfreeze", status_code=204)
 def post_unfreeze(body: UnfreezeIn, request: Request, user: ApiUser, state: State) -> Response:
-    unfreeze_with_code(state=state, user=user, code=body.code, client=client_of(request))
+    code = reveal(state, body.code, field="code")
+    unfreeze_with_code(state=state, user=user, code=code, client=client_of(request))
     return Response(status_code=204)
 
 

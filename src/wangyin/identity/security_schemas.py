@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wangyin.security.channel import SealedText
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -64,12 +66,12 @@ class CodeIn(_In):
 
 
 class UnfreezeIn(_In):
-    code: str = Field(min_length=1, max_length=10)
+    code: SealedText
 
 
 class TransactionPasswordIn(_In):
-    old_transaction_password: str = Field(min_length=1, max_length=16)
-    new_transaction_password: str = Field(min_length=1, max_length=16)
+    old_transaction_password: SealedText
+    new_transaction_password: SealedText
 
 
 class OperationOut(BaseModel):

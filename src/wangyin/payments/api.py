@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
-from wangyin.identity import otp
+from wangyin.identity import flows, otp
 from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.payments import service as payments
 from wangyin.payments.schemas import (
@@ -21,6 +21,7 @@ from wangyin.payments.schemas import (
 )
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.channel import reveal_many
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import ApiUser, AppState, State, client_of
 
@@ -126,9 +127,13 @@ def confirm_transfer(
     user: CurrentUser,
     key: str | None,
     transfer_id: str,
-    body: TransferConfirmIn,
+    key_digest: str | None,
+    transaction_password: str | None,
+    code: str | None,
     client: Client,
 ) -> tuple[int, dict[str, Any], bool]:
+    """Shared by the API and the confirmation page; the factors are already revealed
+    (`channel.reveal_many` by the API route, `forms.form_data` for the page)."""
     require_transfers_allowed(user)
     key = idempotency.check_key(key)
     now = state.clock.now()
@@ -136,8 +141,8 @@ def confirm_transfer(
     fingerprint = {
         "op": "transfer.confirm",
         "id": transfer_id,
-        "key_digest": body.key_digest,
-        "factors": bool(body.transaction_password and body.code),
+        "key_digest": key_digest,
+        "factors": bool(transaction_password and code),
     }
 
     def action(s: Session) -> tuple[int, dict[str, Any], bool]:
@@ -146,9 +151,9 @@ def confirm_transfer(
                 s,
                 customer_id=user.customer_id,
                 transfer_id=transfer_id,
-                key_digest=body.key_digest,
-                transaction_password=body.transaction_password,
-                code=body.code,
+                key_digest=key_digest,
+                transaction_password=transaction_password,
+                code=code,
                 at=now,
                 settings=state.settings,
                 client=client,
@@ -187,6 +192,7 @@ def send_transfer_code(
     *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, client: Client
 ) -> None:
     require_transfers_allowed(user)
+    flows.limit_account(state, user_id=user.user_id, action="code")
     now = state.clock.now()
     run_write(
         state.db,
@@ -254,14 +260,21 @@ def confirm(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Execute a prepared transfer exactly once: transaction password + code, unless it is
-    a small password-free payment (`second_factor_required` is false)."""
+    a small password-free payment (`second_factor_required` is false). A retry with the
+    same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once."""
+    body = body or TransferConfirmIn()
+    clear = reveal_many(
+        state, {"transaction_password": body.transaction_password, "code": body.code}
+    )
     return _respond(
         confirm_transfer(
             state=state,
             user=user,
             key=idempotency_key,
             transfer_id=transfer_id,
-            body=body or TransferConfirmIn(),
+            key_digest=body.key_digest,
+            transaction_password=clear["transaction_password"] or None,
+            code=clear["code"] or None,
             client=client_of(request),
         )
     )

@@ -12,7 +12,7 @@ from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
 from wangyin.payments import service as payments
 from wangyin.payments.api import confirm_transfer, prepare_transfer, send_transfer_code
-from wangyin.payments.schemas import TransferConfirmIn, TransferPrepareIn
+from wangyin.payments.schemas import TransferPrepareIn
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, check_form_csrf, client_of
 from wangyin.web.forms import error_text, form_data
@@ -178,11 +178,9 @@ async def confirm_submit(
             user=user,
             key=form.get("idempotency_key", ""),
             transfer_id=transfer_id,
-            body=TransferConfirmIn(
-                key_digest=form.get("key_digest") or None,
-                transaction_password=form.get("transaction_password") or None,
-                code=form.get("code") or None,
-            ),
+            key_digest=(form.get("key_digest") or "")[:64] or None,
+            transaction_password=form.get("transaction_password") or None,
+            code=form.get("code") or None,
             client=client_of(request, "web"),
         )
     except DomainError as exc:

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wangyin.security.channel import SealedText
+
 
 class TransferPrepareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,12 +31,11 @@ class TransferConfirmIn(BaseModel):
         max_length=64,
         description="The key_digest the customer was shown; a mismatch refuses confirmation",
     )
-    transaction_password: str | None = Field(
-        default=None, max_length=16, description="Six digits; not needed for password-free"
+    transaction_password: SealedText | None = Field(
+        default=None, description="Six digits; not needed for password-free"
     )
-    code: str | None = Field(
+    code: SealedText | None = Field(
         default=None,
-        max_length=10,
         description="The code from POST /transfers/{id}/code, bound to this transfer's data",
     )
 

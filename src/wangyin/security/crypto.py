@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from gmalg import sm2 as gmalg_sm2
 
 DEFAULT_SM2_UID = b"1234567812345678"
 MIN_RSA_BITS = 2048
@@ -119,6 +120,28 @@ def sm2_valid_public_key(public_key: bytes) -> bool:
         return len(public_key) == 65 and bool(gmalg.SM2().verify_pk(public_key))
     except Exception:
         return False
+
+
+def sm2_ecdh(private_key: bytes, peer_public_key: bytes) -> bytes:
+    """Plain elliptic-curve Diffie-Hellman on the SM2 curve: the 32-byte big-endian x
+    coordinate of `private_key` times the peer's point (cofactor 1).
+
+    This is not the GB/T 32918.3 key-exchange protocol (which needs both parties'
+    identities and a second ephemeral key); it is the same construction as ECDH P-256,
+    on the SM2 curve, so one protocol serves both suites. The point is checked first
+    (on the curve, not infinity, order n), and the scalar multiplication is gmalg's.
+    """
+    if not sm2_valid_public_key(peer_public_key):
+        raise CryptoError("invalid SM2 public key")
+    if len(private_key) != 32:
+        raise CryptoError("SM2 private keys are 32 bytes")
+    curve = gmalg_sm2._ecdlp
+    point = gmalg_sm2.bytes_to_point(peer_public_key)
+    shared = curve.ec.mul(int.from_bytes(private_key, "big"), point)
+    if shared == curve.ec.INF:
+        raise CryptoError("degenerate SM2 shared point")
+    x, _ = shared
+    return int(x).to_bytes(32, "big")
 
 
 def sm2_sign(private_key: bytes, message: bytes, *, uid: bytes = DEFAULT_SM2_UID) -> bytes:

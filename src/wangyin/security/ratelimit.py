@@ -32,11 +32,13 @@ from wangyin.errors import DomainError
 if TYPE_CHECKING:
     from wangyin.config import Settings
 
-Rule = Literal["login", "register", "code"]
+Rule = Literal["login", "register", "code", "channel"]
 AccountAction = Literal["login", "code"]
 
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
 REGISTER_PATHS = frozenset({"/api/v1/auth/register", "/register"})
+# Unauthenticated calls that store a row: channel handshakes and soft-keyboard layouts.
+CHANNEL_PATHS = frozenset({"/api/v1/channel", "/api/v1/keyboard"})
 
 
 class RateLimitCounter(Base):
@@ -92,6 +94,8 @@ def rule_for(method: str, path: str) -> Rule | None:
         return "login"
     if path in REGISTER_PATHS:
         return "register"
+    if path in CHANNEL_PATHS:
+        return "channel"
     if path.endswith("/code") or path.endswith("/otp"):
         return "code"
     return None
@@ -120,6 +124,10 @@ def ip_limit(rule: Rule, settings: Settings) -> tuple[int, int]:
             settings.ratelimit_register_ip_window_seconds,
         ),
         "code": (settings.ratelimit_code_per_ip, settings.ratelimit_code_ip_window_seconds),
+        "channel": (
+            settings.ratelimit_channel_per_ip,
+            settings.ratelimit_channel_ip_window_seconds,
+        ),
     }
     return limits[rule]
 
