@@ -742,19 +742,53 @@ async def _http_client(base: str, plan: Plan, clients: list[int], window: tuple[
         )
 
 
+async def _login_client(base: str, plan: Plan, clients: list[int],
+                        window: tuple[float, float], bucket: dict[str, Any]) -> None:
+    """Password logins from bound devices, back to back (Argon2id on the server)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=len(clients), max_keepalive_connections=len(clients))
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+
+        async def loop(client: int) -> None:
+            username = plan.payer(client).username
+            while True:
+                started = time.time()
+                if started >= window[1]:
+                    return
+                try:
+                    resp = await http.post(
+                        "/api/v1/auth/login", json={"login": username, "password": PASSWORD},
+                        headers={"X-Device-Id": f"bench-device-{username}"})
+                except httpx.HTTPError as exc:
+                    count_error(bucket, type(exc).__name__)
+                    await asyncio.sleep(0.05)
+                    continue
+                if resp.status_code != 200 or not resp.json().get("token"):
+                    count_error(bucket, f"login {resp.status_code}")
+                    continue
+                record(bucket, window, started, time.time(), {})
+
+        await asyncio.gather(*(loop(c) for c in clients))
+
+
 def http_worker(base: str, plan: Plan, clients: list[int], window: tuple[float, float],
-                out: Any) -> None:
+                out: Any, mode: str = "transfer") -> None:
     logging.disable(logging.CRITICAL)
     bucket = new_bucket()
     try:
-        asyncio.run(_http_client(base, plan, clients, window, bucket))
+        if mode == "login":
+            asyncio.run(_login_client(base, plan, clients, window, bucket))
+        else:
+            asyncio.run(_http_client(base, plan, clients, window, bucket))
     except Exception as exc:
         count_error(bucket, f"client crashed: {exc!r}"[:200])
     out.put(bucket)
 
 
 def run_http(url: str, plan: Plan, clients: int, seconds: float, *, workers: int,
-             client_procs: int, logdir: str) -> tuple[Samples, RssSampler, str]:
+             client_procs: int, logdir: str, mode: str = "transfer"
+             ) -> tuple[Samples, RssSampler, str]:
     server = Server(url, workers, logdir)
     server.start()
     try:
@@ -766,7 +800,8 @@ def run_http(url: str, plan: Plan, clients: int, seconds: float, *, workers: int
         if server.proc is None:
             raise RuntimeError("server not running")
         out = CTX.Queue()
-        children = [CTX.Process(target=http_worker, args=(server.base, plan, g, window, out),
+        children = [CTX.Process(target=http_worker,
+                                args=(server.base, plan, g, window, out, mode),
                                 daemon=True) for g in groups]
         for child in children:  # forked before any thread of ours starts
             child.start()
@@ -855,7 +890,8 @@ def describe(row: Row, slices: int, pgbench_tps: float | None) -> dict[str, Any]
 
 def print_row(d: dict[str, Any]) -> None:
     ratio = f"  = {d['ratio_to_pgbench']:.1%} of pgbench" if "ratio_to_pgbench" in d else ""
-    print(f"  {d['db']:<10} {d['phase']:<34} {d['transfers_per_s']:>8.1f} transfers/s  "
+    unit = "logins/s   " if d["phase"].startswith("HTTP logins") else "transfers/s"
+    print(f"  {d['db']:<10} {d['phase']:<34} {d['transfers_per_s']:>8.1f} {unit}  "
           f"p50 {d['p50_ms']:>7.2f} ms  p99 {d['p99_ms']:>8.2f} ms{ratio}", flush=True)
     extra = [f"slices/s {d['slices_per_s']}"]
     if "prepare_p50_ms" in d:
@@ -898,7 +934,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=100_000,
                         help="postings pre-grown on the hot account for --hot (default 100000)")
     parser.add_argument("--slices", type=int, default=5, help="time slices per phase")
-    parser.add_argument("--phases", default="post,service,http",
+    parser.add_argument("--phases", default="post,service,http,login",
                         help="comma list of post,service,http (default: all)")
     parser.add_argument("--no-pgbench", action="store_true")
     parser.add_argument("--pgbench-scale", type=int, default=10)
@@ -941,7 +977,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for suffix, history in variants:
                 for phase in phases:
-                    if history and phase == "post":
+                    if history and phase in ("post", "login"):
                         continue
                     url = target.fresh(pg_base)
                     custs = seed(url, customers=args.customers,
@@ -968,6 +1004,14 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"[{kind}] {name} …", flush=True)
                         report(Row(kind, name, run_inproc("service", url, plan, args.clients,
                                                           args.seconds), note=note))
+                    elif phase == "login":
+                        name = "HTTP logins (Argon2id m=19 MiB t=2 p=1)"
+                        print(f"[{kind}] {name} (workers={args.workers}) …", flush=True)
+                        samples, rss, command = run_http(url, plan, args.clients, args.seconds,
+                                                workers=args.workers,
+                                                client_procs=args.client_procs, logdir=logdir,
+                                                mode="login")
+                        report(Row(kind, name, samples, rss, note=note))
                     elif phase == "http":
                         name = f"HTTP prepare+confirm{hot}{suffix}"
                         print(f"[{kind}] {name} (workers={args.workers}) …", flush=True)
