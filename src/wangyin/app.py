@@ -17,6 +17,7 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
+from wangyin.security.keys import load_keyring
 from wangyin.web.context import AppState, LoginRequired
 from wangyin.web.middleware import SecurityAndLanguage
 from wangyin.web.ratelimit import limit_by_ip
@@ -71,6 +72,8 @@ def create_app(
     settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or Settings()
+    # Fail at start, not at the first customer: production needs its keyring (key file).
+    load_keyring(env=settings.env)
     db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
     app = FastAPI(
         title="Wangyin internet banking API",
