@@ -63,6 +63,27 @@ def _login(page: Any, server: str, login: str) -> None:
     page.wait_for_url(re.compile(r".*/accounts$"))
 
 
+def _type_pin(page: Any, name: str, pin: str) -> None:
+    """The soft keyboard: half the digits on the on-screen keys (in their random order),
+    the rest on the physical keyboard; the page never holds the clear PIN."""
+    board = page.locator(f"[data-softkb={name}]")
+    board.locator("button[data-pos]:not([disabled])").first.wait_for()
+    keys = board.locator("button[data-pos]").all_inner_texts()
+    assert sorted(keys) == list("0123456789")  # all ten digits, in the layout's order
+    for key in board.locator("button.key").all():
+        box = key.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44  # tap targets
+    half = len(pin) // 2
+    for digit in pin[:half]:
+        board.get_by_role("button", name=digit, exact=True).click()
+    board.locator("button[data-action=physical]").click()
+    assert board.locator("button[data-action=physical]").get_attribute("aria-pressed") == "true"
+    page.keyboard.type(pin[half:])
+    assert page.locator(f"#{name}").inner_text() == "\u2022" * len(pin)
+    values = page.evaluate("[...document.querySelectorAll('input')].map(i => i.value).join('|')")
+    assert pin not in values and pin not in page.content()
+
+
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_login_transfer_and_see_it_in_history(
     server: str, browser: Any, viewport: str, tmp_path: Any
@@ -100,7 +121,7 @@ def test_login_transfer_and_see_it_in_history(
     ).json()[0]["text"]
     assert payee[-4:] in sms and "88.80 CNY" in sms  # the code names payee and amount
     page.fill("#code", _latest_code(server, PEOPLE["zhangwei"].mobile))
-    page.fill("#transaction_password", seed.DEMO_PIN)
+    _type_pin(page, "transaction_password", seed.DEMO_PIN)
     page.screenshot(path=str(tmp_path / f"confirm-{viewport}.png"), full_page=True)
     page.click("form[action$='/confirm'] button[type=submit].primary")
 

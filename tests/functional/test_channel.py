@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -262,3 +263,58 @@ def test_both_sides_derive_the_same_key(suite: str) -> None:
         mine = channel.derive_key(suite, sm2_ecdh(sm2_private, server_public), kid)  # type: ignore[arg-type]
         assert len(key) == 16
     assert mine == key
+
+
+def _login_form(bank: Bank, password: object) -> object:
+    page = bank.client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return bank.client.post(
+        "/login",
+        data={"csrf_token": csrf, "login": "lina", "password": password},
+        headers={"X-Device-Id": "device-lina"},
+        follow_redirects=False,
+    )
+
+
+def test_html_form_takes_envelopes_and_refuses_plain_or_replayed_values(required: Bank) -> None:
+    plain = _login_form(required, DEFAULT_PASSWORD)
+    assert plain.status_code == 400  # type: ignore[attr-defined]
+    assert "安全通道" in plain.text  # type: ignore[attr-defined]
+    api = client_for(required)
+    sealed = json.dumps(api.seal("password", DEFAULT_PASSWORD))
+    accepted = _login_form(required, sealed)
+    assert accepted.status_code == 303, accepted.text  # type: ignore[attr-defined]
+    replayed = _login_form(required, sealed)
+    assert replayed.status_code == 409  # type: ignore[attr-defined]
+    garbled = _login_form(required, '{"kid": 1}')
+    assert garbled.status_code == 400  # type: ignore[attr-defined]
+
+
+def test_transaction_password_change_with_two_soft_keyboards(required: Bank) -> None:
+    api = client_for(required)
+    api.token = required.headers["lina"]["Authorization"].split()[1]
+    new_pin = "640285"
+    api.call(
+        "POST",
+        "/security/transaction-password",
+        json_body={
+            "old_transaction_password": api.seal(
+                "old_transaction_password", api.keyboard_entry(DEFAULT_PIN)
+            ),
+            "new_transaction_password": api.seal(
+                "new_transaction_password", api.keyboard_entry(new_pin)
+            ),
+        },
+    )
+    # Positions typed on one layout cannot be replayed for another field or request.
+    entry = api.keyboard_entry(new_pin)
+    with pytest.raises(ApiError) as refused:
+        api.call(
+            "POST",
+            "/security/transaction-password",
+            json_body={
+                "old_transaction_password": api.seal("old_transaction_password", entry),
+                "new_transaction_password": api.seal("new_transaction_password", entry),
+            },
+        )
+    assert refused.value.code == "keyboard_expired"

@@ -35,6 +35,8 @@ from wangyin.web.render import render
 router = APIRouter()
 
 REGISTER_FIELDS = ("name", "id_number", "mobile", "card_number", "username")
+# Shown again after a refusal; the ID and card numbers are not echoed back (4.1.2.1-e).
+ECHOED_REGISTER_FIELDS = ("name", "mobile", "username")
 
 
 def _anonymous_page(
@@ -170,7 +172,7 @@ def register_page(request: Request) -> Response:
 @router.post("/register")
 async def register_submit(request: Request, state: State) -> Response:
     form = await form_data(request)
-    values = {key: form.get(key, "")[:40] for key in REGISTER_FIELDS}
+    values = {key: form.get(key, "")[:40] for key in ECHOED_REGISTER_FIELDS}
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
         if form.get("password", "") != form.get("password_again", ""):
@@ -210,7 +212,7 @@ def forgot_page(request: Request) -> Response:
 @router.post("/password/forgot")
 async def forgot_submit(request: Request, state: State) -> Response:
     form = await form_data(request)
-    values = {"id_number": form.get("id_number", "")[:30]}
+    values: dict[str, str] = {}  # the ID number is not echoed back (4.1.2.1-e)
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
         now = state.clock.now()

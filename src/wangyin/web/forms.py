@@ -6,10 +6,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.ids import new_token
+from wangyin.security.channel import Envelope, Sealed, reveal_many
 from wangyin.web.context import ANON_CSRF_COOKIE, SESSION_COOKIE, app_state
 
 
@@ -49,6 +52,44 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
+# Form fields that arrive as encrypted-field envelopes (static/channel.js seals them on
+# submit; the soft keyboard sends positions for the transaction passwords).
+SEALED_FORM_FIELDS = frozenset(
+    {
+        "password",
+        "password_again",
+        "old_password",
+        "new_password",
+        "new_password_again",
+        "transaction_password",
+        "old_pin",
+        "new_pin",
+        "new_pin_again",
+        "code",
+        "id_number",
+        "card_number",
+    }
+)
+
+
+def _sealed_value(text: str) -> Sealed:
+    """A JSON envelope as sent by channel.js, or the plain text (refused in "required"
+    mode by `reveal_many`)."""
+    if not text.startswith("{"):
+        return text
+    try:
+        return Envelope.model_validate_json(text)
+    except ValidationError:
+        raise DomainError("channel_invalid") from None
+
+
 async def form_data(request: Request) -> dict[str, Any]:
+    """The submitted form, with sensitive fields decrypted (4.1.2.2-b)."""
     form = await request.form()
-    return {key: value if isinstance(value, str) else "" for key, value in form.items()}
+    data = {key: value if isinstance(value, str) else "" for key, value in form.items()}
+    sealed = {key: _sealed_value(data[key]) for key in SEALED_FORM_FIELDS & data.keys()}
+    if sealed:
+        state = app_state(request)
+        clear = await run_in_threadpool(reveal_many, state, sealed)
+        data.update({key: value or "" for key, value in clear.items()})
+    return data
