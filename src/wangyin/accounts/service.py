@@ -159,14 +159,14 @@ def account_view(session: Session, *, customer_id: int, account_public_id: str) 
 
 
 def find_by_number(session: Session, *, number: str) -> Account | None:
-    """A payee is addressed by account number or by one of its debit-card numbers."""
+    """A payee is addressed by account number or by one of its debit-card numbers. Cards
+    are looked up by their keyed hash first, so a typed card number never travels to the
+    database (or its statement log) in clear."""
     number = "".join(number.split())
-    account = session.scalars(select(Account).where(Account.account_number == number)).first()
-    if account is None:
-        card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(number))).first()
-        if card is not None:
-            account = session.get(Account, card.account_id)
-    return account
+    card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(number))).first()
+    if card is not None:
+        return session.get(Account, card.account_id)
+    return session.scalars(select(Account).where(Account.account_number == number)).first()
 
 
 # ---------------------------------------------------------------------------------------

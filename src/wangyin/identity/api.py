@@ -107,7 +107,9 @@ def logout(request: Request, user: ApiUser, state: State) -> Response:
 
 
 @router.post("/auth/password", status_code=204)
-def change_password(body: ChangePasswordIn, user: ApiUser, state: State) -> Response:
+def change_password(
+    body: ChangePasswordIn, request: Request, user: ApiUser, state: State
+) -> Response:
     clear = reveal_many(
         state, {"old_password": body.old_password, "new_password": body.new_password}
     )
@@ -120,6 +122,7 @@ def change_password(body: ChangePasswordIn, user: ApiUser, state: State) -> Resp
             old_password=clear["old_password"] or "",
             new_password=clear["new_password"] or "",
             keep_session_id=user.session_id,
+            client=client_of(request),
             at=now,
         ),
     )

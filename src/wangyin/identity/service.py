@@ -244,6 +244,7 @@ def change_password(
     new_password: str,
     keep_session_id: int | None,
     at: datetime,
+    client: Client | None = None,
 ) -> None:
     """5.1.1-d: the old password stops working at once and every other session ends."""
     user = session.get(User, user_id)
@@ -274,6 +275,7 @@ def change_password(
         outcome="success",
         actor=user.public_id,
         at=at,
+        client=client,
         customer_id=user.customer_id,
     )
 

@@ -67,7 +67,7 @@ def _record_refusal(
             at=now,
             client=client,
             customer_id=user.customer_id,
-            details={**details, "code": error.code},
+            details={**details, "reason": error.code},
         )
 
     run_write(state.db, action)
