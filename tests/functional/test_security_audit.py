@@ -237,14 +237,6 @@ def test_audit_records_every_security_event_with_who_when_ip_and_device(bank: Ba
     assert failure.ip == "testclient" and failure.device_id == "audit-phone"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG src/wangyin/identity/service.py:264 change_password() calls audit.append without "
-        "a client (and src/wangyin/identity/api.py:108 passes none), so the password_changed "
-        "record has no IP, device or client (4.3.2-a, 4.4-c2)"
-    ),
-)
 def test_audit_password_change_records_ip_and_device(bank: Bank) -> None:
     """4.3.2-a, 4.4-c2: the password change is reconstructible: where it came from."""
     run_journey(bank)

@@ -160,16 +160,9 @@ def test_login_lock_lifted_by_admin_unlock_command(
     assert unknown.exit_code == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "GAP src/wangyin/identity/service.py:346 login(): a successful login after several "
-        "failures resets failed_logins silently; no notification is queued (ASVS5-6.3.5)"
-    ),
-)
 def test_login_success_after_failures_notifies_the_customer(bank: Bank) -> None:
-    """ASVS5-6.3.5: a success after several consecutive failures is suspicious; the customer
-    is told on the reserved phone."""
+    """ASVS5-6.3.5: a success after several (3) consecutive failures is suspicious; the
+    customer is told on the reserved phone."""
     for _ in range(3):
         post_login(bank, "lina", WRONG)
     before = len(messages(bank, "lina"))

@@ -134,14 +134,6 @@ def test_transfer_wrong_codes_are_counted_and_spend_the_code(bank: Bank) -> None
     assert done.json()["status"] == "COMPLETED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG src/wangyin/payments/api.py:70 puts the refusal reason under the key 'code', "
-        "which src/wangyin/security/audit.py:26 _FORBIDDEN strips: refused attempts are "
-        "logged without why they were refused (4.1.5.2-f)"
-    ),
-)
 def test_transfer_refusal_audit_record_says_why(bank: Bank) -> None:
     """4.1.5.2-f, 4.4-c2: a refused transfer attempt is logged with the reason it was refused
     (wrong PIN, wrong code, limit...), so an investigator can reconstruct it."""

@@ -69,20 +69,10 @@ def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         use_keyring(previous)
 
 
-SQL_ECHO_BUG = (
-    "BUG src/wangyin/accounts/service.py:164 find_by_number() first queries "
-    "accounts.account_number = <what the payer typed>, so a payee's clear card number is a "
-    "bound SQL parameter: it appears in SQL echo logs (and in PostgreSQL statement logs); "
-    "look up cards by number_hash first or only when the input is a card number"
-)
-
-
 @pytest.fixture(
     params=[
         pytest.param(False, id="app-logs"),
-        pytest.param(
-            True, id="with-sql-echo", marks=pytest.mark.xfail(strict=True, reason=SQL_ECHO_BUG)
-        ),
+        pytest.param(True, id="with-sql-echo"),
     ]
 )
 def debug_log(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
