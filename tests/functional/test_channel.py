@@ -15,6 +15,7 @@ from functional.conftest import Bank, _phone_and_id, assert_problem
 from wangyin.client import ApiError, WangyinClient
 from wangyin.security import channel
 from wangyin.security.crypto import p256_keypair, p256_shared_secret, sm2_ecdh, sm2_keypair
+from wangyin.security.ratelimit import rule_for
 from wangyin.uow import run_read
 
 SUITES = ["P256-AESGCM", "SM2-SM4GCM"]
@@ -318,3 +319,12 @@ def test_transaction_password_change_with_two_soft_keyboards(required: Bank) -> 
             },
         )
     assert refused.value.code == "keyboard_expired"
+
+
+def test_handshakes_and_layouts_are_rate_limited_per_ip(required: Bank) -> None:
+    assert rule_for("POST", "/api/v1/channel") == "channel"
+    assert rule_for("POST", "/api/v1/keyboard") == "channel"
+    required.settings.ratelimit_channel_per_ip = 2
+    for _ in range(2):
+        assert required.client.post("/api/v1/keyboard").status_code == 201
+    assert_problem(required.client.post("/api/v1/keyboard"), "rate_limited", 429)
