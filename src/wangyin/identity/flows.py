@@ -4,6 +4,9 @@ Shared by the JSON API and the pages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy.orm import Session
 
 from wangyin.errors import DomainError
@@ -16,6 +19,7 @@ from wangyin.uow import run_read, run_write
 from wangyin.web.context import AppState
 
 WRONG_CODE = {"otp_invalid", "wrong_id_number"}
+T = TypeVar("T")
 
 
 def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.AccountAction) -> None:
@@ -111,47 +115,53 @@ def count_wrong_challenge_code(state: AppState, challenge_id: str, client: Clien
     run_write(state.db, action)
 
 
-def verify_login_code(
-    *, state: AppState, challenge_id: str, code: str, id_number: str | None, client: Client
-) -> LoginOutcome:
-    now = state.clock.now()
+def _counting_wrong_codes(
+    state: AppState, challenge_id: str, client: Client, action: Callable[[Session], T]
+) -> T:
+    """Run a challenge step; a wrong code or ID number is counted against the code."""
     try:
-        return run_write(
-            state.db,
-            lambda s: identity.complete_challenge(
-                s,
-                challenge_id=challenge_id,
-                code=code,
-                id_number=id_number,
-                client=client,
-                at=now,
-                settings=state.settings,
-            ),
-        )
+        return run_write(state.db, action)
     except DomainError as exc:
         if exc.code in WRONG_CODE:
             count_wrong_challenge_code(state, challenge_id, client)
         raise
+
+
+def verify_login_code(
+    *, state: AppState, challenge_id: str, code: str, id_number: str | None, client: Client
+) -> LoginOutcome:
+    now = state.clock.now()
+    return _counting_wrong_codes(
+        state,
+        challenge_id,
+        client,
+        lambda s: identity.complete_challenge(
+            s,
+            challenge_id=challenge_id,
+            code=code,
+            id_number=id_number,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
 
 
 def reset_password(
     *, state: AppState, challenge_id: str, code: str, new_password: str, client: Client
 ) -> None:
     now = state.clock.now()
-    try:
-        run_write(
-            state.db,
-            lambda s: identity.finish_password_reset(
-                s,
-                challenge_id=challenge_id,
-                code=code,
-                new_password=new_password,
-                client=client,
-                at=now,
-                settings=state.settings,
-            ),
-        )
-    except DomainError as exc:
-        if exc.code in WRONG_CODE:
-            count_wrong_challenge_code(state, challenge_id, client)
-        raise
+    _counting_wrong_codes(
+        state,
+        challenge_id,
+        client,
+        lambda s: identity.finish_password_reset(
+            s,
+            challenge_id=challenge_id,
+            code=code,
+            new_password=new_password,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )

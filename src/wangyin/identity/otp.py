@@ -19,6 +19,7 @@ from wangyin.errors import DomainError
 from wangyin.identity.models import Customer, OtpCode, User
 from wangyin.notify import service as notify
 from wangyin.security import audit
+from wangyin.security.audit import Client
 from wangyin.security.crypto import constant_time_equal, keyed_hash
 
 PURPOSES = {
@@ -44,8 +45,11 @@ def issue(
     at: datetime,
     settings: Settings,
     message_fields: dict[str, str] | None = None,
+    client: Client | None = None,
+    audit_details: dict[str, str] | None = None,
 ) -> None:
-    """Send a new code; earlier unused codes for the same purpose and binding stop working."""
+    """Send a new code; earlier unused codes for the same purpose and binding stop working.
+    The issue is audited (who, where, purpose, channel); the code itself never is."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
     if channel not in notify.CHANNELS:
@@ -85,6 +89,16 @@ def issue(
     text = PURPOSES[purpose].format(code=code, **(message_fields or {}))
     notify.enqueue(
         session, channel=channel, phone=customer.mobile, text=text, purpose=purpose, at=at
+    )
+    audit.append(
+        session,
+        event="code_issued",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"purpose": purpose, "channel": channel, **(audit_details or {})},
     )
 
 

@@ -144,16 +144,7 @@ def send_unfreeze_code(
         channel=channel,
         at=at,
         settings=settings,
-    )
-    audit.append(
-        session,
-        event="code_issued",
-        outcome="success",
-        actor=user.public_id,
-        at=at,
         client=client,
-        customer_id=user.customer_id,
-        details={"purpose": "unfreeze", "channel": channel},
     )
 
 

@@ -560,16 +560,7 @@ def send_challenge_code(
         channel=channel,
         at=at,
         settings=settings,
-    )
-    audit.append(
-        session,
-        event="code_issued",
-        outcome="success",
-        actor=user.public_id,
-        at=at,
         client=client,
-        customer_id=user.customer_id,
-        details={"purpose": purpose, "channel": channel},
     )
 
 
@@ -689,6 +680,7 @@ def start_password_reset(
         channel=channel,
         at=at,
         settings=settings,
+        client=client,
     )
     audit.append(
         session,

@@ -261,16 +261,8 @@ def send_code(
             "amount": format_minor(transfer.amount_minor, transfer.currency),
             "currency": transfer.currency,
         },
-    )
-    audit.append(
-        session,
-        event="code_issued",
-        outcome="success",
-        actor=user.public_id,
-        at=at,
         client=client,
-        customer_id=customer_id,
-        details={"purpose": "transfer", "channel": channel, "transfer": transfer.public_id},
+        audit_details={"transfer": transfer.public_id},
     )
 
 
