@@ -53,7 +53,7 @@ audit: install
 	  exit 1; }
 
 pytest: install chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: lint typecheck security pytest
 
