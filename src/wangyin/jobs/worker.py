@@ -1,15 +1,18 @@
-"""The worker loop: outbox delivery now; scheduled jobs join it as they arrive."""
+"""The worker loop: outbox delivery and housekeeping; scheduled jobs join it as they arrive."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.gateways.messages import DevMessageGateway, HttpMessageGateway, MessageGateway
 from wangyin.notify.tasks import deliver_pending
+from wangyin.security import channel
+from wangyin.uow import run_write
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,15 @@ def run(
     stop = stop or threading.Event()
     gateway = message_gateway(settings)
     log.info("worker started")
+    next_purge = clock.now()
     while not stop.is_set():
         try:
             deliver_pending(db, gateway, now=clock.now())
+            if clock.now() >= next_purge:
+                # Expired channel keys and keyboard layouts have no use left: drop them.
+                now = clock.now()
+                run_write(db, lambda s, now=now: channel.purge(s, at=now))
+                next_purge = now + timedelta(minutes=10)
         except Exception:
-            log.exception("outbox delivery failed; retrying")
+            log.exception("worker step failed; retrying")
         stop.wait(interval)
