@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy.orm import Session
 
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
@@ -27,6 +30,10 @@ def message_gateway(settings: Settings) -> MessageGateway:
     return DevMessageGateway()
 
 
+def _purge(session: Session, *, at: datetime) -> int:
+    return channel.purge(session, at=at)
+
+
 def run(
     settings: Settings,
     *,
@@ -46,9 +53,8 @@ def run(
             deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:
                 # Expired channel keys and keyboard layouts have no use left: drop them.
-                now = clock.now()
-                run_write(db, lambda s, now=now: channel.purge(s, at=now))
-                next_purge = now + timedelta(minutes=10)
+                next_purge = clock.now() + timedelta(minutes=10)
+                run_write(db, partial(_purge, at=clock.now()))
         except Exception:
             log.exception("worker step failed; retrying")
         stop.wait(interval)
