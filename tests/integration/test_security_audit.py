@@ -85,7 +85,7 @@ def test_audit_edit_of_one_record_is_detected(db: Database, trail: int) -> None:
             {"d": '{"single_minor":999999}'},
         ),
     )
-    assert "audit record 3 was altered" in problems
+    assert any(p.startswith("audit record 3 was altered") for p in problems)
 
 
 def test_audit_edit_with_recomputed_hash_is_detected(db: Database, trail: int) -> None:
@@ -98,15 +98,15 @@ def test_audit_edit_with_recomputed_hash_is_detected(db: Database, trail: int) -
         record.hash = audit.record_hash(record)
 
     problems = tamper(db, forge)
-    assert "audit record 4 was altered" not in problems
-    assert "audit record 5 does not follow its predecessor" in problems
+    assert not any(p.startswith("audit record 4 was altered") for p in problems)
+    assert any(p.startswith("audit record 5 does not follow its predecessor") for p in problems)
 
 
 def test_audit_deletion_of_one_record_is_detected(db: Database, trail: int) -> None:
     """4.1.4-d/e: DELETE of a record in the middle shows as a gap."""
     problems = tamper(db, lambda s: s.execute(text("DELETE FROM audit_records WHERE seq = 2")))
     assert any("audit record 2 is missing" in p for p in problems)
-    assert "audit record 3 does not follow its predecessor" in problems
+    assert any(p.startswith("audit record 3 does not follow its predecessor") for p in problems)
 
 
 def test_audit_deletion_of_the_last_record_is_detected(db: Database, trail: int) -> None:

@@ -2,8 +2,10 @@
 
 Each record's hash covers its own fields and the previous record's hash, so editing,
 deleting or reordering any record breaks the chain from that point on, and
-`wangyin verify` says where. Appends lock the one `audit_head` row, which orders
-concurrent writers; it is taken last in a transaction so the lock is held briefly.
+`wangyin verify` says where. There are CHAINS independent chains: a customer's records
+go to chain (customer id mod CHAINS), so each customer's history is one ordered chain and
+unrelated customers do not queue on one head row. Appends lock their chain's
+`audit_head` row, taken last in a transaction so the lock is held briefly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from wangyin.security.crypto import sm3
 from wangyin.security.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
+CHAINS = 16
 
 # Keys that must never be written into an audit record, whatever a caller passes.
 _FORBIDDEN = {"password", "pin", "code", "otp", "token", "secret", "id_number", "card_number"}
@@ -41,7 +44,10 @@ class Client:
 
 
 def _canonical(record: AuditRecord) -> bytes:
+    # Chain 0 records hash exactly as before chains existed; others also cover their chain.
+    prefix = [f"chain:{record.chain}"] if record.chain else []
     fields = [
+        *prefix,
         str(record.seq),
         as_utc(record.at).isoformat(),
         record.event,
@@ -74,14 +80,21 @@ def append(
 ) -> AuditRecord:
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN}
     client = client or Client()
+    chain = customer_id % CHAINS if customer_id is not None else 0
     head = session.scalars(
-        select(AuditHead).with_for_update().execution_options(populate_existing=True)
+        select(AuditHead)
+        .where(AuditHead.id == _head_id(chain))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        # Two first appends racing here: one insert loses on the key and its unit of work
+        # is retried, finding the winner's head.
+        head = AuditHead(id=_head_id(chain), seq=0, hash=GENESIS)
         session.add(head)
         session.flush()
     record = AuditRecord(
+        chain=chain,
         seq=head.seq + 1,
         at=at.replace(microsecond=0),
         event=event,
@@ -103,26 +116,36 @@ def append(
     return record
 
 
+def _head_id(chain: int) -> int:
+    # Head ids start at 1 (chain 0 is head 1, as when there was one chain).
+    return chain + 1
+
+
 def verify_chain(session: Session) -> list[str]:
-    """Every problem in the chain, in order; an empty list means intact."""
+    """Every problem in every chain, in order; an empty list means intact."""
     problems: list[str] = []
-    expected_prev = GENESIS
-    expected_seq = 1
-    last_seq = 0
-    rows = session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).yield_per(1000)
+    last: dict[int, tuple[int, str]] = {}  # chain -> (last seq, last hash)
+    rows = session.scalars(
+        select(AuditRecord).order_by(AuditRecord.chain, AuditRecord.seq)
+    ).yield_per(1000)
     for record in rows:
-        if record.seq != expected_seq:
-            problems.append(f"audit record {expected_seq} is missing (next is {record.seq})")
-        if record.prev_hash != expected_prev:
-            problems.append(f"audit record {record.seq} does not follow its predecessor")
+        seq, prev = last.get(record.chain, (0, GENESIS))
+        where = f" (chain {record.chain})" if record.chain else ""
+        if record.seq != seq + 1:
+            problems.append(f"audit record {seq + 1} is missing (next is {record.seq}){where}")
+        if record.prev_hash != prev:
+            problems.append(f"audit record {record.seq} does not follow its predecessor{where}")
         if record_hash(record) != record.hash:
-            problems.append(f"audit record {record.seq} was altered")
-        expected_prev = record.hash
-        expected_seq = record.seq + 1
-        last_seq = record.seq
-    head = session.scalars(select(AuditHead)).first()
-    if head is not None and (head.seq != last_seq or head.hash != expected_prev):
-        problems.append("audit chain head does not match the last record (records removed)")
+            problems.append(f"audit record {record.seq} was altered{where}")
+        last[record.chain] = (record.seq, record.hash)
+    for head in session.scalars(select(AuditHead)):
+        chain = head.id - 1
+        seq, prev = last.get(chain, (0, GENESIS))
+        if head.seq != seq or head.hash != prev:
+            problems.append(
+                "audit chain head does not match the last record (records removed)"
+                + (f" (chain {chain})" if chain else "")
+            )
     return problems
 
 

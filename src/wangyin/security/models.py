@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, String, Text
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wangyin.db import Base, BigIntPK
@@ -12,10 +12,14 @@ from wangyin.db import Base, BigIntPK
 
 class AuditRecord(Base):
     __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    # Position in the chain: 1, 2, 3 … without gaps; a deletion shows as a gap.
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # Several independent chains (customer id modulo their number) so that concurrent
+    # customers do not queue on one head row; chain 0 also takes events without a customer.
+    chain: Mapped[int] = mapped_column(Integer, default=0)
+    # Position in its chain: 1, 2, 3 … without gaps; a deletion shows as a gap.
+    seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     event: Mapped[str] = mapped_column(String(48), index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # success | failure | refused
@@ -30,7 +34,8 @@ class AuditRecord(Base):
 
 
 class AuditHead(Base):
-    """One row: the chain's last seq and hash. Locking it orders concurrent appends."""
+    """One row per chain (id = chain number): its last seq and hash. Locking it orders
+    concurrent appends to that chain."""
 
     __tablename__ = "audit_head"
 
