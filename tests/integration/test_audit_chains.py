@@ -40,7 +40,7 @@ def test_customers_get_their_own_ordered_chains(db: Database, clock: FrozenClock
         lambda s: dict(
             s.execute(
                 select(AuditRecord.chain, func.max(AuditRecord.seq)).group_by(AuditRecord.chain)
-            ).tuples()
+            ).all()
         ),
     )
     assert chains == {0: 1, 1: 4, 2: 2}
