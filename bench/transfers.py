@@ -487,9 +487,11 @@ def free_port() -> int:
 class Server:
     """`wangyin serve --workers N` in its own process group, stopped on exit."""
 
-    def __init__(self, url: str, workers: int, logdir: str) -> None:
+    def __init__(self, url: str, workers: int, logdir: str,
+                 env: dict[str, str] | None = None) -> None:
         self.url = url
         self.workers = workers
+        self.env = env or {}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(logdir) / f"server-{self.port}.log"
@@ -500,7 +502,7 @@ class Server:
         """Start `command`; True once /readyz answers, False if the process exits or hangs."""
         import httpx
 
-        env = {**os.environ, **BENCH_ENV, "WANGYIN_DATABASE_URL": self.url}
+        env = {**os.environ, **BENCH_ENV, **self.env, "WANGYIN_DATABASE_URL": self.url}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
                 command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -772,6 +774,63 @@ async def _login_client(base: str, plan: Plan, clients: list[int],
         await asyncio.gather(*(loop(c) for c in clients))
 
 
+def _wangyin_clients(base: str, plan: Plan, clients: list[int],
+                     window: tuple[float, float], bucket: dict[str, Any]) -> None:
+    """Customers as `wangyin.client` drives them: channel handshake, encrypted fields,
+    transaction password + SMS code for every transfer. One thread per client."""
+    import threading
+
+    from wangyin.client import WangyinClient
+
+    lock = threading.Lock()
+
+    def run(client: int) -> None:
+        payer = plan.payer(client)
+        rng = random.Random(client * 7 + int(window[0]))
+        with WangyinClient(base, device_id=f"bench-device-{payer.username}",
+                           timeout=60) as api:
+            try:
+                api.handshake()
+                api.login(payer.username, PASSWORD)
+            except Exception as exc:
+                with lock:
+                    count_error(bucket, f"login: {exc}"[:120])
+                return
+            while True:
+                started = time.time()
+                if started >= window[1]:
+                    return
+                _, source, payee, target = plan.pick(rng, client)
+                try:
+                    t = api.prepare_transfer(
+                        from_account_id=source.public_id, to_account_number=target.number,
+                        payee_name=payee.name, amount=amount_text(rng), currency="CNY",
+                        remark="bench")
+                    mid = time.time()
+                    api.send_transfer_code(t["id"])
+                    done = api.confirm_transfer(
+                        t["id"], key_digest=t["key_digest"], transaction_password=PIN,
+                        code=read_code(plan.url, payer.mobile))
+                    ok = done.get("status") == "COMPLETED"
+                except Exception as exc:  # a benchmark counts failures instead of stopping
+                    with lock:
+                        count_error(bucket, type(exc).__name__)
+                    time.sleep(0.05)
+                    continue
+                with lock:
+                    if ok:
+                        record(bucket, window, started, time.time(),
+                               {"prepare": mid - started, "confirm": time.time() - mid})
+                    else:
+                        count_error(bucket, "not completed")
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def http_worker(base: str, plan: Plan, clients: list[int], window: tuple[float, float],
                 out: Any, mode: str = "transfer") -> None:
     logging.disable(logging.CRITICAL)
@@ -779,6 +838,8 @@ def http_worker(base: str, plan: Plan, clients: list[int], window: tuple[float, 
     try:
         if mode == "login":
             asyncio.run(_login_client(base, plan, clients, window, bucket))
+        elif mode == "client":
+            _wangyin_clients(base, plan, clients, window, bucket)
         else:
             asyncio.run(_http_client(base, plan, clients, window, bucket))
     except Exception as exc:
@@ -789,7 +850,9 @@ def http_worker(base: str, plan: Plan, clients: list[int], window: tuple[float, 
 def run_http(url: str, plan: Plan, clients: int, seconds: float, *, workers: int,
              client_procs: int, logdir: str, mode: str = "transfer"
              ) -> tuple[Samples, RssSampler, str]:
-    server = Server(url, workers, logdir)
+    # The wangyin.client phase runs the real protocol: encrypted fields required.
+    server = Server(url, workers, logdir,
+                    {"WANGYIN_CHANNEL_ENCRYPTION": "required"} if mode == "client" else None)
     server.start()
     try:
         procs = max(1, min(client_procs, clients))
@@ -977,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for suffix, history in variants:
                 for phase in phases:
-                    if history and phase in ("post", "login"):
+                    if history and phase in ("post", "login", "client"):
                         continue
                     url = target.fresh(pg_base)
                     custs = seed(url, customers=args.customers,
@@ -1004,6 +1067,14 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"[{kind}] {name} …", flush=True)
                         report(Row(kind, name, run_inproc("service", url, plan, args.clients,
                                                           args.seconds), note=note))
+                    elif phase == "client":
+                        name = "wangyin.client: encrypted, PIN + SMS code"
+                        print(f"[{kind}] {name} (workers={args.workers}) …", flush=True)
+                        samples, rss, command = run_http(url, plan, args.clients, args.seconds,
+                                                workers=args.workers,
+                                                client_procs=args.client_procs, logdir=logdir,
+                                                mode="client")
+                        report(Row(kind, name, samples, rss, note=note))
                     elif phase == "login":
                         name = "HTTP logins (Argon2id m=19 MiB t=2 p=1)"
                         print(f"[{kind}] {name} (workers={args.workers}) …", flush=True)
