@@ -13,7 +13,7 @@ from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
-from wangyin.security import audit, ratelimit
+from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import AppState
@@ -101,15 +101,7 @@ def count_wrong_challenge_code(state: AppState, challenge_id: str, client: Clien
             binding=challenge_id,
             settings=state.settings,
             at=now,
-        )
-        audit.append(
-            s,
-            event="code_checked",
-            outcome="failure",
-            actor=f"user:{user_id}",
-            at=now,
             client=client,
-            details={"purpose": purpose},
         )
 
     run_write(state.db, action)

@@ -148,10 +148,29 @@ def check(
 
 
 def record_wrong_code(
-    session: Session, *, user_id: int, purpose: str, binding: str, settings: Settings, at: datetime
+    session: Session,
+    *,
+    user_id: int,
+    purpose: str,
+    binding: str,
+    settings: Settings,
+    at: datetime,
+    client: Client | None = None,
 ) -> None:
+    """Count a wrong code against the code it was meant for, and audit the failure."""
     row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
     if row is not None and row.used_at is None:
         row.attempts += 1
         if row.attempts >= settings.otp_max_attempts:
             row.used_at = at  # spent: the customer asks for a new code
+    user = session.get_one(User, user_id)
+    audit.append(
+        session,
+        event="code_checked",
+        outcome="failure",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"purpose": purpose},
+    )

@@ -30,7 +30,6 @@ from wangyin.identity.security_schemas import (
 )
 from wangyin.identity.service import CurrentUser
 from wangyin.money import format_minor, parse_amount
-from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.channel import reveal, reveal_many
 from wangyin.uow import run_read, run_write
@@ -112,16 +111,7 @@ def unfreeze_with_code(*, state: AppState, user: CurrentUser, code: str, client:
                     binding=user.user_public_id,
                     settings=state.settings,
                     at=now,
-                )
-                audit.append(
-                    s,
-                    event="code_checked",
-                    outcome="failure",
-                    actor=user.user_public_id,
-                    at=now,
                     client=client,
-                    customer_id=user.customer_id,
-                    details={"purpose": "unfreeze"},
                 )
 
             run_write(state.db, count)

@@ -58,6 +58,7 @@ def _record_refusal(
                 binding=digest,
                 settings=state.settings,
                 at=now,
+                client=client,
             )
         audit.append(
             s,
