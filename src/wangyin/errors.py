@@ -69,6 +69,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "challenge_not_found": (404, "This login step has expired. Please log in again."),
     "wrong_id_number": (422, "The ID number does not match our records."),
     "wrong_transaction_password": (422, "The transaction password is incorrect."),
+    "second_factor_invalid": (
+        422,
+        "The transaction password or the verification code is wrong.",
+    ),
     "transaction_password_required": (
         422,
         "Please enter your transaction password and the verification code.",

@@ -95,12 +95,13 @@ def test_transfer_confirm_without_pin_and_code_is_refused(bank: Bank) -> None:
 
 
 def test_transfer_confirm_with_wrong_pin_is_refused(bank: Bank) -> None:
-    """4.3.2-b: a wrong transaction password is `wrong_transaction_password`; nothing moves."""
+    """4.3.2-b: a wrong transaction password is refused (`second_factor_invalid`, the same
+    answer as a wrong code, so the reply never tells which factor was right); nothing moves."""
     before = bank.balances()
     tid = prepare(bank, "100.00").json()["id"]
     code = send_code(bank, tid)
     body = {"transaction_password": "999999", "code": code}
-    assert_problem(confirm(bank, tid, body), "wrong_transaction_password", 422)
+    assert_problem(confirm(bank, tid, body), "second_factor_invalid", 422)
     assert bank.balances() == before
     done = confirm(bank, tid, {"transaction_password": DEFAULT_PIN, "code": code})
     assert done.json()["status"] == "COMPLETED"
@@ -113,13 +114,14 @@ def test_transfer_wrong_codes_are_counted_and_spend_the_code(bank: Bank) -> None
     code = send_code(bank, tid)
     for _ in range(3):
         bad = {"transaction_password": DEFAULT_PIN, "code": wrong(code)}
-        assert_problem(confirm(bank, tid, bad), "otp_invalid", 422)
+        assert_problem(confirm(bank, tid, bad), "second_factor_invalid", 422)
     attempts = run_read(bank.db, lambda s: s.scalars(select(OtpCode.attempts)).all())
     assert attempts == [3]
     good = confirm(bank, tid, {"transaction_password": DEFAULT_PIN, "code": code})
     assert good.status_code == 422 and good.json()["code"] in {
         "otp_invalid",
         "otp_too_many_attempts",
+        "second_factor_invalid",
     }
     refused = run_read(
         bank.db,
@@ -146,7 +148,7 @@ def test_transfer_refusal_audit_record_says_why(bank: Bank) -> None:
             select(AuditRecord.details).where(AuditRecord.event == "transfer_refused")
         ).all(),
     )
-    assert any("wrong_transaction_password" in d for d in details), details
+    assert any("second_factor_invalid" in d for d in details), details
 
 
 def test_transfer_confirmed_with_pin_and_code_is_completed(bank: Bank) -> None:
@@ -387,3 +389,52 @@ def test_forgot_password_with_a_card_that_is_not_theirs_is_refused(bank: Bank) -
     assert_problem(start_reset(bank, id_number, unknown), "card_not_found", 422)
     sent = run_read(bank.db, lambda s: notify.messages_to(s, phone=mobile))
     assert not [m for m in sent if m.purpose == "reset"]
+
+
+def test_guessing_the_pin_needs_the_code_and_five_wrong_pins_freeze_transfers(bank: Bank) -> None:
+    """PSD2-RTS-4, ASVS5-6.1.1: the reply does not say which factor was wrong, so a session
+    alone is no PIN oracle; without the right code wrong PINs do not count (no malicious
+    lockout); with it, the 5th wrong PIN in a row freezes transfers and texts the customer."""
+    tid = prepare(bank, "100.00").json()["id"]
+    code = send_code(bank, tid)
+    for _ in range(2):  # a stranger without the phone: wrong code, any PIN
+        bad = {"transaction_password": "999999", "code": wrong(code)}
+        assert_problem(confirm(bank, tid, bad), "second_factor_invalid", 422)
+    fresh = send_code(bank, tid)
+    for attempt in range(5):  # someone with the code guesses the PIN
+        response = confirm(bank, tid, {"transaction_password": f"90000{attempt}", "code": fresh})
+        if attempt < 4:
+            assert_problem(response, "second_factor_invalid", 422)
+    me = bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).json()
+    assert me["freeze"] == "transfers"
+    assert "交易密码已连续输错" in bank_sms(bank)
+    assert_problem(
+        confirm(bank, tid, {"transaction_password": DEFAULT_PIN, "code": fresh}),
+        "transfers_frozen",
+        403,
+    )
+
+
+def bank_sms(bank: Bank) -> str:
+    phone = bank.a.customer.mobile
+    return run_read(
+        bank.db, lambda s: notify.body_of(notify.messages_to(s, phone=phone, limit=1)[0])
+    )
+
+
+def test_wrong_current_pin_on_pin_change_counts_too(bank: Bank) -> None:
+    """PSD2-RTS-4: changing the transaction password is no side door for guessing it: five
+    wrong current PINs freeze transfers like five at confirmation."""
+    headers = bank.headers["zhangwei"]
+    for attempt in range(5):
+        response = bank.client.post(
+            "/api/v1/security/transaction-password",
+            json={
+                "old_transaction_password": f"80000{attempt}",
+                "new_transaction_password": "362514",
+            },
+            headers=headers,
+        )
+        assert_problem(response, "wrong_transaction_password", 422)
+    me = bank.client.get("/api/v1/me", headers=headers).json()
+    assert me["freeze"] == "transfers"

@@ -341,7 +341,9 @@ def test_transfer_code_cannot_confirm_another_transfer(
     assert payee.account.account_number[-4:] in text_sent and "100.00" in text_sent
     # Transfer 2 has its own pending code request, so only the binding differs.
     _send_transfer_code(db, person, second, clock, settings)
-    assert refusal(_confirm, db, person, second, code, clock, settings).code == "otp_invalid"
+    assert refusal(_confirm, db, person, second, code, clock, settings).code == (
+        "second_factor_invalid"
+    )
     assert _confirm(db, person, first, code, clock, settings).status == COMPLETED
 
 

@@ -58,6 +58,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The transaction password: a 6-digit PIN, Argon2id like the login password.
     transaction_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # Consecutive wrong transaction passwords; the 5th freezes transfers until unfrozen.
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     # Self-service freezes (4.4-c1): transfers only, or everything but logging in to unfreeze.
     freeze: Mapped[str] = mapped_column(String(16), default="none")  # none | transfers | all
     # Customer-set limits within the bank's maxima; None means the bank maximum.

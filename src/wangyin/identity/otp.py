@@ -112,6 +112,46 @@ def _latest(session: Session, *, user_id: int, purpose: str, binding: str) -> Ot
     ).first()
 
 
+def usable_code(
+    session: Session,
+    *,
+    user_id: int,
+    purpose: str,
+    binding: str,
+    at: datetime,
+    settings: Settings,
+) -> OtpCode:
+    """The live code for this purpose and binding, or why there is none."""
+    row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
+    if row is None or row.used_at is not None:
+        raise DomainError("otp_invalid")
+    if at >= as_utc(row.expires_at):
+        raise DomainError("otp_expired")
+    if row.attempts >= settings.otp_max_attempts:
+        raise DomainError("otp_too_many_attempts")
+    return row
+
+
+def matches(row: OtpCode, *, code: str, settings: Settings) -> bool:
+    expected = _code_hash(settings, row.purpose, row.binding, code.strip())
+    return constant_time_equal(expected, row.code_hash)
+
+
+def accept(session: Session, row: OtpCode, *, at: datetime) -> None:
+    """Spend the code and audit the success."""
+    row.used_at = at
+    user = session.get_one(User, row.user_id)
+    audit.append(
+        session,
+        event="code_checked",
+        outcome="success",
+        actor=user.public_id,
+        at=at,
+        customer_id=user.customer_id,
+        details={"purpose": row.purpose},
+    )
+
+
 def check(
     session: Session,
     *,
@@ -124,27 +164,12 @@ def check(
 ) -> None:
     """Accept the code once, or raise. A wrong code must then be counted with
     `record_wrong_code` in its own transaction (this one rolls back)."""
-    row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
-    if row is None or row.used_at is not None:
-        raise DomainError("otp_invalid")
-    if at >= as_utc(row.expires_at):
-        raise DomainError("otp_expired")
-    if row.attempts >= settings.otp_max_attempts:
-        raise DomainError("otp_too_many_attempts")
-    expected = _code_hash(settings, purpose, binding, code.strip())
-    if not constant_time_equal(expected, row.code_hash):
-        raise DomainError("otp_invalid")
-    row.used_at = at
-    user = session.get_one(User, user_id)
-    audit.append(
-        session,
-        event="code_checked",
-        outcome="success",
-        actor=user.public_id,
-        at=at,
-        customer_id=user.customer_id,
-        details={"purpose": purpose},
+    row = usable_code(
+        session, user_id=user_id, purpose=purpose, binding=binding, at=at, settings=settings
     )
+    if not matches(row, code=code, settings=settings):
+        raise DomainError("otp_invalid")
+    accept(session, row, at=at)
 
 
 def record_wrong_code(

@@ -118,6 +118,29 @@ def unfreeze_with_code(*, state: AppState, user: CurrentUser, code: str, client:
         raise
 
 
+def change_pin(
+    *, state: AppState, user: CurrentUser, old_pin: str, new_pin: str, client: Client
+) -> None:
+    """Change the transaction password; a wrong current one counts like one at confirm."""
+    now = state.clock.now()
+    try:
+        run_write(
+            state.db,
+            lambda s: identity.change_transaction_pin(
+                s, user_id=user.user_id, old_pin=old_pin, new_pin=new_pin, client=client, at=now
+            ),
+        )
+    except DomainError as exc:
+        if exc.code == "wrong_transaction_password":
+            run_write(
+                state.db,
+                lambda s: identity.record_pin_failure(
+                    s, user_id=user.user_id, client=client, at=now
+                ),
+            )
+        raise
+
+
 @router.get("", response_model=SecurityOut)
 def get_security(user: ApiUser, state: State) -> SecurityOut:
     return run_read(state.db, lambda s: overview(s, user=user, settings=state.settings))
@@ -186,17 +209,12 @@ def change_transaction_password(
             "new_transaction_password": body.new_transaction_password,
         },
     )
-    now, client = state.clock.now(), client_of(request)
-    run_write(
-        state.db,
-        lambda s: identity.change_transaction_pin(
-            s,
-            user_id=user.user_id,
-            old_pin=clear["old_transaction_password"] or "",
-            new_pin=clear["new_transaction_password"] or "",
-            client=client,
-            at=now,
-        ),
+    change_pin(
+        state=state,
+        user=user,
+        old_pin=clear["old_transaction_password"] or "",
+        new_pin=clear["new_transaction_password"] or "",
+        client=client_of(request),
     )
     return Response(status_code=204)
 

@@ -168,6 +168,7 @@ def unfreeze(
         settings=settings,
     )
     user.freeze = "none"
+    user.failed_pins = 0
     audit.append(
         session,
         event="unfrozen",

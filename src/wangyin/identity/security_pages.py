@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session
 from wangyin.errors import DomainError
 from wangyin.identity import flows
 from wangyin.identity import security_center as center
-from wangyin.identity import service as identity
-from wangyin.identity.security_api import amount_or_zero, overview, unfreeze_with_code
+from wangyin.identity.security_api import (
+    amount_or_zero,
+    change_pin,
+    overview,
+    unfreeze_with_code,
+)
 from wangyin.money import parse_amount
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import PageUser, State, check_form_csrf, client_of
@@ -34,6 +38,8 @@ EVENT_LABELS = {
     "password_reset_started": "Password reset requested",
     "password_reset": "Login password reset",
     "transaction_password_changed": "Transaction password changed",
+    "transaction_password_checked": "Transaction password checked",
+    "transaction_password_locked": "Transfers frozen after wrong transaction passwords",
     "code_issued": "Verification code sent",
     "code_checked": "Verification code checked",
     "transfer_prepared": "Transfer prepared",
@@ -145,17 +151,15 @@ async def remove_device(device_id: str, request: Request, user: PageUser, state:
 
 @router.post("/security/transaction-password")
 async def transaction_password(request: Request, user: PageUser, state: State) -> Response:
-    def action(form: dict[str, str]) -> Callable[[Session], object]:
+    def action(form: dict[str, str]) -> None:
         if form.get("new_pin", "") != form.get("new_pin_again", ""):
             raise DomainError("validation_error")
-        now, client = state.clock.now(), client_of(request, "web")
-        return lambda s: identity.change_transaction_pin(
-            s,
-            user_id=user.user_id,
+        change_pin(
+            state=state,
+            user=user,
             old_pin=form.get("old_pin", ""),
             new_pin=form.get("new_pin", ""),
-            client=client,
-            at=now,
+            client=client_of(request, "web"),
         )
 
     return await _act(request, state, user, "pin", action)

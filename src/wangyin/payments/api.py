@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
 from wangyin.identity import flows, otp
+from wangyin.identity import service as identity
 from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.payments import service as payments
 from wangyin.payments.schemas import (
@@ -50,16 +51,21 @@ def _record_refusal(
     now = state.clock.now()
 
     def action(s: Session) -> None:
-        if error.code == "otp_invalid" and digest:
-            otp.record_wrong_code(
-                s,
-                user_id=user.user_id,
-                purpose="transfer",
-                binding=digest,
-                settings=state.settings,
-                at=now,
-                client=client,
-            )
+        if error.code == "second_factor_invalid" and digest:
+            if error.params.get("code_wrong"):
+                otp.record_wrong_code(
+                    s,
+                    user_id=user.user_id,
+                    purpose="transfer",
+                    binding=digest,
+                    settings=state.settings,
+                    at=now,
+                    client=client,
+                )
+            elif error.params.get("pin_wrong"):
+                # Counted only with the right code: whoever guesses has the customer's
+                # phone, and a stranger cannot lock the customer out with random PINs.
+                identity.record_pin_failure(s, user_id=user.user_id, client=client, at=now)
         audit.append(
             s,
             event="transfer_refused",

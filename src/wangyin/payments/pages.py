@@ -103,6 +103,7 @@ def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> paym
 
 
 RETRYABLE_ON_PAGE = {
+    "second_factor_invalid",
     "otp_invalid",
     "otp_expired",
     "otp_too_many_attempts",

@@ -320,17 +320,22 @@ def confirm(
         if not transaction_password or not code:
             raise DomainError("transaction_password_required")
         user = session.get_one(User, transfer.user_id)
-        if not verify_password(user.transaction_pin_hash, transaction_password):
-            raise DomainError("wrong_transaction_password")
-        otp.check(
+        row = otp.usable_code(
             session,
             user_id=user.id,
             purpose="transfer",
             binding=digest,
-            code=code,
             at=at,
             settings=settings,
         )
+        pin_ok = verify_password(user.transaction_pin_hash, transaction_password)
+        code_ok = otp.matches(row, code=code, settings=settings)
+        if not (pin_ok and code_ok):
+            # One answer for either factor, so a session cannot be used as an oracle to
+            # guess the PIN; the caller counts what was wrong (see payments.api).
+            raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
+        otp.accept(session, row, at=at)
+        user.failed_pins = 0
         confirmed_with = "pin+otp"
     payer = session.get_one(Customer, customer_id)
     entry = ledger.post(
