@@ -293,3 +293,65 @@ def test_no_audit_record_contains_a_password_pin_code_or_full_identifier(bank: B
     leaked = sorted(s for s in journey.secrets if s and s in dump)
     assert leaked == []
     assert len(journey.secrets) > 15
+
+
+def test_refusals_before_any_transaction_are_audited_too(bank: Bank) -> None:
+    """4.1.5.2-f, ASVS5-16.3.1: a public-edition transfer attempt, a missing Idempotency-Key
+    and a locked login with the right password are all in the audit trail with their reason."""
+    from sqlalchemy import select
+
+    from wangyin.security.models import AuditRecord
+    from wangyin.uow import run_read
+
+    body = {
+        "from_account_id": bank.c.account.public_id,
+        "to_account_number": bank.a.account.account_number,
+        "payee_name": "张伟",
+        "amount": "1.00",
+        "currency": "CNY",
+    }
+    bank.client.post(
+        "/api/v1/transfers",
+        json=body,
+        headers={**bank.headers["wangfang"], "Idempotency-Key": "public-edition-1"},
+    )
+    body["from_account_id"] = bank.a.account.public_id
+    body["to_account_number"] = bank.b.account.account_number
+    body["payee_name"] = "李娜"
+    bank.client.post("/api/v1/transfers", json=body, headers=bank.headers["zhangwei"])
+    refused = run_read(
+        bank.db,
+        lambda s: s.scalars(
+            select(AuditRecord.details).where(AuditRecord.event == "transfer_refused")
+        ).all(),
+    )
+    assert any("public_edition" in d for d in refused)
+    assert any("idempotency_key_required" in d for d in refused)
+
+
+def test_locked_login_with_the_right_password_is_audited(bank: Bank) -> None:
+    """ASVS5-16.3.1: the refusal of a locked login is an authentication decision: logged."""
+    from sqlalchemy import select
+
+    from factories import DEFAULT_PASSWORD
+    from wangyin.security.models import AuditRecord
+    from wangyin.uow import run_read
+
+    device = {"X-Device-Id": "device-lina"}
+    for _ in range(5):
+        bank.client.post(
+            "/api/v1/auth/login", json={"login": "lina", "password": "Wrong-pass-1"}, headers=device
+        )
+    locked = bank.client.post(
+        "/api/v1/auth/login", json={"login": "lina", "password": DEFAULT_PASSWORD}, headers=device
+    )
+    assert locked.json()["code"] == "login_locked"
+    refused = run_read(
+        bank.db,
+        lambda s: s.scalars(
+            select(AuditRecord.details).where(
+                AuditRecord.event == "login", AuditRecord.outcome == "refused"
+            )
+        ).all(),
+    )
+    assert any("login_locked" in d for d in refused)

@@ -66,6 +66,16 @@ def password_login(*, state: AppState, login: str, password: str, client: Client
                     s, login=login, client=client, at=now, settings=state.settings
                 ),
             )
+        elif exc.code in ("login_locked", "customer_inactive"):
+            # The right password on a locked or suspended login: an authentication
+            # decision like any other, so it is logged (ASVS 16.3.1).
+            reason = exc.code
+            run_write(
+                state.db,
+                lambda s: identity.record_login_refusal(
+                    s, login=login, reason=reason, client=client, at=now
+                ),
+            )
         raise
 
 

@@ -505,6 +505,23 @@ def record_login_failure(
         )
 
 
+def record_login_refusal(
+    session: Session, *, login: str, reason: str, client: Client, at: datetime
+) -> None:
+    user = find_user(session, login=login)
+    if user is not None:
+        audit.append(
+            session,
+            event="login",
+            outcome="refused",
+            actor=user.public_id,
+            at=at,
+            client=client,
+            customer_id=user.customer_id,
+            details={"reason": reason},
+        )
+
+
 def unlock(session: Session, *, login: str, staff: str, at: datetime) -> User:
     """Staff unlock (until the back office exists: `wangyin admin unlock`)."""
     user = find_user(session, login=login)

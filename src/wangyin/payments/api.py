@@ -89,11 +89,9 @@ def prepare_transfer(
     client: Client,
 ) -> tuple[int, dict[str, Any], bool]:
     """Shared by the API and the transfer page: one transaction, exactly once per key."""
-    require_transfers_allowed(user)
-    key = idempotency.check_key(key)
     now = state.clock.now()
 
-    def action(s: Session) -> tuple[int, dict[str, Any], bool]:
+    def action(s: Session, key: str) -> tuple[int, dict[str, Any], bool]:
         def create() -> tuple[int, dict[str, Any]]:
             transfer = payments.prepare(
                 s,
@@ -116,7 +114,10 @@ def prepare_transfer(
         )
 
     try:
-        return run_write(state.db, action)
+        # Refusals before the transaction (edition, freeze, key) are logged as well.
+        require_transfers_allowed(user)
+        checked = idempotency.check_key(key)
+        return run_write(state.db, lambda s: action(s, checked))
     except DomainError as exc:
         _record_refusal(
             state,
@@ -141,8 +142,6 @@ def confirm_transfer(
 ) -> tuple[int, dict[str, Any], bool]:
     """Shared by the API and the confirmation page; the factors are already revealed
     (`channel.reveal_many` by the API route, `forms.form_data` for the page)."""
-    require_transfers_allowed(user)
-    key = idempotency.check_key(key)
     now = state.clock.now()
     # The stored request is what identifies a replay; the secrets in it are not stored.
     fingerprint = {
@@ -152,7 +151,7 @@ def confirm_transfer(
         "factors": bool(transaction_password and code),
     }
 
-    def action(s: Session) -> tuple[int, dict[str, Any], bool]:
+    def action(s: Session, key: str) -> tuple[int, dict[str, Any], bool]:
         def execute() -> tuple[int, dict[str, Any]]:
             transfer = payments.confirm(
                 s,
@@ -172,7 +171,9 @@ def confirm_transfer(
         )
 
     try:
-        return run_write(state.db, action)
+        require_transfers_allowed(user)
+        checked = idempotency.check_key(key)
+        return run_write(state.db, lambda s: action(s, checked))
     except DomainError as exc:
         digest = run_read(state.db, lambda s: _digest_or_none(s, user, transfer_id))
         _record_refusal(
