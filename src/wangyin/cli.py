@@ -65,28 +65,24 @@ def seed_demo() -> None:
     from wangyin.uow import run_read
 
     rows = run_read(db, cards)
-    table = Table(title=f"Demo logins (password {DEMO_PASSWORD}, transaction password {DEMO_PIN})")
-    for col in ("name", "login", "edition", "mobile", "ID number", "debit card (CNY account)"):
-        table.add_column(col, no_wrap=True)
+    # Plain lines, not a table: every value must survive a narrow terminal or a log file.
+    console.print(
+        f"Demo logins — password {DEMO_PASSWORD}, transaction password {DEMO_PIN}:",
+        soft_wrap=True,
+    )
     card_of = {name: number for name, number, _ in rows}
     for person in PEOPLE:
-        table.add_row(
-            person.name,
-            person.username or "(not registered: use /register)",
-            person.edition if person.username else "-",
-            person.mobile,
-            person.id_number,
-            card_of.get(person.name, ""),
+        login = person.username or "(not registered yet: use /register)"
+        edition = f" ({person.edition} edition)" if person.username else ""
+        console.print(
+            f"  {person.name}: login {login}{edition}, mobile {person.mobile}, "
+            f"ID {person.id_number}, debit card {card_of.get(person.name, '')}",
+            soft_wrap=True,
         )
-    console.print(table)
-    unregistered = PEOPLE[-1]
-    console.print(
-        f"To try sign-up: name {unregistered.name}, ID {unregistered.id_number}, "
-        f"mobile {unregistered.mobile}, card {card_of.get(unregistered.name, '')}"
-    )
     console.print(
         "A first login from a browser binds it as a device: the code goes to the dev inbox "
-        "at http://localhost:8000/dev/inbox?phone=<mobile>, with the ID number above."
+        "at http://localhost:8000/dev/inbox?phone=<mobile>; type the ID number above.",
+        soft_wrap=True,
     )
     db.dispose()
 
