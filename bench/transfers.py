@@ -662,7 +662,9 @@ def read_code(url: str, phone: str) -> str:
     from wangyin.uow import run_read
 
     db = _code_db.setdefault(url, Database(url, pool_size=2))
-    text = run_read(db, lambda s: notify.body_of(notify.messages_to(s, phone=phone, limit=1)[0]))
+    text = run_read(db, lambda s: next(
+        notify.body_of(m) for m in notify.messages_to(s, phone=phone, limit=10)
+        if m.purpose != "balance_change"))
     found = re.search(r"\b(\d{6})\b", text)
     return found.group(1) if found else ""
 

@@ -21,10 +21,11 @@ PEOPLE = {p.username: p for p in seed.PEOPLE if p.username}
 
 
 def _latest_code(server: str, phone: str) -> str:
-    """What the dev SMS gateway delivered last to this phone."""
+    """The newest one-time code the dev SMS gateway delivered to this phone."""
     messages = httpx.get(f"{server}/api/v1/dev/messages", params={"phone": phone}).json()
-    found = re.search(r"\b(\d{6})\b", messages[0]["text"])
-    assert found, messages[0]
+    latest = next(m for m in messages if m["purpose"] != "balance_change")
+    found = re.search(r"\b(\d{6})\b", latest["text"])
+    assert found, latest
     return found.group(1)
 
 

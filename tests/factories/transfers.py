@@ -16,6 +16,7 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
+from wangyin.identity import otp
 from wangyin.notify import service as notify
 from wangyin.payments import service as payments
 from wangyin.security.audit import Client
@@ -102,10 +103,13 @@ def second_factor(
 
 
 def latest_code(s: Session, phone: str) -> str:
-    message = notify.messages_to(s, phone=phone, limit=1)[0]
-    found = re.search(r"\b(\d{6})\b", notify.body_of(message))
-    assert found, "no code in the message"
-    return found.group(1)
+    """The newest one-time code texted to this phone (balance notices carry none)."""
+    for message in notify.messages_to(s, phone=phone, limit=10):
+        if message.purpose in otp.PURPOSES:
+            found = re.search(r"\b(\d{6})\b", notify.body_of(message))
+            assert found, "no code in the message"
+            return found.group(1)
+    raise AssertionError(f"no one-time code was sent to {phone}")
 
 
 def confirm_action(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
-from wangyin.clock import as_utc, bank_date, bank_day_bounds_utc
+from wangyin.clock import BANK_TZ, as_utc, bank_date, bank_day_bounds_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
 from wangyin.identity import otp
@@ -29,6 +29,7 @@ from wangyin.ledger import service as ledger
 from wangyin.ledger.models import LedgerAccount
 from wangyin.ledger.service import VerifyReport
 from wangyin.money import format_grouped, format_minor, parse_amount
+from wangyin.notify import service as notify
 from wangyin.payments.models import COMPLETED, EXPIRED, PENDING, TransferRequest
 from wangyin.security import audit
 from wangyin.security.audit import Client
@@ -369,6 +370,7 @@ def confirm(
     transfer.journal_entry_id = entry.id
     transfer.confirmed_with = confirmed_with
     session.flush()
+    _notify_balance_changes(session, transfer=transfer, source=source, payee=payee, at=at)
     audit.append(
         session,
         event="transfer_confirmed",
@@ -380,6 +382,29 @@ def confirm(
         details={**_audit_details(transfer, source, payee), "with": confirmed_with},
     )
     return transfer
+
+
+def _notify_balance_changes(
+    session: Session, *, transfer: TransferRequest, source: Account, payee: Account, at: datetime
+) -> None:
+    """4.1.5.2-b: both customers hear of the change at once. The SMS goes into the outbox in
+    this transaction, so it is sent exactly when the money moved, after the commit."""
+    when = as_utc(at).astimezone(BANK_TZ).strftime("%m月%d日%H:%M")
+    amount = format_grouped(transfer.amount_minor, transfer.currency)
+    for account, verb in ((source, "转出"), (payee, "转入")):
+        holder = session.get_one(Customer, account.customer_id)
+        balance = session.get_one(LedgerAccount, account.ledger_account_id).balance_minor
+        notify.enqueue(
+            session,
+            channel="sms",
+            phone=holder.mobile,
+            purpose="balance_change",
+            at=at,
+            text=(
+                f"您尾号{account.account_number[-4:]}的账户{when}{verb} {amount} "
+                f"{transfer.currency}，余额 {format_grouped(balance, transfer.currency)}。"
+            ),
+        )
 
 
 def find_transfer(
