@@ -85,6 +85,10 @@ ERRORS: dict[str, tuple[int, str]] = {
         403,
         "Your online banking is frozen. Unfreeze it in the security center with a code.",
     ),
+    "step_up_required": (
+        422,
+        "Raising a limit or turning on password-free payments needs a verification code.",
+    ),
     "limit_above_bank_maximum": (422, "The limit cannot be higher than the bank's {limit}."),
     "device_not_found": (404, "No such device."),
     # application-layer encryption and the soft keyboard

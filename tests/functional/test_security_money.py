@@ -76,7 +76,20 @@ def wrong(code: str) -> str:
 
 
 def put(bank: Bank, path: str, body: dict[str, str], who: str = "zhangwei") -> Any:
-    return bank.client.put(f"/api/v1/security/{path}", json=body, headers=bank.headers[who])
+    """Change a setting as the customer does: when it goes up, with the texted code."""
+    url = f"/api/v1/security/{path}"
+    response = bank.client.put(url, json=body, headers=bank.headers[who])
+    if response.status_code == 422 and response.json()["code"] == "step_up_required":
+        sent = bank.client.post("/api/v1/security/code", json={}, headers=bank.headers[who])
+        assert sent.status_code == 204, sent.text
+        mobile, _ = _phone_and_id_of(bank, who)
+        code = bank.last_code(mobile)
+        response = bank.client.put(url, json={**body, "code": code}, headers=bank.headers[who])
+    return response
+
+
+def _phone_and_id_of(bank: Bank, who: str) -> tuple[str, str]:
+    return run_read(bank.db, lambda s: _phone_and_id(s, who))
 
 
 # --- 4.3.2-b, 4.4-b1: PIN + code -----------------------------------------------------------
@@ -438,3 +451,29 @@ def test_wrong_current_pin_on_pin_change_counts_too(bank: Bank) -> None:
         assert_problem(response, "wrong_transaction_password", 422)
     me = bank.client.get("/api/v1/me", headers=headers).json()
     assert me["freeze"] == "transfers"
+
+
+def test_raising_limits_needs_a_code_lowering_does_not(bank: Bank) -> None:
+    """ASVS5-7.5.3: a session alone may lower limits but not raise them or turn on
+    password-free payments; a wrong code is refused."""
+    headers = bank.headers["zhangwei"]
+    lower = {"single_limit": "1000", "daily_limit": "2000"}
+    assert (
+        bank.client.put("/api/v1/security/limits", json=lower, headers=headers).status_code == 204
+    )
+    higher = {"single_limit": "5000", "daily_limit": "8000"}
+    refused = bank.client.put("/api/v1/security/limits", json=higher, headers=headers)
+    assert_problem(refused, "step_up_required", 422)
+    turn_on = {"single": "100", "daily": "200"}
+    refused = bank.client.put("/api/v1/security/password-free", json=turn_on, headers=headers)
+    assert_problem(refused, "step_up_required", 422)
+    assert bank.client.post("/api/v1/security/code", json={}, headers=headers).status_code == 204
+    code = bank.last_code(bank.a.customer.mobile)
+    bad = bank.client.put(
+        "/api/v1/security/limits", json={**higher, "code": wrong(code)}, headers=headers
+    )
+    assert_problem(bad, "otp_invalid", 422)
+    ok = bank.client.put("/api/v1/security/limits", json={**higher, "code": code}, headers=headers)
+    assert ok.status_code == 204
+    limits = bank.client.get("/api/v1/security", headers=headers).json()["limits"]
+    assert (limits["single_limit"], limits["daily_limit"]) == ("5000.00", "8000.00")

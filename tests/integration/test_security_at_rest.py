@@ -244,11 +244,12 @@ def run_customer_journey(
             json={"single_limit": "2000", "daily_limit": "3000"},
             headers=auth,
         )
+        j.call("POST", "/api/v1/security/code", 204, json={}, headers=auth)
         j.call(
             "PUT",
             "/api/v1/security/password-free",
             204,
-            json={"single": "100", "daily": "300"},
+            json={"single": "100", "daily": "300", "code": j.code(p["mobile"])},
             headers=auth,
         )
         j.call(

@@ -28,6 +28,9 @@ PURPOSES = {
     "transfer": "转账验证码 {code}：向尾号 {tail} 转账 {amount} {currency}，60 秒内有效。",
     "unfreeze": "解除冻结验证码 {code}，60 秒内有效。",
     "reset": "重置密码验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。",
+    "settings": (
+        "调高转账限额或开通小额免密的验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。"
+    ),
 }
 
 

@@ -141,6 +141,67 @@ def change_pin(
         raise
 
 
+def send_settings_code(*, state: AppState, user: CurrentUser, channel: str, client: Client) -> None:
+    flows.limit_account(state, user_id=user.user_id, action="code")
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: center.send_settings_code(
+            s,
+            user_id=user.user_id,
+            channel=channel,
+            client=client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+
+
+def change_settings(
+    *,
+    state: AppState,
+    user: CurrentUser,
+    client: Client,
+    what: str,
+    single_minor: int,
+    daily_minor: int,
+    code: str | None,
+) -> None:
+    """Limits or password-free thresholds; raising either needs the settings code, and a
+    wrong one counts against it."""
+    now = state.clock.now()
+    setter = center.set_limits if what == "limits" else center.set_password_free
+    try:
+        run_write(
+            state.db,
+            lambda s: setter(
+                s,
+                user_id=user.user_id,
+                single_minor=single_minor,
+                daily_minor=daily_minor,
+                client=client,
+                at=now,
+                settings=state.settings,
+                code=code,
+            ),
+        )
+    except DomainError as exc:
+        if exc.code == "otp_invalid":
+            run_write(
+                state.db,
+                lambda s: otp.record_wrong_code(
+                    s,
+                    user_id=user.user_id,
+                    purpose="settings",
+                    binding=user.user_public_id,
+                    settings=state.settings,
+                    at=now,
+                    client=client,
+                ),
+            )
+        raise
+
+
 @router.get("", response_model=SecurityOut)
 def get_security(user: ApiUser, state: State) -> SecurityOut:
     return run_read(state.db, lambda s: overview(s, user=user, settings=state.settings))
@@ -148,19 +209,16 @@ def get_security(user: ApiUser, state: State) -> SecurityOut:
 
 @router.put("/limits", status_code=204)
 def put_limits(body: LimitsIn, request: Request, user: ApiUser, state: State) -> Response:
-    now, client = state.clock.now(), client_of(request)
     single, daily = parse_amount(body.single_limit, "CNY"), parse_amount(body.daily_limit, "CNY")
-    run_write(
-        state.db,
-        lambda s: center.set_limits(
-            s,
-            user_id=user.user_id,
-            single_minor=single,
-            daily_minor=daily,
-            client=client,
-            at=now,
-            settings=state.settings,
-        ),
+    code = reveal(state, body.code, field="code") if body.code is not None else None
+    change_settings(
+        state=state,
+        user=user,
+        client=client_of(request),
+        what="limits",
+        single_minor=single,
+        daily_minor=daily,
+        code=code,
     )
     return Response(status_code=204)
 
@@ -169,20 +227,24 @@ def put_limits(body: LimitsIn, request: Request, user: ApiUser, state: State) ->
 def put_password_free(
     body: PasswordFreeIn, request: Request, user: ApiUser, state: State
 ) -> Response:
-    now, client = state.clock.now(), client_of(request)
     single, daily = amount_or_zero(body.single), amount_or_zero(body.daily)
-    run_write(
-        state.db,
-        lambda s: center.set_password_free(
-            s,
-            user_id=user.user_id,
-            single_minor=single,
-            daily_minor=daily,
-            client=client,
-            at=now,
-            settings=state.settings,
-        ),
+    code = reveal(state, body.code, field="code") if body.code is not None else None
+    change_settings(
+        state=state,
+        user=user,
+        client=client_of(request),
+        what="password_free",
+        single_minor=single,
+        daily_minor=daily,
+        code=code,
     )
+    return Response(status_code=204)
+
+
+@router.post("/code", status_code=204)
+def post_settings_code(body: CodeIn, request: Request, user: ApiUser, state: State) -> Response:
+    """Send the code that allows raising a limit or turning on password-free payments."""
+    send_settings_code(state=state, user=user, channel=body.channel, client=client_of(request))
     return Response(status_code=204)
 
 

@@ -53,6 +53,32 @@ def _at_most(value: int, maximum: int) -> int:
     return value
 
 
+def _step_up(
+    session: Session,
+    *,
+    user: User,
+    raising: bool,
+    code: str | None,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """Raising what a session alone may move needs a fresh code (ASVS 7.5.3); lowering
+    never does."""
+    if not raising:
+        return
+    if not code:
+        raise DomainError("step_up_required")
+    otp.check(
+        session,
+        user_id=user.id,
+        purpose="settings",
+        binding=user.public_id,
+        code=code,
+        at=at,
+        settings=settings,
+    )
+
+
 def set_limits(
     session: Session,
     *,
@@ -62,8 +88,18 @@ def set_limits(
     client: Client,
     at: datetime,
     settings: Settings,
+    code: str | None = None,
 ) -> None:
     user = session.get_one(User, user_id)
+    current = effective_limits(user, settings)
+    _step_up(
+        session,
+        user=user,
+        raising=single_minor > current.single_minor or daily_minor > current.daily_minor,
+        code=code,
+        at=at,
+        settings=settings,
+    )
     user.single_limit_minor = _at_most(single_minor, settings.single_transfer_limit_minor)
     user.daily_limit_minor = _at_most(daily_minor, settings.daily_transfer_limit_minor)
     audit.append(
@@ -87,9 +123,22 @@ def set_password_free(
     client: Client,
     at: datetime,
     settings: Settings,
+    code: str | None = None,
 ) -> None:
     """0 turns small password-free payments off."""
     user = session.get_one(User, user_id)
+    current = effective_limits(user, settings)
+    _step_up(
+        session,
+        user=user,
+        raising=(
+            single_minor > current.password_free_single_minor
+            or daily_minor > current.password_free_daily_minor
+        ),
+        code=code,
+        at=at,
+        settings=settings,
+    )
     user.password_free_single_minor = _at_most(
         single_minor, settings.password_free_single_max_minor
     )
@@ -123,6 +172,28 @@ def freeze(session: Session, *, user_id: int, scope: str, client: Client, at: da
         client=client,
         customer_id=user.customer_id,
         details={"scope": scope},
+    )
+
+
+def send_settings_code(
+    session: Session,
+    *,
+    user_id: int,
+    channel: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    user = session.get_one(User, user_id)
+    otp.issue(
+        session,
+        user=user,
+        purpose="settings",
+        binding=user.public_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+        client=client,
     )
 
 

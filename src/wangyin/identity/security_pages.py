@@ -15,7 +15,9 @@ from wangyin.identity import security_center as center
 from wangyin.identity.security_api import (
     amount_or_zero,
     change_pin,
+    change_settings,
     overview,
+    send_settings_code,
     unfreeze_with_code,
 )
 from wangyin.money import parse_amount
@@ -102,18 +104,15 @@ async def _act(
 
 @router.post("/security/limits")
 async def limits(request: Request, user: PageUser, state: State) -> Response:
-    def action(form: dict[str, str]) -> Callable[[Session], object]:
-        single = parse_amount(form.get("single_limit", ""), "CNY")
-        daily = parse_amount(form.get("daily_limit", ""), "CNY")
-        now, client = state.clock.now(), client_of(request, "web")
-        return lambda s: center.set_limits(
-            s,
-            user_id=user.user_id,
-            single_minor=single,
-            daily_minor=daily,
-            client=client,
-            at=now,
-            settings=state.settings,
+    def action(form: dict[str, str]) -> None:
+        change_settings(
+            state=state,
+            user=user,
+            client=client_of(request, "web"),
+            what="limits",
+            single_minor=parse_amount(form.get("single_limit", ""), "CNY"),
+            daily_minor=parse_amount(form.get("daily_limit", ""), "CNY"),
+            code=form.get("code") or None,
         )
 
     return await _act(request, state, user, "limits", action)
@@ -121,21 +120,31 @@ async def limits(request: Request, user: PageUser, state: State) -> Response:
 
 @router.post("/security/password-free")
 async def password_free(request: Request, user: PageUser, state: State) -> Response:
-    def action(form: dict[str, str]) -> Callable[[Session], object]:
-        single = amount_or_zero(form.get("single", "0") or "0")
-        daily = amount_or_zero(form.get("daily", "0") or "0")
-        now, client = state.clock.now(), client_of(request, "web")
-        return lambda s: center.set_password_free(
-            s,
-            user_id=user.user_id,
-            single_minor=single,
-            daily_minor=daily,
-            client=client,
-            at=now,
-            settings=state.settings,
+    def action(form: dict[str, str]) -> None:
+        change_settings(
+            state=state,
+            user=user,
+            client=client_of(request, "web"),
+            what="password_free",
+            single_minor=amount_or_zero(form.get("single", "0") or "0"),
+            daily_minor=amount_or_zero(form.get("daily", "0") or "0"),
+            code=form.get("code") or None,
         )
 
     return await _act(request, state, user, "password_free", action)
+
+
+@router.post("/security/code")
+async def settings_code(request: Request, user: PageUser, state: State) -> Response:
+    def action(form: dict[str, str]) -> None:
+        send_settings_code(
+            state=state,
+            user=user,
+            channel="voice" if form.get("channel") == "voice" else "sms",
+            client=client_of(request, "web"),
+        )
+
+    return await _act(request, state, user, "code_sent", action)
 
 
 @router.post("/security/devices/{device_id}/remove")

@@ -47,14 +47,19 @@ class SecurityOut(BaseModel):
     recent_logins: list[LoginOut]
 
 
+_STEP_UP = "Code from POST /security/code; needed only when a value goes up"
+
+
 class LimitsIn(_In):
     single_limit: str = Field(max_length=30, description="Decimal string, CNY")
     daily_limit: str = Field(max_length=30)
+    code: SealedText | None = Field(default=None, description=_STEP_UP)
 
 
 class PasswordFreeIn(_In):
     single: str = Field(max_length=30, description='"0" turns password-free payments off')
     daily: str = Field(max_length=30)
+    code: SealedText | None = Field(default=None, description=_STEP_UP)
 
 
 class FreezeIn(_In):
