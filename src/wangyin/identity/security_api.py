@@ -141,14 +141,18 @@ def change_pin(
         raise
 
 
-def send_settings_code(*, state: AppState, user: CurrentUser, channel: str, client: Client) -> None:
+def send_customer_code(
+    *, state: AppState, user: CurrentUser, purpose: str, channel: str, client: Client
+) -> None:
+    """Rate-limited per customer, then sent (see `security_center.send_code`)."""
     flows.limit_account(state, user_id=user.user_id, action="code")
     now = state.clock.now()
     run_write(
         state.db,
-        lambda s: center.send_settings_code(
+        lambda s: center.send_code(
             s,
             user_id=user.user_id,
+            purpose=purpose,
             channel=channel,
             client=client,
             at=now,
@@ -244,7 +248,13 @@ def put_password_free(
 @router.post("/code", status_code=204)
 def post_settings_code(body: CodeIn, request: Request, user: ApiUser, state: State) -> Response:
     """Send the code that allows raising a limit or turning on password-free payments."""
-    send_settings_code(state=state, user=user, channel=body.channel, client=client_of(request))
+    send_customer_code(
+        state=state,
+        user=user,
+        purpose="settings",
+        channel=body.channel,
+        client=client_of(request),
+    )
     return Response(status_code=204)
 
 
@@ -293,18 +303,12 @@ def post_freeze(body: FreezeIn, request: Request, user: ApiUser, state: State) -
 
 @router.post("/unfreeze/code", status_code=204)
 def post_unfreeze_code(body: CodeIn, request: Request, user: ApiUser, state: State) -> Response:
-    flows.limit_account(state, user_id=user.user_id, action="code")
-    now, client = state.clock.now(), client_of(request)
-    run_write(
-        state.db,
-        lambda s: center.send_unfreeze_code(
-            s,
-            user_id=user.user_id,
-            channel=body.channel,
-            client=client,
-            at=now,
-            settings=state.settings,
-        ),
+    send_customer_code(
+        state=state,
+        user=user,
+        purpose="unfreeze",
+        channel=body.channel,
+        client=client_of(request),
     )
     return Response(status_code=204)
 

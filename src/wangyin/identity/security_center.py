@@ -175,42 +175,25 @@ def freeze(session: Session, *, user_id: int, scope: str, client: Client, at: da
     )
 
 
-def send_settings_code(
+def send_code(
     session: Session,
     *,
     user_id: int,
+    purpose: str,
     channel: str,
     client: Client,
     at: datetime,
     settings: Settings,
 ) -> None:
+    """A code bound to the customer, for unfreezing ("unfreeze") or for raising limits and
+    turning on password-free payments ("settings")."""
+    if purpose not in ("settings", "unfreeze"):
+        raise ValueError(f"not a security-center code: {purpose!r}")
     user = session.get_one(User, user_id)
     otp.issue(
         session,
         user=user,
-        purpose="settings",
-        binding=user.public_id,
-        channel=channel,
-        at=at,
-        settings=settings,
-        client=client,
-    )
-
-
-def send_unfreeze_code(
-    session: Session,
-    *,
-    user_id: int,
-    channel: str,
-    client: Client,
-    at: datetime,
-    settings: Settings,
-) -> None:
-    user = session.get_one(User, user_id)
-    otp.issue(
-        session,
-        user=user,
-        purpose="unfreeze",
+        purpose=purpose,
         binding=user.public_id,
         channel=channel,
         at=at,

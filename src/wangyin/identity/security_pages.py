@@ -10,14 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from wangyin.errors import DomainError
-from wangyin.identity import flows
 from wangyin.identity import security_center as center
 from wangyin.identity.security_api import (
     amount_or_zero,
     change_pin,
     change_settings,
     overview,
-    send_settings_code,
+    send_customer_code,
     unfreeze_with_code,
 )
 from wangyin.money import parse_amount
@@ -137,9 +136,10 @@ async def password_free(request: Request, user: PageUser, state: State) -> Respo
 @router.post("/security/code")
 async def settings_code(request: Request, user: PageUser, state: State) -> Response:
     def action(form: dict[str, str]) -> None:
-        send_settings_code(
+        send_customer_code(
             state=state,
             user=user,
+            purpose="settings",
             channel="voice" if form.get("channel") == "voice" else "sms",
             client=client_of(request, "web"),
         )
@@ -186,17 +186,13 @@ async def freeze(request: Request, user: PageUser, state: State) -> Response:
 
 @router.post("/security/unfreeze/code")
 async def unfreeze_code(request: Request, user: PageUser, state: State) -> Response:
-    def action(form: dict[str, str]) -> Callable[[Session], object]:
-        flows.limit_account(state, user_id=user.user_id, action="code")
-        channel = "voice" if form.get("channel") == "voice" else "sms"
-        now, client = state.clock.now(), client_of(request, "web")
-        return lambda s: center.send_unfreeze_code(
-            s,
-            user_id=user.user_id,
-            channel=channel,
-            client=client,
-            at=now,
-            settings=state.settings,
+    def action(form: dict[str, str]) -> None:
+        send_customer_code(
+            state=state,
+            user=user,
+            purpose="unfreeze",
+            channel="voice" if form.get("channel") == "voice" else "sms",
+            client=client_of(request, "web"),
         )
 
     return await _act(request, state, user, "code_sent", action)
