@@ -151,7 +151,22 @@ ERRORS: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "This method is not allowed here."),
     "rate_limited": (429, "Too many requests. Please wait a moment."),
     "busy": (503, "The system is busy. Please try again."),
-    "internal_error": (500, "Something went wrong on our side. Nothing was changed."),
+    "service_unavailable": (
+        503,
+        "The service is temporarily unavailable. Please try again in a moment.",
+    ),
+    # The commit's acknowledgement was lost: the action may or may not have happened.
+    "outcome_unknown": (
+        503,
+        "We could not confirm whether your request was completed. Please check the "
+        "transfer's status, or send the same request again with the same Idempotency-Key: "
+        "it will not be carried out twice.",
+    ),
+    "internal_error": (
+        500,
+        "Something went wrong on our side. Please check your transfers and balances "
+        "before trying again.",
+    ),
 }
 
 
