@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     # Small password-free payments: the most a customer may set (5.1.2-g, PSD2 RTS 16).
     password_free_single_max_minor: int = 1_000_00
     password_free_daily_max_minor: int = 5_000_00
+    # Limits are stated in CNY; a transfer in another currency counts against them at
+    # these rates (CNY per one unit of the currency), stated to the customer beside the
+    # limits. Rounded up, so a limit is never exceeded through rounding.
+    limit_cny_rates: dict[str, str] = Field(
+        default={"CNY": "1", "USD": "7.30", "EUR": "7.90", "HKD": "0.94", "GBP": "9.20",
+                 "JPY": "0.050"}
+    )
+    # The bank's own accounts (cash, clearing, fees, ...) are split into this many
+    # sub-accounts per purpose and currency, so concurrent payments never queue on one row.
+    bank_account_shards: int = 16
 
     # Sessions (ASVS 7.3: inactivity and absolute timeouts)
     session_idle_minutes: int = 5

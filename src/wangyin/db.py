@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,49 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+@dataclass
+class QueryStats:
+    """What this process asked of its database: statements and network round trips.
+
+    A round trip is one wait for the server: each statement, and on PostgreSQL the BEGIN
+    that psycopg sends before the first statement and the COMMIT or ROLLBACK. SQLite is in
+    process (no network), so its round trips equal its statements. The statement-budget
+    test and `bench/` read these counters; they cost two integer additions per statement.
+    """
+
+    statements: int = 0
+    round_trips: int = 0
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.statements, self.round_trips
+
+
+def _count_queries(engine: Engine, stats: QueryStats) -> None:
+    networked = engine.dialect.name != "sqlite"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args: Any) -> None:
+        statement = _args[2] if len(_args) > 2 else ""
+        if isinstance(statement, str) and statement.startswith("BEGIN"):
+            return  # SQLite's BEGIN IMMEDIATE, issued by _on_begin: transaction control
+        stats.statements += 1
+        stats.round_trips += 1
+
+    if networked:
+
+        @event.listens_for(engine, "begin")
+        def _begin(_conn: Any) -> None:
+            stats.round_trips += 1
+
+        @event.listens_for(engine, "commit")
+        def _commit(_conn: Any) -> None:
+            stats.round_trips += 1
+
+        @event.listens_for(engine, "rollback")
+        def _rollback(_conn: Any) -> None:
+            stats.round_trips += 1
+
+
 class Database:
     """The engine plus two session factories: writers and readers."""
 
@@ -90,6 +134,8 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.stats = QueryStats()
+        _count_queries(self.engine, self.stats)
         self.write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Readers on SQLite take no write lock (BEGIN DEFERRED) so they never queue
         # behind transfers; on PostgreSQL both factories are the same.
