@@ -1,7 +1,9 @@
-"""Dev-only: the inbox of the dev message gateway. Mounted only when WANGYIN_ENV=dev."""
+"""Dev-only: the inbox of the dev message gateway, and this process's query counters for
+bench/. Mounted only when WANGYIN_ENV=dev."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -54,3 +56,20 @@ def dev_messages(
 def dev_inbox(request: Request, state: State, phone: str = "") -> Response:
     messages = _messages(state, phone) if phone else []
     return render(request, "dev_inbox.html", {"phone": phone, "messages": messages})
+
+
+class QueryStatsOut(BaseModel):
+    pid: int
+    statements: int
+    round_trips: int
+
+
+@router.get("/dev/query-stats", response_model=QueryStatsOut, include_in_schema=False)
+def dev_query_stats(request: Request) -> QueryStatsOut:
+    """Statements and round trips this worker process has sent to its database since it
+    started (`Database.stats`). Each worker answers for itself: bench/transfers.py polls
+    until it has heard from every one. Touches no database, so polling costs no query."""
+    stats = request.app.state.wangyin.db.stats
+    return QueryStatsOut(
+        pid=os.getpid(), statements=stats.statements, round_trips=stats.round_trips
+    )
