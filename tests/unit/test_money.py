@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wangyin import money
 from wangyin.errors import DomainError
 from wangyin.money import (
     CURRENCY_EXPONENTS,
@@ -16,6 +18,7 @@ from wangyin.money import (
     format_grouped,
     format_minor,
     parse_amount,
+    parse_amount_or_zero,
 )
 
 
@@ -52,8 +55,7 @@ def test_parse_amount_accepts_exact_amounts(text: object, currency: str, minor: 
         ("0.00", "CNY", "amount_not_positive"),
         ("-1", "CNY", "amount_not_positive"),
         ("-0.01", "USD", "amount_not_positive"),
-        ("1e400", "CNY", "amount_too_large"),
-        ("1e30", "CNY", "amount_too_large"),
+        ("10000000000000000", "JPY", "amount_too_large"),  # 17 integer digits
         ("10000000000000.01", "CNY", "amount_too_large"),
         (str(MAX_AMOUNT_MINOR + 1), "JPY", "amount_too_large"),
         ("NaN", "CNY", "invalid_amount"),
@@ -67,6 +69,36 @@ def test_parse_amount_accepts_exact_amounts(text: object, currency: str, minor: 
         (True, "CNY", "invalid_amount"),
         (None, "CNY", "invalid_amount"),
         ("1", "XYZ", "unknown_currency"),
+        # Only a plain ASCII decimal: no exponent, no digit grouping, no other scripts'
+        # digits, no sign but the minus (which is refused as not positive).
+        ("1e400", "CNY", "invalid_amount"),
+        ("1e30", "CNY", "invalid_amount"),
+        ("1e1", "CNY", "invalid_amount"),
+        ("1E2", "CNY", "invalid_amount"),
+        ("1e999999", "CNY", "invalid_amount"),
+        ("1e320000", "CNY", "invalid_amount"),
+        ("-1e999999", "CNY", "invalid_amount"),
+        ("0e999999", "CNY", "invalid_amount"),
+        ("1_0", "CNY", "invalid_amount"),
+        ("1_000.00", "CNY", "invalid_amount"),
+        ("١٢", "CNY", "invalid_amount"),  # Arabic-Indic digits
+        ("１２", "CNY", "invalid_amount"),  # full-width digits
+        ("१२", "CNY", "invalid_amount"),  # Devanagari digits
+        ("+1", "CNY", "invalid_amount"),
+        ("--1", "CNY", "invalid_amount"),
+        ("1 000", "CNY", "invalid_amount"),
+        ("1\t0", "CNY", "invalid_amount"),
+        ("1.", "CNY", "invalid_amount"),
+        (".5", "CNY", "invalid_amount"),
+        ("1.2.3", "CNY", "invalid_amount"),
+        ("0x10", "CNY", "invalid_amount"),
+        ("1\x00", "CNY", "invalid_amount"),
+        ("\u3000" + "1", "CNY", "invalid_amount"),  # ideographic space is not trimmed
+        ("1" * 41, "CNY", "invalid_amount"),  # longer than any amount field
+        ("0." + "0" * 60 + "1", "CNY", "invalid_amount"),
+        pytest.param(10**5000, "CNY", "amount_too_large", id="int-too-long-to-print"),
+        (0, "CNY", "amount_not_positive"),
+        (-3, "CNY", "amount_not_positive"),
     ],
 )
 def test_parse_amount_refuses_with_a_stable_code(text: object, currency: str, code: str) -> None:
@@ -143,3 +175,110 @@ def test_parse_never_rounds(value: Decimal, currency: str) -> None:
         assert exc.code in {"amount_too_precise", "amount_not_positive", "amount_too_large"}
         return
     assert Decimal(minor).scaleb(-CURRENCY_EXPONENTS[currency]) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e999999",
+        "1e320000",
+        pytest.param("9" * 500, id="500-nines"),
+        pytest.param("1" + "0" * 100_000, id="100k-digits"),
+        "1_0",
+        "١٢",
+        "+1",
+        "1e1",
+    ],
+)
+def test_parse_amount_does_no_arithmetic_on_text_that_is_not_a_plain_decimal(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 #1: `Decimal("1e320000")` turned into an int held the GIL for seconds.
+    The shape (plain ASCII digits, bounded length) is checked before any conversion, so
+    neither `Decimal` nor `int` ever sees such a text."""
+
+    class Forbidden(int):
+        """Stands in for `int` and `Decimal` in money's namespace: a type (so that
+        isinstance checks still work) that refuses to be constructed."""
+
+        def __new__(cls, *args: object, **kwargs: object) -> Forbidden:
+            raise AssertionError(f"converted {args!r} before checking its shape")
+
+    monkeypatch.setattr(money, "Decimal", Forbidden, raising=False)
+    monkeypatch.setattr(money, "int", Forbidden, raising=False)
+    assert refused(text) in {"invalid_amount", "amount_too_large"}
+
+
+def test_parse_amount_of_a_huge_exponent_is_refused_as_invalid() -> None:
+    assert refused("1e999999") == "invalid_amount"
+    assert refused("1E+999999", "JPY") == "invalid_amount"
+
+
+PLAIN = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+# Texts close to an amount: digits of several scripts, exponents, separators, signs.
+near_amounts = st.text(alphabet="0123456789.eE+-_ \t,١٢０９\x00\u00a0", max_size=45)
+
+
+@given(text=st.one_of(near_amounts, st.text(max_size=45)))
+def test_parse_accepts_only_plain_ascii_decimals(text: str) -> None:
+    """Whatever the text, a stable refusal or an in-range amount of a plain decimal."""
+    try:
+        minor = parse_amount(text, "CNY")
+    except DomainError as exc:
+        assert exc.code in {
+            "invalid_amount",
+            "amount_too_precise",
+            "amount_not_positive",
+            "amount_too_large",
+        }
+        return
+    assert PLAIN.fullmatch(text.strip(" \t\r\n"))
+    assert 0 < minor <= MAX_AMOUNT_MINOR
+    assert Decimal(minor).scaleb(-2) == Decimal(text.strip())
+
+
+@given(
+    whole=st.text(alphabet="0123456789", min_size=1, max_size=16),
+    frac=st.text(alphabet="0123456789", max_size=8),
+    currency=currencies,
+)
+def test_parse_agrees_with_decimal_on_plain_decimals(whole: str, frac: str, currency: str) -> None:
+    text = f"{whole}.{frac}" if frac else whole
+    exact = Decimal(text).scaleb(CURRENCY_EXPONENTS[currency])
+    try:
+        minor = parse_amount(text, currency)
+    except DomainError as exc:
+        if exact != exact.to_integral_value():
+            assert exc.code == "amount_too_precise"
+        elif exact == 0:
+            assert exc.code == "amount_not_positive"
+        else:
+            assert exc.code == "amount_too_large"
+            assert exact > MAX_AMOUNT_MINOR
+        return
+    assert minor == exact
+
+
+@pytest.mark.parametrize("text", ["0", "0.00", " 0 ", "000", "0.0000"])
+def test_zero_means_off_where_zero_is_allowed(text: str) -> None:
+    assert parse_amount_or_zero(text, "CNY") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("0e999999", "invalid_amount"),
+        ("-0", "amount_not_positive"),
+        ("0_0", "invalid_amount"),
+        ("٠", "invalid_amount"),
+        ("", "invalid_amount"),
+        ("0.001", "amount_too_precise"),
+    ],
+)
+def test_zero_allowed_still_takes_only_plain_decimals(text: str, code: str) -> None:
+    with pytest.raises(DomainError) as info:
+        parse_amount_or_zero(text, "CNY")
+    assert info.value.code == code
+    assert parse_amount_or_zero("12.50", "CNY") == 1250
