@@ -81,10 +81,41 @@ def seed_demo() -> None:
         )
     console.print(
         "A first login from a browser binds it as a device: the code goes to the dev inbox "
-        "at http://localhost:8000/dev/inbox?phone=<mobile>; type the ID number above.",
+        f"at {_local_url(settings)}/dev/inbox?phone=<mobile>; type the ID number above.",
         soft_wrap=True,
     )
     db.dispose()
+
+
+def _local_url(settings: Settings) -> str:
+    """Where to open the server on this machine: localhost when bound to every address."""
+    scheme = "https" if settings.tls_cert else "http"
+    host = settings.host
+    if host in ("", "::", "0.0.0.0"):  # noqa: S104 - names the any-address, binds nothing
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{settings.port}"
+
+
+def _require_schema(settings: Settings) -> None:
+    """Stop with a clear message when the database was never migrated (a fresh clone that
+    ran `wangyin serve` before `wangyin db upgrade`), instead of failing on every request."""
+    from sqlalchemy.exc import DBAPIError
+
+    from wangyin.migrate import schema_problem
+
+    try:
+        problem = schema_problem(settings.database_url)
+    except DBAPIError as exc:  # unreachable now: the app reports it in /readyz
+        console.print(f"[yellow]could not check the database schema: {exc.orig}[/yellow]")
+        return
+    if problem:
+        console.print(
+            f"[red]{problem}: run `wangyin db upgrade` first (`make demo` does it)[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
 
 
 def _dual_stack_socket(host: str, port: int) -> socket.socket:
@@ -129,6 +160,7 @@ def serve(
         # The app, loaded by uvicorn (in each worker too), turns on HSTS and Secure cookies.
         os.environ["WANGYIN_TLS_CERT"], os.environ["WANGYIN_TLS_KEY"] = cert, key
     scheme = "https" if cert else "http"
+    _require_schema(settings)
     sock = _dual_stack_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Wangyin on {scheme}://{shown}:{port}  ({scheme}://localhost:{port})")
@@ -163,16 +195,26 @@ def worker() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Migrate, seed the demo bank, print the logins and serve on port 8000 with a worker."""
+def demo(
+    host: str = typer.Option(None, help="Bind address; default :: (IPv6 and IPv4)"),
+    port: int = typer.Option(None, help="Port; default 8000 (WANGYIN_PORT)"),
+) -> None:
+    """Migrate, seed the demo bank, print the logins and serve (port 8000) with a worker."""
+    import os
     import threading
 
     from wangyin.jobs import worker as jobs
 
+    # --host/--port stand for WANGYIN_HOST/WANGYIN_PORT in this process, so the dev-inbox
+    # address printed with the logins is the one served.
+    if host:
+        os.environ["WANGYIN_HOST"] = host
+    if port:
+        os.environ["WANGYIN_PORT"] = str(port)
     db_upgrade("head")
     seed_demo()
     threading.Thread(target=jobs.run, args=(_settings(),), daemon=True, name="worker").start()
-    serve(host=None, port=None, workers=1)  # type: ignore[arg-type]
+    serve(host=None, port=None, workers=1, tls_cert=None, tls_key=None)  # type: ignore[arg-type]
 
 
 @app.command()
