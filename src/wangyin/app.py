@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wangyin import __version__
@@ -18,6 +20,13 @@ from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.security.keys import load_keyring
+from wangyin.web.availability import (
+    DATABASE_EXCEPTIONS,
+    RETRY_AFTER_SECONDS,
+    DatabaseAvailability,
+    availability_of,
+    is_unavailable,
+)
 from wangyin.web.context import AppState, LoginRequired
 from wangyin.web.middleware import SecurityAndLanguage
 from wangyin.web.ratelimit import limit_by_ip
@@ -68,6 +77,38 @@ def _error_page(request: Request, error: DomainError) -> Response:
     )
 
 
+def _with_retry_after(error: DomainError) -> DomainError:
+    """503s tell the client when to try again (`problem()` reads `retry_after`)."""
+    if error.status != 503 or "retry_after" in error.params:
+        return error
+    error = copy.copy(error)  # the raised one may be kept (e.g. a stored answer): not mutated
+    error.params = {**error.params, "retry_after": RETRY_AFTER_SECONDS}
+    return error
+
+
+def _error_response(request: Request, error: DomainError) -> Response:
+    error = _with_retry_after(error)
+    if _is_api(request):
+        return problem(request, error)
+    response = _error_page(request, error)
+    if "retry_after" in error.params:
+        response.headers["Retry-After"] = str(error.params["retry_after"])
+    return response
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    """A logged 500. SQL parameters are hidden first: they can carry personal data."""
+    seen: BaseException | None = exc
+    for _ in range(16):  # the whole chain is logged: hide them in its causes too
+        if seen is None:
+            break
+        if isinstance(seen, StatementError):
+            seen.hide_parameters = True
+        seen = seen.__cause__ or seen.__context__
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_response(request, DomainError("internal_error"))
+
+
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
 ) -> FastAPI:
@@ -84,12 +125,33 @@ def create_app(
         dependencies=[Depends(limit_by_ip)],  # per-IP rate limits, keyed by path
     )
     app.state.wangyin = AppState(settings=settings, db=db, clock=clock or SystemClock())
+    # One warning when the database goes away, one when it answers again (web/availability).
+    availability = DatabaseAvailability()
+    availability.watch(db.engine)
+    app.state.db_availability = availability
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        if _is_api(request):
-            return problem(request, exc)
-        return _error_page(request, exc)
+        if exc.code == "busy" and exc.__cause__ is not None and is_unavailable(exc.__cause__):
+            # Retries used up on a connection that kept dying is an outage, not contention.
+            cause = exc.__cause__
+            exc = DomainError("service_unavailable", **exc.params)
+            exc.__cause__ = cause
+        if exc.code == "service_unavailable":
+            availability_of(request.app).refused(exc)
+        return _error_response(request, exc)
+
+    # The database went away (stopped, restarting, failing over, pool exhausted): a 503
+    # with Retry-After, no traceback. Handled here, not by the generic Exception handler
+    # below, so Starlette does not re-raise and uvicorn keeps the connection alive.
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        if not is_unavailable(exc):
+            return _internal_error(request, exc)
+        availability_of(request.app).refused(exc)
+        return _error_response(request, DomainError("service_unavailable"))
+
+    for exc_class in DATABASE_EXCEPTIONS:
+        app.add_exception_handler(exc_class, _database_error)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -123,9 +185,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        error = DomainError("internal_error")
-        return problem(request, error) if _is_api(request) else _error_page(request, error)
+        return _internal_error(request, exc)
 
     from wangyin.accounts import api as accounts_api
     from wangyin.accounts import pages as accounts_pages
