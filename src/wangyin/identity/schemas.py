@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wangyin.security.channel import SealedText
+from wangyin.text import NameText, SealedText, Text
 
 
 class Strict(BaseModel):
@@ -13,11 +13,11 @@ class Strict(BaseModel):
 
 
 class RegisterIn(Strict):
-    name: str = Field(min_length=1, max_length=50)
+    name: NameText = Field(min_length=1, max_length=50)
     id_number: SealedText
-    mobile: str = Field(min_length=1, max_length=20)
+    mobile: Text = Field(min_length=1, max_length=20)
     card_number: SealedText
-    username: str = Field(min_length=1, max_length=40)
+    username: Text = Field(min_length=1, max_length=40)
     password: SealedText
     transaction_password: SealedText  # six digits, asked when confirming transfers
 
@@ -29,7 +29,7 @@ class RegisterOut(BaseModel):
 
 
 class LoginIn(Strict):
-    login: str = Field(min_length=1, max_length=40, description="Login name or mobile number")
+    login: Text = Field(min_length=1, max_length=40, description="Login name or mobile number")
     password: SealedText
 
 
@@ -50,12 +50,12 @@ Channel = Literal["sms", "voice"]
 
 
 class ChallengeCodeIn(Strict):
-    challenge_id: str = Field(min_length=1, max_length=40)
+    challenge_id: Text = Field(min_length=1, max_length=40)
     channel: Channel = "sms"
 
 
 class ChallengeVerifyIn(Strict):
-    challenge_id: str = Field(min_length=1, max_length=40)
+    challenge_id: Text = Field(min_length=1, max_length=40)
     code: SealedText
     id_number: SealedText | None = Field(
         default=None, description="Required when binding a new device"
@@ -78,7 +78,7 @@ class ResetStartOut(BaseModel):
 
 
 class ResetFinishIn(Strict):
-    challenge_id: str = Field(min_length=1, max_length=40)
+    challenge_id: Text = Field(min_length=1, max_length=40)
     code: SealedText
     new_password: SealedText
 

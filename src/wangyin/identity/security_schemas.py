@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wangyin.security.channel import SealedText
+from wangyin.text import SealedText, Text
 
 
 class _In(BaseModel):
@@ -51,14 +51,14 @@ _STEP_UP = "Code from POST /security/code; needed only when a value goes up"
 
 
 class LimitsIn(_In):
-    single_limit: str = Field(max_length=30, description="Decimal string, CNY")
-    daily_limit: str = Field(max_length=30)
+    single_limit: Text = Field(max_length=30, description="Decimal string, CNY")
+    daily_limit: Text = Field(max_length=30)
     code: SealedText | None = Field(default=None, description=_STEP_UP)
 
 
 class PasswordFreeIn(_In):
-    single: str = Field(max_length=30, description='"0" turns password-free payments off')
-    daily: str = Field(max_length=30)
+    single: Text = Field(max_length=30, description='"0" turns password-free payments off')
+    daily: Text = Field(max_length=30)
     code: SealedText | None = Field(default=None, description=_STEP_UP)
 
 

@@ -5,28 +5,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wangyin.security.channel import SealedText
+from wangyin.text import NameText, SealedText, Text
 
 
 class TransferPrepareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    from_account_id: str = Field(min_length=1, max_length=40)
-    to_account_number: str = Field(
+    from_account_id: Text = Field(min_length=1, max_length=40)
+    to_account_number: Text = Field(
         min_length=1, max_length=30, description="Payee account number or debit-card number"
     )
-    payee_name: str = Field(min_length=1, max_length=50)
-    amount: str = Field(
+    payee_name: NameText = Field(min_length=1, max_length=50)
+    amount: Text = Field(
         min_length=1, max_length=40, description='Decimal string in major units, e.g. "1234.56"'
     )
-    currency: str = Field(min_length=3, max_length=3)
-    remark: str = Field(default="", max_length=50)
+    currency: Text = Field(min_length=3, max_length=3)
+    remark: NameText = Field(default="", max_length=50)
 
 
 class TransferConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key_digest: str | None = Field(
+    key_digest: Text | None = Field(
         default=None,
         max_length=64,
         description="The key_digest the customer was shown; a mismatch refuses confirmation",

@@ -13,6 +13,7 @@ from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.ids import new_token
 from wangyin.security.channel import Envelope, Sealed, reveal_many
+from wangyin.text import has_bidi_control, has_control
 from wangyin.web.context import ANON_CSRF_COOKIE, SESSION_COOKIE, app_state
 
 
@@ -83,13 +84,31 @@ def _sealed_value(text: str) -> Sealed:
         raise DomainError("channel_invalid") from None
 
 
+# Form fields holding names and remarks, which other people read: no bidi controls
+# either (the same rule as `wangyin.text.NameText` in the API schemas).
+NAME_FORM_FIELDS = frozenset({"name", "payee_name", "remark"})
+
+
+def _refuse_unsafe_text(data: dict[str, str]) -> None:
+    """No control characters in any field, no bidi controls in names (issue 11 #11)."""
+    for key, value in data.items():
+        if has_control(key) or has_control(value):
+            raise DomainError("validation_error")
+        if key in NAME_FORM_FIELDS and has_bidi_control(value):
+            raise DomainError("validation_error")
+
+
 async def form_data(request: Request) -> dict[str, Any]:
-    """The submitted form, with sensitive fields decrypted (4.1.2.2-b)."""
+    """The submitted form, with sensitive fields decrypted (4.1.2.2-b); a field with a
+    control character (or a name with a bidi control) refuses the whole form."""
     form = await request.form()
     data = {key: value if isinstance(value, str) else "" for key, value in form.items()}
+    _refuse_unsafe_text(data)
     sealed = {key: _sealed_value(data[key]) for key in SEALED_FORM_FIELDS & data.keys()}
     if sealed:
         state = app_state(request)
         clear = await run_in_threadpool(reveal_many, state, sealed)
-        data.update({key: value or "" for key, value in clear.items()})
+        opened = {key: value or "" for key, value in clear.items()}
+        _refuse_unsafe_text(opened)
+        data.update(opened)
     return data
