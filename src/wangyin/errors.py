@@ -171,7 +171,8 @@ ERRORS: dict[str, tuple[int, str]] = {
 
 
 class DomainError(Exception):
-    """A refusal with a stable code; nothing has been written when it is raised."""
+    """A refusal with a stable code. Nothing of the action has been written when it is
+    raised; only its bookkeeping may be kept (`keep`)."""
 
     def __init__(self, code: str, **params: Any) -> None:
         if code not in ERRORS:
@@ -179,6 +180,11 @@ class DomainError(Exception):
         super().__init__(code)
         self.code = code
         self.params = params
+        # Set by the idempotency layer: this refusal's bookkeeping (its stored answer, a
+        # counted wrong PIN) commits before it is answered (`uow.run_write`).
+        self.keep = False
+        # A stored first answer given again for the same Idempotency-Key.
+        self.replayed = False
 
     @property
     def status(self) -> int:

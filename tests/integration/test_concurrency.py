@@ -183,7 +183,9 @@ def test_concurrent_random_transfers_keep_the_books(
     assert after["negative"] == 0
     assert after["entries"] == after["keys"] == after["completed"] == len(outcome.completed)
     # One stored response per successful prepare and per successful confirm; replays add none.
-    assert after["records"] == outcome.prepared + len(outcome.completed)
+    # Every executed request's first answer is stored, refusals included (rule 4).
+    refused = sum(outcome.refusals.values())
+    assert after["records"] == outcome.prepared + len(outcome.completed) + refused
     report = verify_all(db)
     assert report.ok, report.problems
 

@@ -14,13 +14,15 @@ from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
-from wangyin.identity.service import CurrentUser
+from wangyin.identity import service as identity
+from wangyin.identity.models import User
+from wangyin.identity.service import Caller
 from wangyin.ledger.models import JournalEntry
-from wangyin.payments.api import prepare_transfer
+from wangyin.payments.actions import prepare_transfer
 from wangyin.payments.schemas import TransferPrepareIn
+from wangyin.runtime import AppState
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
-from wangyin.web.context import AppState
 
 
 @pytest.fixture
@@ -292,16 +294,17 @@ def test_public_edition_may_not_transfer(
     db: Database, clock: FrozenClock, settings: Settings, people: tuple[Person, Person]
 ) -> None:
     a, b = people
-    public = CurrentUser(
-        user_id=a.user.id,
-        user_public_id=a.user.public_id,
-        customer_id=a.customer.id,
-        customer_public_id=a.customer.public_id,
-        name=a.name,
-        username=a.username,
-        edition="public",
-        session_id=0,
-        csrf_token="",
+    def public_session(s: Session) -> str:
+        user = s.get_one(User, a.user.id)
+        user.edition = "public"
+        return identity.start_session(
+            s, user=user, client_type="api", ip="", user_agent="", at=clock.now(), settings=settings
+        ).token
+
+    token = run_write(db, public_session)
+    caller = Caller(
+        token=token, via_cookie=False, csrf_sent="", path="/api/v1/transfers",
+        unsafe_method=True, client=Client(),
     )
     body = TransferPrepareIn(
         from_account_id=a.account.public_id,
@@ -312,7 +315,7 @@ def test_public_edition_may_not_transfer(
     )
     state = AppState(settings=settings, db=db, clock=clock)
     refused = code(
-        lambda: prepare_transfer(state=state, user=public, key="k" * 16, body=body, client=Client())
+        lambda: prepare_transfer(state=state, caller=caller, key="k" * 16, body=body)
     )
     assert refused == "public_edition"
 

@@ -1,6 +1,8 @@
-"""Login and code steps that span two transactions: when a check fails, the action rolls
-back and the failure itself (a wrong password, a wrong code) is counted in a second one.
-Shared by the JSON API and the pages."""
+"""Use cases of identity (login, codes, resets), shared by the JSON API and the pages.
+
+Some steps still count a failure (a wrong password, a wrong code) in a second transaction
+after the first rolled back; the security issue (11 #2/#3) moves each into the transaction
+that decides it, as the transfer confirmation now does."""
 
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
+from wangyin.runtime import AppState
 from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
-from wangyin.web.context import AppState
 
 WRONG_CODE = {"otp_invalid", "wrong_id_number"}
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from wangyin.identity import flows
+from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
 from wangyin.identity.schemas import (
     ChallengeCodeIn,
@@ -65,7 +65,7 @@ def login(body: LoginIn, request: Request, state: State) -> LoginOut:
     bound yet (send `X-Device-Id`), the answer is a challenge to finish with a code."""
     password = reveal(state, body.password, field="password")
     return _login_out(
-        flows.password_login(
+        identity_actions.password_login(
             state=state, login=body.login, password=password, client=client_of(request)
         )
     )
@@ -74,7 +74,7 @@ def login(body: LoginIn, request: Request, state: State) -> LoginOut:
 @router.post("/auth/login/code", status_code=204)
 def login_code(body: ChallengeCodeIn, request: Request, state: State) -> Response:
     """Send the login code by SMS or voice to the phone registered with the bank."""
-    flows.send_login_code(
+    identity_actions.send_login_code(
         state=state,
         challenge_id=body.challenge_id,
         channel=body.channel,
@@ -88,7 +88,7 @@ def login_verify(body: ChallengeVerifyIn, request: Request, state: State) -> Log
     """The code (and, for a new device, the ID number, which binds the device)."""
     clear = reveal_many(state, {"code": body.code, "id_number": body.id_number})
     return _login_out(
-        flows.verify_login_code(
+        identity_actions.verify_login_code(
             state=state,
             challenge_id=body.challenge_id,
             code=clear["code"] or "",
@@ -154,7 +154,7 @@ def reset_start(body: ResetStartIn, request: Request, state: State) -> ResetStar
 def reset_finish(body: ResetFinishIn, request: Request, state: State) -> Response:
     """The code and a new password; every session of the customer ends."""
     clear = reveal_many(state, {"code": body.code, "new_password": body.new_password})
-    flows.reset_password(
+    identity_actions.reset_password(
         state=state,
         challenge_id=body.challenge_id,
         code=clear["code"] or "",

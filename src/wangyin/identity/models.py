@@ -60,6 +60,11 @@ class User(Base):
     transaction_pin_hash: Mapped[str | None] = mapped_column(String(200))
     # Consecutive wrong transaction passwords; the 5th freezes transfers until unfrozen.
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+    # Today's totals (bank day `day_date`, Asia/Shanghai) in CNY minor units, kept by the
+    # confirm step under this row's lock: the daily limits read them instead of summing.
+    day_date: Mapped[str] = mapped_column(String(10), default="")
+    day_total_cny_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    day_password_free_cny_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # Self-service freezes (4.4-c1): transfers only, or everything but logging in to unfreeze.
     freeze: Mapped[str] = mapped_column(String(16), default="none")  # none | transfers | all
     # Customer-set limits within the bank's maxima; None means the bank maximum.

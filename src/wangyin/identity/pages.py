@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from wangyin.errors import DomainError
-from wangyin.identity import flows
+from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
 from wangyin.ids import new_token
@@ -96,7 +96,7 @@ async def login_submit(request: Request, state: State) -> Response:
     values = {"login": form.get("login", "")[:40]}
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        outcome = flows.password_login(
+        outcome = identity_actions.password_login(
             state=state,
             login=form.get("login", ""),
             password=form.get("password", ""),
@@ -136,7 +136,7 @@ async def verify_send_code(challenge_id: str, request: Request, state: State) ->
     channel = "voice" if form.get("channel") == "voice" else "sms"
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        flows.send_login_code(
+        identity_actions.send_login_code(
             state=state,
             challenge_id=challenge_id,
             channel=channel,
@@ -152,7 +152,7 @@ async def verify_submit(challenge_id: str, request: Request, state: State) -> Re
     form = await form_data(request)
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        outcome = flows.verify_login_code(
+        outcome = identity_actions.verify_login_code(
             state=state,
             challenge_id=challenge_id,
             code=form.get("code", ""),
@@ -249,7 +249,7 @@ async def reset_submit(challenge_id: str, request: Request, state: State) -> Res
         check_form_csrf(request, form.get("csrf_token", ""), None)
         if form.get("new_password", "") != form.get("new_password_again", ""):
             raise DomainError("validation_error")
-        flows.reset_password(
+        identity_actions.reset_password(
             state=state,
             challenge_id=challenge_id,
             code=form.get("code", ""),

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from wangyin.clock import as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import flows, otp
+from wangyin.identity import actions as identity_actions
+from wangyin.identity import otp
 from wangyin.identity import security_center as center
 from wangyin.identity import service as identity
 from wangyin.identity.models import User
@@ -145,7 +146,7 @@ def send_customer_code(
     *, state: AppState, user: CurrentUser, purpose: str, channel: str, client: Client
 ) -> None:
     """Rate-limited per customer, then sent (see `security_center.send_code`)."""
-    flows.limit_account(state, user_id=user.user_id, action="code")
+    identity_actions.limit_account(state, user_id=user.user_id, action="code")
     now = state.clock.now()
     run_write(
         state.db,

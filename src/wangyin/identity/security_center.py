@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,20 @@ class Limits:
     password_free_daily_minor: int
 
 
-def effective_limits(user: User, settings: Settings) -> Limits:
+class HasLimits(Protocol):
+    """A user row, or the limit columns read from it on the transfer path."""
+
+    @property
+    def single_limit_minor(self) -> int | None: ...
+    @property
+    def daily_limit_minor(self) -> int | None: ...
+    @property
+    def password_free_single_minor(self) -> int: ...
+    @property
+    def password_free_daily_minor(self) -> int: ...
+
+
+def effective_limits(user: HasLimits, settings: Settings) -> Limits:
     """The customer's own limits, never above the bank's maxima."""
     return Limits(
         single_minor=min(

@@ -8,13 +8,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Card
 from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
+from wangyin.db import table_of
 from wangyin.errors import DomainError
+from wangyin.idempotency.models import IdempotencyRecord
+from wangyin.idempotency.service import StoredAnswer
 from wangyin.identity import otp, validators
 from wangyin.identity.models import Customer, Device, LoginChallenge, User, UserSession
 from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
@@ -183,44 +186,139 @@ class CurrentUser:
     touch_due: bool = False
     freeze: str = "none"
     device_id: str = ""
+    # The answer already stored under the request's Idempotency-Key, when asked for.
+    stored_answer: StoredAnswer | None = None
+
+
+_SESSIONS = table_of(UserSession)
+_USERS = table_of(User)
+_CUSTOMERS = table_of(Customer)
 
 
 def resolve_session(
-    session: Session, *, token: str, at: datetime, settings: Settings
+    session: Session,
+    *,
+    token: str,
+    at: datetime,
+    settings: Settings,
+    idempotency_key: str | None = None,
 ) -> CurrentUser | None:
     """The logged-in user behind a token, or None when it is unknown, ended or timed out.
-    Read-only: the caller runs `touch_session` when `touch_due` says so."""
-    row = session.execute(
-        select(UserSession, User, Customer)
-        .join(User, User.id == UserSession.user_id)
-        .join(Customer, Customer.id == User.customer_id)
-        .where(UserSession.token_hash == _token_hash(token))
-    ).first()
+
+    One statement on the hot path: only the columns a request needs (nothing encrypted is
+    read, so nothing is decrypted), and with `idempotency_key` the answer stored under it,
+    joined in (`CurrentUser.stored_answer`). Read-only: the caller touches the session
+    when `touch_due` says so."""
+    columns = [
+        _SESSIONS.c.id.label("session_id"),
+        _SESSIONS.c.csrf_token,
+        _SESSIONS.c.device_id,
+        _SESSIONS.c.last_seen_at,
+        _SESSIONS.c.expires_at,
+        _SESSIONS.c.ended_at,
+        _USERS.c.id.label("user_id"),
+        _USERS.c.public_id.label("user_public_id"),
+        _USERS.c.username,
+        _USERS.c.edition,
+        _USERS.c.status,
+        _USERS.c.freeze,
+        _USERS.c.customer_id,
+        _CUSTOMERS.c.public_id.label("customer_public_id"),
+        _CUSTOMERS.c.name,
+    ]
+    query = (
+        select(*columns)
+        .select_from(_SESSIONS)
+        .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+        .join(_CUSTOMERS, _CUSTOMERS.c.id == _USERS.c.customer_id)
+        .where(_SESSIONS.c.token_hash == _token_hash(token))
+    )
+    if idempotency_key is not None:
+        records = table_of(IdempotencyRecord)
+        query = query.add_columns(
+            records.c.request_digest, records.c.response_status, records.c.response_body
+        ).outerjoin(
+            records,
+            and_(records.c.scope == _USERS.c.public_id, records.c.key == idempotency_key),
+        )
+    row = session.execute(query).first()
     if row is None:
         return None
-    record, user, customer = row
     idle_limit = timedelta(minutes=settings.session_idle_minutes)
     if (
-        record.ended_at is not None
-        or at >= as_utc(record.expires_at)
-        or at - as_utc(record.last_seen_at) > idle_limit
-        or user.status != "active"
+        row.ended_at is not None
+        or at >= as_utc(row.expires_at)
+        or at - as_utc(row.last_seen_at) > idle_limit
+        or row.status != "active"
     ):
         return None
+    stored = None
+    if idempotency_key is not None and row.request_digest is not None:
+        stored = StoredAnswer(row.request_digest, row.response_status, row.response_body)
     return CurrentUser(
-        user_id=user.id,
-        user_public_id=user.public_id,
-        customer_id=customer.id,
-        customer_public_id=customer.public_id,
-        name=customer.name,
-        username=user.username,
-        edition=user.edition,
-        session_id=record.id,
-        csrf_token=record.csrf_token,
-        touch_due=at - as_utc(record.last_seen_at) > _TOUCH_EVERY,
-        freeze=user.freeze,
-        device_id=record.device_id,
+        user_id=row.user_id,
+        user_public_id=row.user_public_id,
+        customer_id=row.customer_id,
+        customer_public_id=row.customer_public_id,
+        name=row.name,
+        username=row.username,
+        edition=row.edition,
+        session_id=row.session_id,
+        csrf_token=row.csrf_token,
+        touch_due=at - as_utc(row.last_seen_at) > _TOUCH_EVERY,
+        freeze=row.freeze,
+        device_id=row.device_id,
+        stored_answer=stored,
     )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who claims to call, as the request says (token, CSRF header, path, client): checked
+    against the session inside the use case's own transaction."""
+
+    token: str
+    via_cookie: bool
+    csrf_sent: str
+    path: str
+    unsafe_method: bool
+    client: Client
+
+
+# While frozen "all", a customer can still log in to unfreeze, see their security
+# settings and log out (4.4-c1).
+FROZEN_ALLOWED = ("/api/v1/security", "/api/v1/auth/logout", "/api/v1/me", "/security", "/logout")
+
+
+def authenticate_caller(
+    session: Session,
+    *,
+    caller: Caller,
+    at: datetime,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> CurrentUser:
+    """The caller's session, in the caller's transaction; refuses an unknown or expired
+    session, a cookie session's unsafe request without its CSRF token, and anything but
+    unfreezing while frozen. Touches the session when due (once a minute at most)."""
+    if not caller.token:
+        raise DomainError("not_authenticated")
+    user = resolve_session(
+        session, token=caller.token, at=at, settings=settings, idempotency_key=idempotency_key
+    )
+    if user is None:
+        raise DomainError("not_authenticated")
+    if (
+        caller.via_cookie
+        and caller.unsafe_method
+        and not secrets.compare_digest(caller.csrf_sent, user.csrf_token)
+    ):
+        raise DomainError("csrf_failed")
+    if user.freeze == "all" and not caller.path.startswith(FROZEN_ALLOWED):
+        raise DomainError("account_frozen")
+    if user.touch_due:
+        touch_session(session, session_id=user.session_id, at=at)
+    return user
 
 
 def touch_session(session: Session, *, session_id: int, at: datetime) -> None:

@@ -13,10 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from wangyin.db import table_of
 from wangyin.errors import DomainError
 from wangyin.ids import new_public_id
 from wangyin.ledger.models import Hold, JournalEntry, LedgerAccount, Posting
@@ -62,14 +66,34 @@ def open_account(
 def internal_account(
     session: Session, *, purpose: str, currency: str, at: datetime
 ) -> LedgerAccount:
-    """The bank's own account for a purpose (CASH, CLEARING, FEES, SUSPENSE) and currency."""
-    code = f"BANK:{purpose}:{currency}"
+    """The bank's first sub-account for a purpose (CASH, CLEARING, FEES, SUSPENSE)."""
+    return bank_account(session, purpose=purpose, currency=currency, at=at, shard=0)
+
+
+def bank_account_code(purpose: str, currency: str, shard: int) -> str:
+    # Sub-account 0 keeps the code the bank's accounts had before they were split.
+    return f"BANK:{purpose}:{currency}" if shard == 0 else f"BANK:{purpose}:{currency}:{shard:02d}"
+
+
+def bank_account(
+    session: Session, *, purpose: str, currency: str, at: datetime, shard: int
+) -> LedgerAccount:
+    """One of the bank's sub-accounts for a purpose and currency (rule 8: no row that every
+    payment writes). Callers choose the shard per transfer (e.g. from its id), so concurrent
+    payments lock different rows; reports and `verify` sum a purpose over its shards.
+    Opened on first use; two first uses racing lose on the unique code and are retried."""
+    code = bank_account_code(purpose, currency, shard)
     account = session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).first()
     if account is None:
         account = open_account(
             session, code=code, currency=currency, kind="internal", at=at, allow_negative=True
         )
     return account
+
+
+def shard_of(public_id: str, shards: int) -> int:
+    """A stable, evenly spread shard for a transfer or entry id."""
+    return int(hashlib.blake2s(public_id.encode(), digest_size=4).hexdigest(), 16) % shards
 
 
 def request_digest(payload: object) -> str:
@@ -94,6 +118,21 @@ def lock_accounts(session: Session, account_ids: Sequence[int]) -> dict[int, Led
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A booked journal entry: its ids and each touched account's balance after it."""
+
+    id: int
+    public_id: str
+    balances: dict[int, int]
+    replayed: bool = False
+
+
+_ACCOUNTS = table_of(LedgerAccount)
+_ENTRIES = table_of(JournalEntry)
+_POSTINGS = table_of(Posting)
+
+
 def post(
     session: Session,
     *,
@@ -103,61 +142,104 @@ def post(
     description: str = "",
     idempotency_key: str | None = None,
     digest: str | None = None,
-) -> JournalEntry:
-    """Book one balanced journal entry, exactly once per idempotency key."""
+) -> Posted:
+    """Book one balanced journal entry, exactly once per idempotency key.
+
+    Four statements whatever the number of legs: lock the accounts (ascending id), insert
+    the entry (a replayed key inserts nothing), move the balances, insert the postings.
+    Every refusal is decided on the locked rows before anything is written, so a caller
+    may commit its own bookkeeping of the refusal in the same transaction."""
     _check_balanced(legs)
-    if idempotency_key is not None:
-        existing = session.scalars(
-            select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
-        ).first()
-        if existing is not None:
-            if existing.request_digest != digest:
-                raise DomainError("idempotency_key_reused")
-            return existing
-
-    accounts = lock_accounts(session, [leg.account_id for leg in legs])
-    for leg in legs:
-        if accounts[leg.account_id].currency != leg.currency:
-            raise DomainError("currency_mismatch", currency=leg.currency)
-
-    entry = JournalEntry(
-        public_id=new_public_id(),
-        kind=kind,
-        description=description,
-        idempotency_key=idempotency_key,
-        request_digest=digest,
-        created_at=at,
-    )
-    session.add(entry)
-    session.flush()
-
-    # Apply debits before credits so an account that is both never looks overdrawn midway.
-    for leg in sorted(legs, key=lambda leg: leg.amount_minor):
-        account = accounts[leg.account_id]
-        new_balance = account.balance_minor + leg.amount_minor
-        if (
-            leg.amount_minor < 0
-            and not account.allow_negative
-            and new_balance - account.held_minor < 0
-        ):
-            raise DomainError("insufficient_funds")
-        account.balance_minor = new_balance
-        session.add(
-            Posting(
-                public_id=new_public_id(),
-                entry_id=entry.id,
-                ledger_account_id=account.id,
-                amount_minor=leg.amount_minor,
-                currency=leg.currency,
-                balance_after_minor=new_balance,
-                memo=leg.memo,
-                counterparty_name=leg.counterparty_name,
-                counterparty_account=leg.counterparty_account,
-                created_at=at,
+    ids = sorted({leg.account_id for leg in legs})
+    locked = {
+        row.id: row
+        for row in session.execute(
+            select(
+                _ACCOUNTS.c.id,
+                _ACCOUNTS.c.currency,
+                _ACCOUNTS.c.balance_minor,
+                _ACCOUNTS.c.held_minor,
+                _ACCOUNTS.c.allow_negative,
             )
+            .where(_ACCOUNTS.c.id.in_(ids))
+            .order_by(_ACCOUNTS.c.id)
+            .with_for_update()
         )
-    session.flush()
-    return entry
+    }
+    if len(locked) != len(ids):
+        raise DomainError("account_not_found")
+    delta: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        if locked[leg.account_id].currency != leg.currency:
+            raise DomainError("currency_mismatch", currency=leg.currency)
+        delta[leg.account_id] += leg.amount_minor
+    balances: dict[int, int] = {}
+    for account_id, change in delta.items():
+        row = locked[account_id]
+        balances[account_id] = row.balance_minor + change
+        if change < 0 and not row.allow_negative and balances[account_id] - row.held_minor < 0:
+            raise DomainError("insufficient_funds")
+
+    public_id = new_public_id()
+    inserted = session.execute(
+        _insert_entry(session)
+        .values(
+            public_id=public_id,
+            kind=kind,
+            description=description,
+            idempotency_key=idempotency_key,
+            request_digest=digest,
+            created_at=at,
+        )
+        .returning(_ENTRIES.c.id)
+    ).first()
+    if inserted is None:  # this key was booked before: the first booking stands
+        existing = session.execute(
+            select(_ENTRIES.c.id, _ENTRIES.c.public_id, _ENTRIES.c.request_digest).where(
+                _ENTRIES.c.idempotency_key == idempotency_key
+            )
+        ).one()
+        if existing.request_digest != digest:
+            raise DomainError("idempotency_key_reused")
+        return Posted(id=existing.id, public_id=existing.public_id, balances={}, replayed=True)
+    entry_id = int(inserted.id)
+
+    session.execute(
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.id.in_(list(delta)))
+        .values(
+            balance_minor=_ACCOUNTS.c.balance_minor
+            + case(delta, value=_ACCOUNTS.c.id, else_=literal(0))
+        )
+    )
+    # A running balance per leg: an account on several legs gets each step's balance.
+    running = {account_id: locked[account_id].balance_minor for account_id in delta}
+    rows = []
+    for leg in sorted(legs, key=lambda leg: leg.amount_minor):  # debits first
+        running[leg.account_id] += leg.amount_minor
+        rows.append(
+            {
+                "public_id": new_public_id(),
+                "entry_id": entry_id,
+                "ledger_account_id": leg.account_id,
+                "amount_minor": leg.amount_minor,
+                "currency": leg.currency,
+                "balance_after_minor": running[leg.account_id],
+                "memo": leg.memo,
+                "counterparty_name": leg.counterparty_name,
+                "counterparty_account": leg.counterparty_account,
+                "created_at": at,
+            }
+        )
+    session.execute(insert(_POSTINGS).values(rows))
+    return Posted(id=entry_id, public_id=public_id, balances=balances)
+
+
+def _insert_entry(session: Session) -> Any:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING, in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return sqlite_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 def _check_balanced(legs: Sequence[Leg]) -> None:

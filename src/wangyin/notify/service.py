@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from wangyin.db import table_of
 from wangyin.ids import new_public_id
 from wangyin.notify.models import OutboxMessage
 from wangyin.security.fields import decrypt_value, encrypt_value, lookup_hash
@@ -34,6 +35,33 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def outbox_row(
+    *, channel: str, phone: str, text: str, purpose: str, at: datetime
+) -> dict[str, object]:
+    """One outbox row as column values, for `enqueue_many` on hot paths."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    return {
+        "public_id": new_public_id(),
+        "channel": channel,
+        "recipient": encrypt_value("outbox_recipient", phone),
+        "recipient_lookup": lookup_hash(phone),
+        "body": encrypt_value("outbox_body", text),
+        "purpose": purpose,
+        "status": "pending",
+        "attempts": 0,
+        "last_error": "",
+        "created_at": at,
+        "next_attempt_at": at,
+    }
+
+
+def enqueue_many(session: Session, rows: list[dict[str, object]]) -> None:
+    """Several messages in one INSERT, in the caller's transaction."""
+    if rows:
+        session.execute(insert(table_of(OutboxMessage)).values(rows))
 
 
 def recipient_of(message: OutboxMessage) -> str:

@@ -8,13 +8,13 @@ from pydantic import ValidationError
 
 from wangyin.accounts import service as accounts
 from wangyin.errors import DomainError
-from wangyin.identity.service import CurrentUser, require_transfers_allowed
+from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
+from wangyin.payments import actions
 from wangyin.payments import service as payments
-from wangyin.payments.api import confirm_transfer, prepare_transfer, send_transfer_code
 from wangyin.payments.schemas import TransferPrepareIn
 from wangyin.uow import run_read
-from wangyin.web.context import AppState, PageUser, State, check_form_csrf, client_of
+from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
 from wangyin.web.forms import error_text, form_data
 from wangyin.web.render import render
 
@@ -76,12 +76,11 @@ async def transfer_submit(request: Request, user: PageUser, state: State) -> Res
             )
         except ValidationError:
             raise DomainError("validation_error") from None
-        _, result, _ = prepare_transfer(
+        _, result, _ = actions.prepare_transfer(
             state=state,
-            user=user,
+            caller=_form_caller(request, form),
             key=values["idempotency_key"],
             body=body,
-            client=client_of(request, "web"),
         )
     except DomainError as exc:
         values["idempotency_key"] = ""  # a corrected form is a new request
@@ -89,17 +88,21 @@ async def transfer_submit(request: Request, user: PageUser, state: State) -> Res
     return RedirectResponse(f"/transfer/{result['id']}/confirm", status_code=303)
 
 
-def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> payments.TransferView:
-    now = state.clock.now()
-    return run_read(
-        state.db,
-        lambda s: payments.view(
-            s,
-            payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
-            at=now,
-            settings=state.settings,
-        ),
+def _form_caller(request: Request, form: dict[str, str]) -> Caller:
+    """The page's caller: the session cookie, with the form's CSRF token."""
+    caller = caller_of(request, "web")
+    return Caller(
+        token=caller.token,
+        via_cookie=True,
+        csrf_sent=form.get("csrf_token", ""),
+        path=caller.path,
+        unsafe_method=True,
+        client=caller.client,
     )
+
+
+def _transfer_view(state: AppState, user: CurrentUser, transfer_id: str) -> payments.TransferView:
+    return actions.transfer_view(state=state, user=user, transfer_id=transfer_id)
 
 
 RETRYABLE_ON_PAGE = {
@@ -153,12 +156,12 @@ async def confirm_send_code(
     channel = "voice" if form.get("channel") == "voice" else "sms"
     try:
         check_form_csrf(request, form.get("csrf_token", ""), user)
-        send_transfer_code(
+        actions.send_transfer_code(
             state=state,
             user=user,
             transfer_id=transfer_id,
             channel=channel,
-            client=client_of(request, "web"),
+            caller=caller_of(request, "web"),
         )
     except DomainError as exc:
         if exc.code == "transfer_not_found":
@@ -174,15 +177,14 @@ async def confirm_submit(
     form = await form_data(request)
     try:
         check_form_csrf(request, form.get("csrf_token", ""), user)
-        confirm_transfer(
+        actions.confirm_transfer(
             state=state,
-            user=user,
+            caller=_form_caller(request, form),
             key=form.get("idempotency_key", ""),
             transfer_id=transfer_id,
             key_digest=(form.get("key_digest") or "")[:64] or None,
             transaction_password=form.get("transaction_password") or None,
             code=form.get("code") or None,
-            client=client_of(request, "web"),
         )
     except DomainError as exc:
         if exc.code == "transfer_not_found":

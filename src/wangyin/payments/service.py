@@ -1,26 +1,31 @@
-"""Intra-bank transfers: prepare -> confirm.
+"""Intra-bank transfers: prepare -> confirm, in explicit SQL (the hot path, rule 10).
 
 Prepare validates everything and fixes the key data the customer confirms; confirm
 re-checks what may have changed since (balances, limits, account states) and posts one
 journal entry, exactly once. Locks are taken in one order everywhere:
-transfer request -> customer -> ledger accounts (ascending id).
+transfer request -> user -> ledger accounts (ascending id). Every refusal is decided
+before the first write, so the caller can commit its bookkeeping of a refusal (the
+idempotency record, the audit record, a counted wrong PIN) in the same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from wangyin.accounts import service as accounts
-from wangyin.accounts.models import Account
-from wangyin.clock import BANK_TZ, as_utc, bank_date, bank_day_bounds_utc
+from wangyin.accounts.models import Account, Card
+from wangyin.accounts.service import CARD_BIN
+from wangyin.clock import BANK_TZ, as_utc, bank_date
 from wangyin.config import Settings
+from wangyin.db import table_of
 from wangyin.errors import DomainError
 from wangyin.identity import otp
+from wangyin.identity import service as identity_pins
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import verify_password
 from wangyin.identity.security_center import effective_limits
@@ -28,11 +33,12 @@ from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import LedgerAccount
 from wangyin.ledger.service import VerifyReport
-from wangyin.money import format_grouped, format_minor, parse_amount
+from wangyin.money import exponent, format_grouped, format_minor, parse_amount
 from wangyin.notify import service as notify
 from wangyin.payments.models import COMPLETED, EXPIRED, PENDING, TransferRequest
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
 from wangyin.security.masking import mask_account_number, mask_name
 
 
@@ -56,66 +62,131 @@ def key_data(
     }
 
 
-def _digest_of(transfer: TransferRequest, source: Account, payee: Account) -> str:
-    return ledger.request_digest(
-        key_data(
-            from_number=source.account_number,
-            to_number=payee.account_number,
-            payee_name=transfer.payee_name,
-            amount_minor=transfer.amount_minor,
-            currency=transfer.currency,
-            created_at=transfer.created_at,
-        )
+
+
+@dataclass
+class TransferRow:
+    """A transfer request with what its views and checks need, read in one statement."""
+
+    id: int
+    public_id: str
+    customer_id: int
+    user_id: int
+    from_account_id: int
+    to_account_id: int
+    from_public_id: str
+    from_number: str
+    to_number: str
+    payee_name: str
+    amount_minor: int
+    currency: str
+    remark: str
+    status: str
+    key_digest: str
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None = None
+    confirmed_with: str = ""
+    journal_entry_id: int | None = None
+    # Known when prepared or confirmed; None: ask `password_free_eligible`.
+    second_factor_required: bool | None = None
+
+
+_TRANSFERS = table_of(TransferRequest)
+_ACCOUNTS = table_of(Account)
+_LEDGER = table_of(LedgerAccount)
+_USERS = table_of(User)
+_CUSTOMERS = table_of(Customer)
+_CARDS = table_of(Card)
+
+
+@dataclass(frozen=True)
+class LimitState:
+    """A user's limits and today's counters (CNY minor units), from the user row."""
+
+    single_limit_minor: int | None
+    daily_limit_minor: int | None
+    password_free_single_minor: int
+    password_free_daily_minor: int
+    day_date: str
+    day_total_cny_minor: int
+    day_password_free_cny_minor: int
+
+    def used_today(self, at: datetime) -> tuple[int, int]:
+        """(total, password-free) already confirmed on the bank day of `at`."""
+        if self.day_date != bank_date(at).isoformat():
+            return 0, 0
+        return self.day_total_cny_minor, self.day_password_free_cny_minor
+
+
+LIMIT_COLUMNS = (
+    _USERS.c.single_limit_minor,
+    _USERS.c.daily_limit_minor,
+    _USERS.c.password_free_single_minor,
+    _USERS.c.password_free_daily_minor,
+    _USERS.c.day_date,
+    _USERS.c.day_total_cny_minor,
+    _USERS.c.day_password_free_cny_minor,
+)
+
+
+def limit_state_of(row: Any) -> LimitState:
+    return LimitState(
+        single_limit_minor=row.single_limit_minor,
+        daily_limit_minor=row.daily_limit_minor,
+        password_free_single_minor=row.password_free_single_minor,
+        password_free_daily_minor=row.password_free_daily_minor,
+        day_date=row.day_date,
+        day_total_cny_minor=row.day_total_cny_minor,
+        day_password_free_cny_minor=row.day_password_free_cny_minor,
     )
 
 
-def _daily_used(
-    session: Session,
-    *,
-    customer_id: int,
-    currency: str,
-    at: datetime,
-    password_free_only: bool = False,
-) -> int:
-    start, end = bank_day_bounds_utc(bank_date(at))
-    query = select(func.coalesce(func.sum(TransferRequest.amount_minor), 0)).where(
-        TransferRequest.customer_id == customer_id,
-        TransferRequest.currency == currency,
-        TransferRequest.status == COMPLETED,
-        TransferRequest.confirmed_at >= start,
-        TransferRequest.confirmed_at < end,
+def read_limit_state(session: Session, *, user_id: int) -> LimitState:
+    return limit_state_of(
+        session.execute(select(*LIMIT_COLUMNS).where(_USERS.c.id == user_id)).one()
     )
-    if password_free_only:
-        query = query.where(TransferRequest.confirmed_with == "password_free")
-    return int(session.scalar(query) or 0)
+
+
+def to_cny_minor(amount_minor: int, currency: str, settings: Settings) -> int:
+    """What an amount counts against the CNY limits: at the stated rate, rounded up."""
+    if currency == "CNY":
+        return amount_minor
+    rate = Decimal(settings.limit_cny_rates.get(currency, "0"))
+    if rate <= 0:
+        raise DomainError("unknown_currency", currency=currency)
+    places = Decimal(10) ** (exponent("CNY") - exponent(currency))
+    return int((Decimal(amount_minor) * rate * places).to_integral_value(ROUND_CEILING))
 
 
 def _check_limits(
-    session: Session,
-    *,
-    user_id: int,
-    customer_id: int,
-    amount_minor: int,
-    currency: str,
-    at: datetime,
-    settings: Settings,
-) -> None:
-    """The customer's own limits within the bank's maxima (per currency, in its units)."""
-    limits = effective_limits(session.get_one(User, user_id), settings)
-    if amount_minor > limits.single_minor:
-        raise DomainError("over_single_limit", limit=format_grouped(limits.single_minor, currency))
-    remaining = limits.daily_minor - _daily_used(
-        session, customer_id=customer_id, currency=currency, at=at
-    )
-    if amount_minor > remaining:
-        raise DomainError("over_daily_limit", remaining=format_grouped(max(remaining, 0), currency))
+    limits_state: LimitState, *, amount_minor: int, currency: str, at: datetime, settings: Settings
+) -> int:
+    """The customer's own limits within the bank's maxima, in CNY (other currencies at the
+    stated rates). Returns the amount in CNY minor units."""
+    limits = effective_limits(limits_state, settings)
+    cny = to_cny_minor(amount_minor, currency, settings)
+    if cny > limits.single_minor:
+        raise DomainError("over_single_limit", limit=format_grouped(limits.single_minor, "CNY"))
+    remaining = limits.daily_minor - limits_state.used_today(at)[0]
+    if cny > remaining:
+        raise DomainError("over_daily_limit", remaining=format_grouped(max(remaining, 0), "CNY"))
+    return cny
 
 
-def _available(session: Session, account: Account) -> int:
-    return session.get_one(LedgerAccount, account.ledger_account_id).available_minor
+def _password_free(
+    limits_state: LimitState, *, amount_cny_minor: int, at: datetime, settings: Settings
+) -> bool:
+    """Small password-free payment: under the customer's per-transfer threshold and, with
+    what was already paid password-free today, under the daily one (both in CNY)."""
+    limits = effective_limits(limits_state, settings)
+    if amount_cny_minor > limits.password_free_single_minor:
+        return False
+    used = limits_state.used_today(at)[1]
+    return used + amount_cny_minor <= limits.password_free_daily_minor
 
 
-def _check_parties(session: Session, *, source: Account, payee: Account, currency: str) -> None:
+def _check_parties(source: Any, payee: Any, *, currency: str) -> None:
     if source.status != "active":
         raise DomainError("account_inactive")
     if payee.id == source.id:
@@ -140,39 +211,76 @@ def prepare(
     at: datetime,
     settings: Settings,
     client: Client | None = None,
-) -> TransferRequest:
+    user_public_id: str | None = None,
+    limits_state: LimitState | None = None,
+) -> TransferRow:
+    """Validate and fix the key data: one read of both accounts, one insert, the audit
+    record. Every refusal comes before the first write."""
     client = client or Client()
-    source = accounts.owned_account(
-        session, customer_id=customer_id, account_public_id=from_account_id
-    )
     currency = currency.strip().upper()
     amount_minor = parse_amount(amount, currency)
-    payee = accounts.find_by_number(session, number=to_account_number)
+    number = "".join(to_account_number.split())
+    # A payee is addressed by account number or by one of its debit-card numbers; cards are
+    # looked up by their keyed hash, so a typed card number never reaches the database.
+    card_account = (
+        select(_CARDS.c.account_id).where(_CARDS.c.number_hash == lookup_hash(number))
+    ).scalar_subquery()
+    rows = session.execute(
+        select(
+            _ACCOUNTS.c.id,
+            _ACCOUNTS.c.public_id,
+            _ACCOUNTS.c.account_number,
+            _ACCOUNTS.c.customer_id,
+            _ACCOUNTS.c.currency,
+            _ACCOUNTS.c.status,
+            (_LEDGER.c.balance_minor - _LEDGER.c.held_minor).label("available"),
+            _CUSTOMERS.c.name,
+            func.coalesce(_ACCOUNTS.c.id == card_account, False).label("by_card"),
+        )
+        .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
+        .join(_CUSTOMERS, _CUSTOMERS.c.id == _ACCOUNTS.c.customer_id)
+        .where(
+            or_(
+                _ACCOUNTS.c.public_id == from_account_id,
+                _ACCOUNTS.c.id == card_account,
+                # A number in our card range goes to the database only as its keyed hash.
+                *(() if number.startswith(CARD_BIN) else (_ACCOUNTS.c.account_number == number,)),
+            )
+        )
+    ).all()
+    source = next(
+        (r for r in rows if r.public_id == from_account_id and r.customer_id == customer_id), None
+    )
+    if source is None:
+        raise DomainError("account_not_found")
+    payee = next((r for r in rows if r.by_card), None) or next(
+        (r for r in rows if r.account_number == number), None
+    )
     if payee is None:
         raise DomainError("payee_not_found")
-    _check_parties(session, source=source, payee=payee, currency=currency)
-    holder = session.get_one(Customer, payee.customer_id)
+    _check_parties(source, payee, currency=currency)
     payee_name = " ".join(payee_name.split())
-    if payee_name != holder.name:
+    if payee_name != payee.name:
         raise DomainError("payee_name_mismatch")
-    if amount_minor > _available(session, source):
+    if amount_minor > source.available:
         raise DomainError("insufficient_funds")
-    _check_limits(
-        session,
-        user_id=user_id,
-        customer_id=customer_id,
-        amount_minor=amount_minor,
-        currency=currency,
-        at=at,
-        settings=settings,
+    if limits_state is None:
+        limits_state = read_limit_state(session, user_id=user_id)
+    amount_cny = _check_limits(
+        limits_state, amount_minor=amount_minor, currency=currency, at=at, settings=settings
     )
+
     created = at.replace(microsecond=0)
-    transfer = TransferRequest(
+    transfer = TransferRow(
+        id=0,
         public_id=new_public_id(),
         customer_id=customer_id,
         user_id=user_id,
         from_account_id=source.id,
         to_account_id=payee.id,
+        from_public_id=source.public_id,
+        from_number=source.account_number,
+        to_number=payee.account_number,
         payee_name=payee_name,
         amount_minor=amount_minor,
         currency=currency,
@@ -181,34 +289,74 @@ def prepare(
         key_digest="",
         created_at=created,
         expires_at=created + timedelta(seconds=settings.transfer_confirm_seconds),
-        ip=client.ip[:64],
-        device_id=client.device_id[:80],
-        client_type=client.client_type[:16],
-        os_version=client.os_version[:80],
-        user_agent=client.user_agent[:300],
+        second_factor_required=not _password_free(
+            limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
+        ),
     )
-    transfer.key_digest = _digest_of(transfer, source, payee)
-    session.add(transfer)
-    session.flush()
+    transfer.key_digest = _digest_of(transfer)
+    transfer.id = session.execute(
+        insert(_TRANSFERS)
+        .values(
+            public_id=transfer.public_id,
+            customer_id=customer_id,
+            user_id=user_id,
+            from_account_id=source.id,
+            to_account_id=payee.id,
+            payee_name=payee_name,
+            amount_minor=amount_minor,
+            currency=currency,
+            remark=transfer.remark,
+            status=PENDING,
+            key_digest=transfer.key_digest,
+            created_at=created,
+            expires_at=transfer.expires_at,
+            ip=client.ip[:64],
+            device_id=client.device_id[:80],
+            client_type=client.client_type[:16],
+            os_version=client.os_version[:80],
+            user_agent=client.user_agent[:300],
+            confirmed_with="",
+        )
+        .returning(_TRANSFERS.c.id)
+    ).scalar_one()
     audit.append(
         session,
         event="transfer_prepared",
         outcome="success",
-        actor=session.get_one(User, user_id).public_id,
+        actor=user_public_id or _user_public_id(session, user_id),
         at=at,
         client=client,
         customer_id=customer_id,
-        details=_audit_details(transfer, source, payee),
+        details=_audit_details(transfer),
     )
     return transfer
 
 
-def _audit_details(transfer: TransferRequest, source: Account, payee: Account) -> dict[str, str]:
+def _user_public_id(session: Session, user_id: int) -> str:
+    return str(
+        session.execute(select(_USERS.c.public_id).where(_USERS.c.id == user_id)).scalar_one()
+    )
+
+
+def _digest_of(transfer: TransferRow) -> str:
+    return ledger.request_digest(
+        key_data(
+            from_number=transfer.from_number,
+            to_number=transfer.to_number,
+            payee_name=transfer.payee_name,
+            amount_minor=transfer.amount_minor,
+            currency=transfer.currency,
+            created_at=transfer.created_at,
+        )
+    )
+
+
+def _audit_details(transfer: TransferRow) -> dict[str, str]:
     """Enough to reconstruct the operation (4.4-c2); account numbers are masked."""
     return {
         "transfer": transfer.public_id,
-        "from": mask_account_number(source.account_number),
-        "to": mask_account_number(payee.account_number),
+        "from": mask_account_number(transfer.from_number),
+        "to": mask_account_number(transfer.to_number),
         "amount": format_minor(transfer.amount_minor, transfer.currency),
         "currency": transfer.currency,
         "digest": transfer.key_digest,
@@ -216,21 +364,15 @@ def _audit_details(transfer: TransferRequest, source: Account, payee: Account) -
 
 
 def password_free_eligible(
-    session: Session, *, transfer: TransferRequest, at: datetime, settings: Settings
+    session: Session, *, transfer: TransferRow, at: datetime, settings: Settings
 ) -> bool:
-    """Small password-free payment: under the customer's per-transfer threshold and,
-    with what was already paid password-free today, under the daily one."""
-    limits = effective_limits(session.get_one(User, transfer.user_id), settings)
-    if transfer.amount_minor > limits.password_free_single_minor:
-        return False
-    used = _daily_used(
-        session,
-        customer_id=transfer.customer_id,
-        currency=transfer.currency,
+    """Would this pending transfer be confirmed without password and code right now?"""
+    return _password_free(
+        read_limit_state(session, user_id=transfer.user_id),
+        amount_cny_minor=to_cny_minor(transfer.amount_minor, transfer.currency, settings),
         at=at,
-        password_free_only=True,
+        settings=settings,
     )
-    return used + transfer.amount_minor <= limits.password_free_daily_minor
 
 
 def send_code(
@@ -247,7 +389,6 @@ def send_code(
     transfer = get_transfer(session, customer_id=customer_id, transfer_id=transfer_id)
     if transfer.status != PENDING or at >= as_utc(transfer.expires_at):
         raise DomainError("transfer_not_pending")
-    payee = session.get_one(Account, transfer.to_account_id)
     user = session.get_one(User, transfer.user_id)
     otp.issue(
         session,
@@ -258,13 +399,74 @@ def send_code(
         at=at,
         settings=settings,
         message_fields={
-            "tail": payee.account_number[-4:],
+            "tail": transfer.to_number[-4:],
             "amount": format_minor(transfer.amount_minor, transfer.currency),
             "currency": transfer.currency,
         },
         client=client,
         audit_details={"transfer": transfer.public_id},
     )
+
+
+_SOURCE = _ACCOUNTS.alias("source")
+_PAYEE = _ACCOUNTS.alias("payee")
+_PAYEE_HOLDER = _CUSTOMERS.alias("payee_holder")
+
+
+def _transfer_query(*, with_payee_contact: bool = False) -> Any:
+    query = (
+        select(
+            _TRANSFERS,
+            _SOURCE.c.public_id.label("from_public_id"),
+            _SOURCE.c.account_number.label("from_number"),
+            _SOURCE.c.ledger_account_id.label("from_ledger_id"),
+            _SOURCE.c.status.label("from_status"),
+            _SOURCE.c.currency.label("from_currency"),
+            _PAYEE.c.account_number.label("to_number"),
+            _PAYEE.c.ledger_account_id.label("to_ledger_id"),
+            _PAYEE.c.status.label("to_status"),
+            _PAYEE.c.currency.label("to_currency"),
+        )
+        .join(_SOURCE, _SOURCE.c.id == _TRANSFERS.c.from_account_id)
+        .join(_PAYEE, _PAYEE.c.id == _TRANSFERS.c.to_account_id)
+    )
+    if with_payee_contact:
+        query = query.add_columns(_PAYEE_HOLDER.c.mobile.label("payee_mobile")).join(
+            _PAYEE_HOLDER, _PAYEE_HOLDER.c.id == _PAYEE.c.customer_id
+        )
+    return query
+
+
+def _row_to_transfer(row: Any) -> TransferRow:
+    return TransferRow(
+        id=row.id,
+        public_id=row.public_id,
+        customer_id=row.customer_id,
+        user_id=row.user_id,
+        from_account_id=row.from_account_id,
+        to_account_id=row.to_account_id,
+        from_public_id=row.from_public_id,
+        from_number=row.from_number,
+        to_number=row.to_number,
+        payee_name=row.payee_name,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        remark=row.remark,
+        status=row.status,
+        key_digest=row.key_digest,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        confirmed_at=row.confirmed_at,
+        confirmed_with=row.confirmed_with,
+        journal_entry_id=row.journal_entry_id,
+    )
+
+
+@dataclass(frozen=True)
+class _Party:
+    id: int
+    status: str
+    currency: str
 
 
 def confirm(
@@ -278,67 +480,113 @@ def confirm(
     transaction_password: str | None = None,
     code: str | None = None,
     client: Client | None = None,
-) -> TransferRequest:
+) -> TransferRow:
     """Execute once. Needs the transaction password and a code bound to the key data,
-    unless it is a small password-free payment."""
+    unless it is a small password-free payment.
+
+    Locks in the one order: transfer request -> user (limits, day counters, freeze, PIN
+    tries) -> ledger accounts (ascending id). Every check is made on the locked rows before
+    the first write; a wrong PIN or code is counted in this transaction before the refusal
+    (`second_factor_invalid`), so N concurrent wrong attempts consume N tries (rule 9)."""
     client = client or Client()
-    transfer = session.scalars(
-        select(TransferRequest)
-        .where(TransferRequest.public_id == transfer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    row = session.execute(
+        _transfer_query(with_payee_contact=True)
+        .where(_TRANSFERS.c.public_id == transfer_id)
+        .with_for_update(of=_TRANSFERS)
     ).first()
-    if transfer is None or transfer.customer_id != customer_id:
+    if row is None or row.customer_id != customer_id:
         raise DomainError("transfer_not_found")
+    transfer = _row_to_transfer(row)
     if transfer.status == COMPLETED:
         raise DomainError("transfer_already_confirmed")
     if transfer.status != PENDING:
         raise DomainError("transfer_not_pending")
     if at >= as_utc(transfer.expires_at):
         raise DomainError("transfer_expired")
-
-    source = session.get_one(Account, transfer.from_account_id)
-    payee = session.get_one(Account, transfer.to_account_id)
-    digest = _digest_of(transfer, source, payee)
+    digest = _digest_of(transfer)
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
 
-    # The customer row serialises this customer's confirmations for the daily limit.
-    session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
-    _check_parties(session, source=source, payee=payee, currency=transfer.currency)
-    _check_limits(
-        session,
-        user_id=transfer.user_id,
-        customer_id=customer_id,
+    user = session.execute(
+        select(
+            _USERS.c.public_id,
+            _USERS.c.freeze,
+            _USERS.c.status,
+            _USERS.c.edition,
+            _USERS.c.transaction_pin_hash,
+            _USERS.c.failed_pins,
+            *LIMIT_COLUMNS,
+            _CUSTOMERS.c.name.label("payer_name"),
+            _CUSTOMERS.c.mobile.label("payer_mobile"),
+        )
+        .join(_CUSTOMERS, _CUSTOMERS.c.id == _USERS.c.customer_id)
+        .where(_USERS.c.id == transfer.user_id)
+        .with_for_update(of=_USERS)
+    ).one()
+    # The freeze and the edition as they are now, under the lock, not as the session saw
+    # them when the request began (issue 11 #2).
+    if user.status != "active":
+        raise DomainError("customer_inactive")
+    if user.edition != "professional":
+        raise DomainError("public_edition")
+    if user.freeze == "all":
+        raise DomainError("account_frozen")
+    if user.freeze == "transfers":
+        raise DomainError("transfers_frozen")
+    _check_parties(
+        _Party(transfer.from_account_id, row.from_status, row.from_currency),
+        _Party(transfer.to_account_id, row.to_status, row.to_currency),
+        currency=transfer.currency,
+    )
+    limits_state = limit_state_of(user)
+    amount_cny = _check_limits(
+        limits_state,
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         at=at,
         settings=settings,
     )
-    if password_free_eligible(session, transfer=transfer, at=at, settings=settings):
+    if _password_free(limits_state, amount_cny_minor=amount_cny, at=at, settings=settings):
         confirmed_with = "password_free"
     else:
         if not transaction_password or not code:
             raise DomainError("transaction_password_required")
-        user = session.get_one(User, transfer.user_id)
-        row = otp.usable_code(
+        otp_row = otp.usable_code(
             session,
-            user_id=user.id,
+            user_id=transfer.user_id,
             purpose="transfer",
             binding=digest,
             at=at,
             settings=settings,
         )
         pin_ok = verify_password(user.transaction_pin_hash, transaction_password)
-        code_ok = otp.matches(row, code=code, settings=settings)
+        code_ok = otp.matches(otp_row, code=code, settings=settings)
         if not (pin_ok and code_ok):
             # One answer for either factor, so a session cannot be used as an oracle to
-            # guess the PIN; the caller counts what was wrong (see payments.api).
-            raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
-        otp.accept(session, row, at=at)
-        user.failed_pins = 0
+            # guess the PIN. Counted now, under the locks that decided it.
+            if not code_ok:
+                otp.record_wrong_code(
+                    session,
+                    user_id=transfer.user_id,
+                    purpose="transfer",
+                    binding=digest,
+                    settings=settings,
+                    at=at,
+                    client=client,
+                )
+            else:
+                # Counted only with the right code: whoever guesses has the customer's
+                # phone, and a stranger cannot lock the customer out with random PINs.
+                identity_pins.record_pin_failure(
+                    session, user_id=transfer.user_id, client=client, at=at
+                )
+            raise DomainError(
+                "second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok
+            )
+        otp.accept(session, otp_row, at=at)
         confirmed_with = "pin+otp"
-    payer = session.get_one(Customer, customer_id)
+
+    memo = transfer.remark or "转账"
     entry = ledger.post(
         session,
         kind="transfer",
@@ -348,92 +596,111 @@ def confirm(
         digest=digest,
         legs=[
             ledger.Leg(
-                account_id=source.ledger_account_id,
+                account_id=row.from_ledger_id,
                 amount_minor=-transfer.amount_minor,
                 currency=transfer.currency,
-                memo=transfer.remark or "转账",
+                memo=memo,
                 counterparty_name=transfer.payee_name,
-                counterparty_account=payee.account_number,
+                counterparty_account=transfer.to_number,
             ),
             ledger.Leg(
-                account_id=payee.ledger_account_id,
+                account_id=row.to_ledger_id,
                 amount_minor=transfer.amount_minor,
                 currency=transfer.currency,
-                memo=transfer.remark or "转账",
-                counterparty_name=payer.name,
-                counterparty_account=source.account_number,
+                memo=memo,
+                counterparty_name=user.payer_name,
+                counterparty_account=transfer.from_number,
             ),
         ],
     )
+    session.execute(
+        update(_TRANSFERS)
+        .where(_TRANSFERS.c.id == transfer.id)
+        .values(
+            status=COMPLETED,
+            confirmed_at=at,
+            journal_entry_id=entry.id,
+            confirmed_with=confirmed_with,
+        )
+    )
+    total, password_free_used = limits_state.used_today(at)
+    counters: dict[str, Any] = {
+        "day_date": bank_date(at).isoformat(),
+        "day_total_cny_minor": total + amount_cny,
+        "day_password_free_cny_minor": password_free_used
+        + (amount_cny if confirmed_with == "password_free" else 0),
+    }
+    if confirmed_with != "password_free" and user.failed_pins:
+        counters["failed_pins"] = 0
+    session.execute(update(_USERS).where(_USERS.c.id == transfer.user_id).values(**counters))
     transfer.status = COMPLETED
     transfer.confirmed_at = at
     transfer.journal_entry_id = entry.id
     transfer.confirmed_with = confirmed_with
-    session.flush()
-    _notify_balance_changes(session, transfer=transfer, source=source, payee=payee, at=at)
+    # 4.1.5.2-b: both customers hear of the change with their new balance, from the
+    # outbox after the commit.
+    when = as_utc(at).astimezone(BANK_TZ).strftime("%m月%d日%H:%M")
+    amount_text = format_grouped(transfer.amount_minor, transfer.currency)
+    notify.enqueue_many(
+        session,
+        [
+            notify.outbox_row(
+                channel="sms",
+                phone=phone,
+                purpose="balance_change",
+                at=at,
+                text=(
+                    f"您尾号{number[-4:]}的账户{when}{verb} {amount_text} "
+                    f"{transfer.currency}，余额 "
+                    f"{format_grouped(entry.balances.get(ledger_id, 0), transfer.currency)}。"
+                ),
+            )
+            for phone, number, verb, ledger_id in (
+                (user.payer_mobile, transfer.from_number, "转出", row.from_ledger_id),
+                (row.payee_mobile, transfer.to_number, "转入", row.to_ledger_id),
+            )
+        ],
+    )
     audit.append(
         session,
         event="transfer_confirmed",
         outcome="success",
-        actor=session.get_one(User, transfer.user_id).public_id,
+        actor=user.public_id,
         at=at,
         client=client,
         customer_id=customer_id,
-        details={**_audit_details(transfer, source, payee), "with": confirmed_with},
+        details={**_audit_details(transfer), "with": confirmed_with},
     )
     return transfer
 
 
-def _notify_balance_changes(
-    session: Session, *, transfer: TransferRequest, source: Account, payee: Account, at: datetime
-) -> None:
-    """4.1.5.2-b: both customers hear of the change at once. The SMS goes into the outbox in
-    this transaction, so it is sent exactly when the money moved, after the commit."""
-    when = as_utc(at).astimezone(BANK_TZ).strftime("%m月%d日%H:%M")
-    amount = format_grouped(transfer.amount_minor, transfer.currency)
-    for account, verb in ((source, "转出"), (payee, "转入")):
-        holder = session.get_one(Customer, account.customer_id)
-        balance = session.get_one(LedgerAccount, account.ledger_account_id).balance_minor
-        notify.enqueue(
-            session,
-            channel="sms",
-            phone=holder.mobile,
-            purpose="balance_change",
-            at=at,
-            text=(
-                f"您尾号{account.account_number[-4:]}的账户{when}{verb} {amount} "
-                f"{transfer.currency}，余额 {format_grouped(balance, transfer.currency)}。"
-            ),
-        )
-
-
-def find_transfer(
-    session: Session, *, customer_id: int, transfer_id: str
-) -> TransferRequest | None:
+def find_transfer(session: Session, *, customer_id: int, transfer_id: str) -> TransferRow | None:
     try:
         return get_transfer(session, customer_id=customer_id, transfer_id=transfer_id)
     except DomainError:
         return None
 
 
-def get_transfer(session: Session, *, customer_id: int, transfer_id: str) -> TransferRequest:
-    transfer = session.scalars(
-        select(TransferRequest).where(TransferRequest.public_id == transfer_id)
+def get_transfer(session: Session, *, customer_id: int, transfer_id: str) -> TransferRow:
+    """The customer's own transfer, or 404: another customer's id looks like none."""
+    row = session.execute(
+        _transfer_query().where(_TRANSFERS.c.public_id == transfer_id)
     ).first()
-    if transfer is None or transfer.customer_id != customer_id:
+    if row is None or row.customer_id != customer_id:
         raise DomainError("transfer_not_found")
-    return transfer
+    return _row_to_transfer(row)
 
 
-def list_transfers(session: Session, *, customer_id: int, limit: int = 20) -> list[TransferRequest]:
-    return list(
-        session.scalars(
-            select(TransferRequest)
-            .where(TransferRequest.customer_id == customer_id)
-            .order_by(TransferRequest.id.desc())
+def list_transfers(session: Session, *, customer_id: int, limit: int = 20) -> list[TransferRow]:
+    return [
+        _row_to_transfer(row)
+        for row in session.execute(
+            _transfer_query()
+            .where(_TRANSFERS.c.customer_id == customer_id)
+            .order_by(_TRANSFERS.c.id.desc())
             .limit(limit)
         )
-    )
+    ]
 
 
 @dataclass(frozen=True)
@@ -473,20 +740,27 @@ class TransferView:
 
 
 def view(
-    session: Session, transfer: TransferRequest, *, at: datetime, settings: Settings | None = None
+    session: Session, transfer: TransferRow, *, at: datetime, settings: Settings | None = None
 ) -> TransferView:
     """What the payer sees. The payee's number is masked, the payee name they typed is not."""
-    source = session.get_one(Account, transfer.from_account_id)
-    payee = session.get_one(Account, transfer.to_account_id)
     status = transfer.status
     if status == PENDING and at >= as_utc(transfer.expires_at):
         status = EXPIRED
+    if status == COMPLETED:
+        second_factor = transfer.confirmed_with != "password_free"
+    elif transfer.second_factor_required is not None:
+        second_factor = transfer.second_factor_required
+    else:
+        second_factor = not (
+            settings is not None
+            and password_free_eligible(session, transfer=transfer, at=at, settings=settings)
+        )
     return TransferView(
         id=transfer.public_id,
         status=status,
-        from_account_id=source.public_id,
-        from_account_number=mask_account_number(source.account_number),
-        to_account_number=mask_account_number(payee.account_number),
+        from_account_id=transfer.from_public_id,
+        from_account_number=mask_account_number(transfer.from_number),
+        to_account_number=mask_account_number(transfer.to_number),
         payee_name=transfer.payee_name,
         amount=format_minor(transfer.amount_minor, transfer.currency),
         currency=transfer.currency,
@@ -495,14 +769,7 @@ def view(
         expires_at=as_utc(transfer.expires_at),
         confirmed_at=as_utc(transfer.confirmed_at) if transfer.confirmed_at else None,
         key_digest=transfer.key_digest,
-        second_factor_required=(
-            transfer.confirmed_with != "password_free"
-            if status == COMPLETED
-            else not (
-                settings is not None
-                and password_free_eligible(session, transfer=transfer, at=at, settings=settings)
-            )
-        ),
+        second_factor_required=second_factor,
     )
 
 

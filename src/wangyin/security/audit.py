@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc
+from wangyin.db import table_of
 from wangyin.security.crypto import sm3
 from wangyin.security.models import AuditHead, AuditRecord
 
@@ -67,6 +68,10 @@ def record_hash(record: AuditRecord) -> str:
     return sm3(_canonical(record)).hex()
 
 
+_HEADS = table_of(AuditHead)
+_RECORDS = table_of(AuditRecord)
+
+
 def append(
     session: Session,
     *,
@@ -78,24 +83,25 @@ def append(
     customer_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditRecord:
+    """Append one record to its chain: three statements (lock the head, insert, move the
+    head). Returns the record as written (not attached to the session)."""
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN}
     client = client or Client()
     chain = customer_id % CHAINS if customer_id is not None else 0
-    head = session.scalars(
-        select(AuditHead)
-        .where(AuditHead.id == _head_id(chain))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    head_id = _head_id(chain)
+    head = session.execute(
+        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == head_id).with_for_update()
     ).first()
     if head is None:
         # Two first appends racing here: one insert loses on the key and its unit of work
         # is retried, finding the winner's head.
-        head = AuditHead(id=_head_id(chain), seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
+        session.execute(insert(_HEADS).values(id=head_id, seq=0, hash=GENESIS))
+        seq, prev_hash = 0, GENESIS
+    else:
+        seq, prev_hash = int(head.seq), str(head.hash)
     record = AuditRecord(
         chain=chain,
-        seq=head.seq + 1,
+        seq=seq + 1,
         at=at.replace(microsecond=0),
         event=event,
         outcome=outcome,
@@ -105,14 +111,30 @@ def append(
         device_id=client.device_id[:80],
         client=client.describe(),
         details=json.dumps(clean, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
         hash="",
     )
     record.hash = record_hash(record)
-    head.seq = record.seq
-    head.hash = record.hash
-    session.add(record)
-    session.flush()
+    session.execute(
+        insert(_RECORDS).values(
+            chain=record.chain,
+            seq=record.seq,
+            at=record.at,
+            event=record.event,
+            outcome=record.outcome,
+            customer_id=record.customer_id,
+            actor=record.actor,
+            ip=record.ip,
+            device_id=record.device_id,
+            client=record.client,
+            details=record.details,
+            prev_hash=record.prev_hash,
+            hash=record.hash,
+        )
+    )
+    session.execute(
+        update(_HEADS).where(_HEADS.c.id == head_id).values(seq=record.seq, hash=record.hash)
+    )
     return record
 
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from wangyin.clock import Clock
-from wangyin.config import Settings
-from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.identity import service as identity
-from wangyin.identity.service import CurrentUser
+from wangyin.identity.service import Caller, CurrentUser
+from wangyin.runtime import AppState as AppState  # re-exported for the routes
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -23,13 +20,6 @@ DEVICE_COOKIE = "wy_device"
 ANON_CSRF_COOKIE = "wy_csrf"
 LANG_COOKIE = "lang"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    db: Database
-    clock: Clock
 
 
 def app_state(request: Request) -> AppState:
@@ -94,6 +84,23 @@ def bearer_token(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None
+
+
+def caller_of(request: Request, client_type: str | None = None) -> Caller:
+    """Who claims to call, before any database work: the use case resolves the session
+    inside its own transaction (one transaction per request, rule 10)."""
+    token = bearer_token(request)
+    via_cookie = token is None
+    if via_cookie:
+        token = request.cookies.get(SESSION_COOKIE)
+    return Caller(
+        token=token or "",
+        via_cookie=via_cookie,
+        csrf_sent=request.headers.get("x-csrf-token", ""),
+        path=request.url.path,
+        unsafe_method=request.method not in SAFE_METHODS,
+        client=client_of(request, client_type),
+    )
 
 
 def api_user(request: Request, state: State) -> CurrentUser:

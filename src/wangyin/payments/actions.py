@@ -1,0 +1,210 @@
+"""Use cases of payments: one function per business action, one transaction each.
+
+Both the JSON API (`payments/api.py`) and the pages (`payments/pages.py`) call these; the
+routes only parse, call and render. Inside the one transaction: the caller's session is
+resolved (with the answer already stored under the Idempotency-Key, in the same
+statement), the action runs exactly once per key, and a refusal is audited and stored
+under the key in that same transaction, which then commits (rule 4 and rule 9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from wangyin.errors import DomainError
+from wangyin.idempotency import service as idempotency
+from wangyin.identity import service as identity
+from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
+from wangyin.payments import service as payments
+from wangyin.payments.schemas import TransferPrepareIn
+from wangyin.runtime import AppState
+from wangyin.security import audit, ratelimit
+from wangyin.uow import run_read, run_write
+
+Answer = tuple[int, dict[str, Any], bool]  # (HTTP status, body, replayed)
+
+# Answers about the system, not the customer's request: nothing to audit.
+UNAUDITED = {"busy", "service_unavailable", "outcome_unknown"}
+
+
+def _audit_refusal(
+    s: Session, user: CurrentUser, caller: Caller, error: DomainError, details: dict[str, Any]
+) -> None:
+    """Every refused attempt is logged (4.1.5.2-f), in the transaction that refused it."""
+    audit.append(
+        s,
+        event="transfer_refused",
+        outcome="refused",
+        actor=user.user_public_id,
+        at=s.info["now"],
+        client=caller.client,
+        customer_id=user.customer_id,
+        details={**details, "reason": error.code},
+    )
+    error.keep = True
+
+
+def _guarded(
+    state: AppState,
+    *,
+    caller: Caller,
+    key: str | None,
+    request: dict[str, Any],
+    details: dict[str, Any],
+    execute: Any,
+) -> Answer:
+    """The shape every money POST shares: authenticate, check the key, run once."""
+    now = state.clock.now()
+
+    def action(s: Session) -> Answer:
+        s.info["now"] = now
+        checked = key if idempotency.valid_key(key) else None
+        user = identity.authenticate_caller(
+            s, caller=caller, at=now, settings=state.settings, idempotency_key=checked
+        )
+        try:
+            checked = idempotency.check_key(key)
+            return idempotency.once(
+                s,
+                scope=user.user_public_id,
+                key=checked,
+                request=request,
+                at=now,
+                action=lambda: execute(s, user),
+                stored=user.stored_answer,
+            )
+        except DomainError as error:
+            if not error.replayed and error.code not in UNAUDITED:
+                _audit_refusal(s, user, caller, error, details)
+            raise
+
+    return run_write(state.db, action)
+
+
+def prepare_transfer(
+    *, state: AppState, caller: Caller, key: str | None, body: TransferPrepareIn
+) -> Answer:
+    """Validate a transfer and fix the key data the customer confirms."""
+    now = state.clock.now()
+
+    def execute(s: Session, user: CurrentUser) -> tuple[int, dict[str, Any]]:
+        require_transfers_allowed(user)
+        transfer = payments.prepare(
+            s,
+            customer_id=user.customer_id,
+            user_id=user.user_id,
+            **body.model_dump(),
+            at=now,
+            settings=state.settings,
+            client=caller.client,
+            user_public_id=user.user_public_id,
+        )
+        return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
+
+    return _guarded(
+        state,
+        caller=caller,
+        key=key,
+        request={"op": "transfer.prepare", **body.model_dump()},
+        details={"step": "prepare", "amount": body.amount[:40], "currency": body.currency[:3]},
+        execute=execute,
+    )
+
+
+def confirm_transfer(
+    *,
+    state: AppState,
+    caller: Caller,
+    key: str | None,
+    transfer_id: str,
+    key_digest: str | None,
+    transaction_password: str | None,
+    code: str | None,
+) -> Answer:
+    """Execute a prepared transfer exactly once; the factors are already revealed
+    (`channel.reveal_many` by the API route, the form for the page)."""
+    now = state.clock.now()
+
+    def execute(s: Session, user: CurrentUser) -> tuple[int, dict[str, Any]]:
+        require_transfers_allowed(user)
+        transfer = payments.confirm(
+            s,
+            customer_id=user.customer_id,
+            transfer_id=transfer_id,
+            key_digest=key_digest,
+            transaction_password=transaction_password,
+            code=code,
+            at=now,
+            settings=state.settings,
+            client=caller.client,
+        )
+        return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
+
+    # The stored request is what identifies a replay; the secrets in it are not stored.
+    return _guarded(
+        state,
+        caller=caller,
+        key=key,
+        request={
+            "op": "transfer.confirm",
+            "id": transfer_id,
+            "key_digest": key_digest,
+            "factors": bool(transaction_password and code),
+        },
+        details={"step": "confirm", "transfer": transfer_id[:40]},
+        execute=execute,
+    )
+
+
+def send_transfer_code(
+    *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, caller: Caller
+) -> None:
+    """A code bound to the transfer's key data, within the per-customer code limit."""
+    require_transfers_allowed(user)
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: ratelimit.limit_account(
+            s, user_id=user.user_id, action="code", at=now, settings=state.settings
+        ),
+    )
+    run_write(
+        state.db,
+        lambda s: payments.send_code(
+            s,
+            customer_id=user.customer_id,
+            transfer_id=transfer_id,
+            channel=channel,
+            client=caller.client,
+            at=now,
+            settings=state.settings,
+        ),
+    )
+
+
+def transfer_view(
+    *, state: AppState, user: CurrentUser, transfer_id: str
+) -> payments.TransferView:
+    now = state.clock.now()
+    return run_read(
+        state.db,
+        lambda s: payments.view(
+            s,
+            payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id),
+            at=now,
+            settings=state.settings,
+        ),
+    )
+
+
+def list_transfers(*, state: AppState, user: CurrentUser) -> list[dict[str, Any]]:
+    now = state.clock.now()
+    return run_read(
+        state.db,
+        lambda s: [
+            payments.view(s, t, at=now, settings=state.settings).as_json()
+            for t in payments.list_transfers(s, customer_id=user.customer_id)
+        ],
+    )
