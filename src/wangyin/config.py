@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     # Pool size per process for PostgreSQL.
     db_pool_size: int = 10
+    # The largest request body (bytes), by Content-Length and as it streams in: larger
+    # ones get 413 before anything parses them (web/middleware.py). Every form and API
+    # body of ours is a few KiB at most.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     # Transfers
     transfer_confirm_seconds: int = 300

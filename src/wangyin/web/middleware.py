@@ -1,13 +1,34 @@
-"""Pure ASGI middleware: pick the language, add security headers to every response."""
+"""Pure ASGI middleware: pick the language, add security headers to every response, and
+refuse what no route should ever see (issue 11 #1, #11): a body over the size limit
+(by Content-Length, and by counting the bytes as they stream in), and control characters
+in the path or the query string."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
-from wangyin.i18n import pick_language
+from wangyin.errors import ERRORS
+from wangyin.i18n import gettext, pick_language
+from wangyin.text import has_control
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Until errors.py has `request_too_large` (413), the problem carries `validation_error`
+# with this message (translated in messages.po).
+TOO_LARGE_CODE = "request_too_large" if "request_too_large" in ERRORS else "validation_error"
+TOO_LARGE_TEXT = (
+    ERRORS[TOO_LARGE_CODE][1]
+    if TOO_LARGE_CODE != "validation_error"
+    else "The request is too large."
+)
+# Longer than any Content-Length under the limit could be: refused without int().
+_MAX_LENGTH_DIGITS = 18
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -18,9 +39,51 @@ CSP = (
 Scope = dict[str, Any]
 
 
+def _configured_limit(scope: Scope) -> int:
+    """The app's `max_body_bytes` setting (Starlette puts the app into the scope)."""
+    state = getattr(getattr(scope.get("app"), "state", None), "wangyin", None)
+    settings = getattr(state, "settings", None)
+    limit = getattr(settings, "max_body_bytes", None)
+    return limit if isinstance(limit, int) else DEFAULT_MAX_BODY_BYTES
+
+
+def _declared_too_large(raw: dict[bytes, bytes], limit: int) -> bool:
+    value = raw.get(b"content-length", b"").strip()
+    if not value.isdigit():
+        return False  # absent (chunked) or malformed: the server refuses the latter
+    return len(value) > _MAX_LENGTH_DIGITS or int(value) > limit
+
+
+def _has_control_in_target(scope: Scope) -> bool:
+    if has_control(scope.get("path", "")):
+        return True
+    query = scope.get("query_string", b"").decode("latin-1")
+    return has_control(unquote_plus(query, errors="replace"))
+
+
+def _refusal(path: str, lang: str, status: int, code: str, text: str) -> tuple[bytes, bytes]:
+    """The refusal's body and content type: RFC 9457 problem details for the API (as
+    `app.problem` writes them), one plain sentence for pages."""
+    message = gettext(text, lang)
+    if not path.startswith("/api/"):
+        return message.encode(), b"text/plain; charset=utf-8"
+    body = {
+        "type": f"urn:wangyin:problem:{code}",
+        "title": message,
+        "status": status,
+        "code": code,
+        "detail": message,
+        "instance": path,
+    }
+    return json.dumps(body, ensure_ascii=False).encode(), b"application/problem+json"
+
+
 class SecurityAndLanguage:
-    def __init__(self, app: Any, *, hsts: bool) -> None:
+    def __init__(self, app: Any, *, hsts: bool, max_body_bytes: int | None = None) -> None:
+        """`max_body_bytes`: the largest request body; None reads the app's
+        `settings.max_body_bytes`."""
         self.app = app
+        self.max_body_bytes = max_body_bytes
         headers = [
             (b"content-security-policy", CSP.encode()),
             (b"x-content-type-options", b"nosniff"),
@@ -72,4 +135,59 @@ class SecurityAndLanguage:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        async def refuse(status: int, code: str, text: str) -> None:
+            body, content_type = _refusal(path, lang, status, code, text)
+            headers = [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            if status == 413:
+                headers.append((b"connection", b"close"))
+            await send_with_headers(
+                {"type": "http.response.start", "status": status, "headers": headers}
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
+
+        if _has_control_in_target(scope):
+            await refuse(422, "validation_error", ERRORS["validation_error"][1])
+            return
+        limit = self.max_body_bytes if self.max_body_bytes is not None else _configured_limit(scope)
+        if _declared_too_large(raw, limit):
+            await refuse(413, TOO_LARGE_CODE, TOO_LARGE_TEXT)
+            return
+
+        received = 0
+        refused = False
+        started = False
+
+        async def limited_receive() -> dict[str, Any]:
+            """Counts the body as it streams in; past the limit, answers 413 (unless the
+            app has already answered) and tells the app the client has gone."""
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await refuse(413, TOO_LARGE_CODE, TOO_LARGE_TEXT)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused and not started:
+                return  # the 413 is the answer; the app's own reply to the "disconnect" is not
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The app failed reading a body it was told had been cut off: answered already.
+            log.debug("request body over %d bytes refused on %s", limit, path, exc_info=True)
