@@ -11,9 +11,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET = "dev-insecure-secret-key-change-me"  # noqa: S105 - the marker prod refuses
 DEFAULT_DB_PATH = Path("var") / "wangyin.db"
 
+# Production bounds (issue 11 #10).
+MIN_SECRET_LENGTH = 32
+# A placeholder check, not an entropy estimate: "a" * 32 has 1 distinct character, while
+# a random 32-digit hex key (128 bits) has 9 or fewer in about 1 in 10,000 draws (16 would
+# refuse nine in ten of them).
+MIN_SECRET_DISTINCT = 10
+_MAX_SECRET_PERIOD = 64
+MAX_OTP_ATTEMPTS_PROD = 5
+
+
+def looks_like_a_placeholder(secret: str) -> bool:
+    """Too few distinct characters, or a short pattern repeated ("changeme" * 4)."""
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        return True
+    longest = min(_MAX_SECRET_PERIOD, len(secret) // 2)
+    return any(secret[period:] == secret[:-period] for period in range(1, longest + 1))
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WANGYIN_", extra="ignore")
+    # A refused setting is named, never echoed: the input holds the secret key and the
+    # SMS gateway's password.
+    model_config = SettingsConfigDict(
+        env_prefix="WANGYIN_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["dev", "prod"] = "dev"
     database_url: str = f"sqlite:///{DEFAULT_DB_PATH}"
@@ -97,17 +118,41 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_prod(self) -> Settings:
-        if self.env == "prod":
-            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "WANGYIN_SECRET_KEY must be set to a random value of at least 32 "
-                    "characters in production"
-                )
-            if self.database_url.startswith("sqlite"):
-                # SQLite is the embedded default for demo and development only.
-                raise ValueError("production needs WANGYIN_DATABASE_URL pointing at PostgreSQL")
-            if self.cookie_secure is False:
-                raise ValueError("cookies must be Secure in production")
+        """Production refuses to start with development conveniences; every complaint is
+        named at once, so one restart fixes them all."""
+        if self.env != "prod":
+            return self
+        complaints = []
+        if (
+            self.secret_key == DEV_SECRET
+            or len(self.secret_key) < MIN_SECRET_LENGTH
+            or looks_like_a_placeholder(self.secret_key)
+        ):
+            complaints.append(
+                f"WANGYIN_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production (not a repeated pattern or "
+                f"fewer than {MIN_SECRET_DISTINCT} distinct characters), e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        if self.database_url.startswith("sqlite"):
+            # SQLite is the embedded default for demo and development only.
+            complaints.append("production needs WANGYIN_DATABASE_URL pointing at PostgreSQL")
+        if self.cookie_secure is False:
+            complaints.append("cookies must be Secure in production")
+        if not self.ratelimit_enabled:
+            complaints.append("WANGYIN_RATELIMIT_ENABLED must not be off in production")
+        if self.channel_encryption != "required":
+            complaints.append(
+                "WANGYIN_CHANNEL_ENCRYPTION must be 'required' in production (plain "
+                "passwords, codes, ID and card numbers are for development only)"
+            )
+        if not 1 <= self.otp_max_attempts <= MAX_OTP_ATTEMPTS_PROD:
+            complaints.append(
+                f"WANGYIN_OTP_MAX_ATTEMPTS must be between 1 and {MAX_OTP_ATTEMPTS_PROD} in "
+                "production (4.3.1.3: three tries)"
+            )
+        if complaints:
+            raise ValueError("; ".join(complaints))
         return self
 
     @property
