@@ -38,12 +38,12 @@ def _respond(request: Request, run: Any) -> Response:
     try:
         status, body, replayed = run()
     except DomainError as error:
-        if not error.replayed:
-            raise
+        if not (error.replayed or error.keep):
+            raise  # not an answer stored under the key (auth, key errors, unavailable)
         from wangyin.app import problem  # the one problem+json renderer
 
         response = problem(request, error)
-        response.headers["Idempotent-Replayed"] = "true"
+        response.headers["Idempotent-Replayed"] = str(error.replayed).lower()
         return response
     return JSONResponse(
         body, status_code=status, headers={"Idempotent-Replayed": str(replayed).lower()}
