@@ -1,0 +1,180 @@
+"""A statement and round-trip budget for the hot HTTP paths, on both databases.
+
+One login, one accounts overview and one password-free prepare+confirm are driven through
+the real app; `Database.stats` (engine events, see wangyin.db.QueryStats) is read before
+and after each call. The budgets below are today's measured figures (after the rewrite to
+explicit SQL) rounded up by at most one, so a change that adds even one or two statements
+or round trips to these paths fails here instead of slipping in unnoticed. Lower a budget
+when a change makes a path cheaper; raise one only with a reason in the commit message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from factories import DEFAULT_PASSWORD, Person, balance, make_person
+from factories.bank import device_of
+from wangyin.app import create_app
+from wangyin.clock import FrozenClock
+from wangyin.config import Settings
+from wangyin.db import Database
+from wangyin.identity.models import User
+from wangyin.uow import run_read, run_write
+
+# (statements, round trips) per operation and database: today's measured figures. On
+# SQLite a round trip is a statement (in process); on PostgreSQL each transaction also
+# costs its BEGIN and its COMMIT.
+BUDGETS: dict[str, dict[str, tuple[int, int]]] = {
+    # A rate-limit upsert, the user lookup, a second rate-limit upsert (each its own
+    # transaction), then user + device + session insert + audit record in one. On SQLite
+    # the ORM also writes devices.last_seen_at (the naive stored value never equals the
+    # aware clock); on PostgreSQL it does only when the time moved, which the frozen clock
+    # never does here - in production that is one statement more.
+    "login": {
+        "sqlite": (10, 10),
+        "postgresql": (9, 17),
+    },
+    # The session lookup, then accounts + cards in a read transaction.
+    "accounts overview": {
+        "sqlite": (3, 3),
+        "postgresql": (3, 7),
+    },
+    # Issue's target: <= 20 statements and <= 8 round trips on PostgreSQL (not met yet:
+    # these budgets only stop it getting worse; lower them as the path gets cheaper).
+    "prepare+confirm": {
+        "sqlite": (22, 22),
+        "postgresql": (22, 26),
+    },
+}
+
+PAYER_BALANCE = 10_000_00
+PAYEE_BALANCE = 500_00
+_keys = count(1)
+
+
+@dataclass
+class Run:
+    client: TestClient
+    db: Database
+    payer: Person
+    payee: Person
+
+
+@pytest.fixture
+def run(db: Database, clock: FrozenClock, settings: Settings) -> Iterator[Run]:
+    """Two customers on `db`; the payer has password-free payments on (1,000 / 5,000)."""
+
+    def build(s: Session) -> tuple[Person, Person]:
+        at = clock.now()
+        payer = make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=PAYER_BALANCE)
+        payee = make_person(s, at=at, name="李娜", username="lina", balance_minor=PAYEE_BALANCE)
+        s.execute(
+            update(User)
+            .where(User.id == payer.user.id)
+            .values(password_free_single_minor=1000_00, password_free_daily_minor=5000_00)
+        )
+        return payer, payee
+
+    payer, payee = run_write(db, build)
+    app = create_app(settings, db=db, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Run(client, db, payer, payee)
+
+
+def measured(db: Database, call: Callable[[], Any]) -> tuple[Any, tuple[int, int]]:
+    """What `call` returned and the (statements, round trips) it cost."""
+    s0, r0 = db.stats.snapshot()
+    result = call()
+    s1, r1 = db.stats.snapshot()
+    return result, (s1 - s0, r1 - r0)
+
+
+def login(run: Run) -> dict[str, str]:
+    device = {"X-Device-Id": device_of(run.payer.username)}
+    response = run.client.post(
+        "/api/v1/auth/login",
+        json={"login": run.payer.username, "password": DEFAULT_PASSWORD},
+        headers=device,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "token" in body, body  # the bound device: no challenge
+    return {"Authorization": f"Bearer {body['token']}", **device}
+
+
+def overview(run: Run, headers: dict[str, str]) -> dict[str, str]:
+    response = run.client.get("/api/v1/accounts", headers=headers)
+    assert response.status_code == 200, response.text
+    return {a["account_number"]: a["balance"] for a in response.json()["accounts"]}
+
+
+def pay(run: Run, headers: dict[str, str], amount: str) -> Response:
+    prepared = run.client.post(
+        "/api/v1/transfers",
+        json={
+            "from_account_id": run.payer.account.public_id,
+            "to_account_number": run.payee.account.account_number,
+            "payee_name": run.payee.name,
+            "amount": amount,
+            "currency": "CNY",
+            "remark": "",
+        },
+        headers={**headers, "Idempotency-Key": f"budget-prepare-{next(_keys)}"},
+    )
+    assert prepared.status_code == 201, prepared.text
+    assert prepared.json()["second_factor_required"] is False, prepared.json()
+    done = run.client.post(
+        f"/api/v1/transfers/{prepared.json()['id']}/confirm",
+        json={},
+        headers={**headers, "Idempotency-Key": f"budget-confirm-{next(_keys)}"},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "COMPLETED", done.json()
+    return done
+
+
+def test_hot_paths_stay_within_their_statement_budget(run: Run, db: Database) -> None:
+    name = "sqlite" if db.is_sqlite else "postgresql"
+    # Warm-up: one-time work (rows opened lazily, the session touch, at most once a minute
+    # and the frozen clock never moves) is not what the budget is about.
+    headers = login(run)
+    pay(run, headers, "1.00")
+    overview(run, headers)
+
+    figures: dict[str, tuple[int, int]] = {}
+    headers, figures["login"] = measured(db, lambda: login(run))
+    seen, figures["accounts overview"] = measured(db, lambda: overview(run, headers))
+    _, figures["prepare+confirm"] = measured(db, lambda: pay(run, headers, "1.00"))
+
+    for operation, (statements, round_trips) in figures.items():
+        print(f"\n[{name}] {operation}: {statements} statements, {round_trips} round trips")
+
+    # The measured path is the real one: both transfers moved money, once each.
+    assert seen[run.payer.account.account_number] == "9999.00"
+    after = overview(run, headers)
+    assert after[run.payer.account.account_number] == "9998.00"
+    assert run_read(
+        db, lambda s: (balance(s, run.payer.account), balance(s, run.payee.account))
+    ) == (PAYER_BALANCE - 2_00, PAYEE_BALANCE + 2_00)
+
+    failures = []
+    for operation, (statements, round_trips) in figures.items():
+        max_statements, max_round_trips = BUDGETS[operation][name]
+        if statements > max_statements:
+            failures.append(
+                f"{operation} on {name}: {statements} statements, budget {max_statements}"
+            )
+        if round_trips > max_round_trips:
+            failures.append(
+                f"{operation} on {name}: {round_trips} round trips, budget {max_round_trips}"
+            )
+    assert not failures, "over the statement budget: " + "; ".join(failures)
