@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
@@ -188,8 +189,19 @@ class CurrentUser:
     device_id: str = ""
     # The answer already stored under the request's Idempotency-Key, when asked for.
     stored_answer: StoredAnswer | None = None
+    # The user row's limit and day-counter columns, when asked for (`with_limits`).
+    limits: dict[str, Any] | None = None
 
 
+LIMIT_COLUMN_NAMES = (
+    "single_limit_minor",
+    "daily_limit_minor",
+    "password_free_single_minor",
+    "password_free_daily_minor",
+    "day_date",
+    "day_total_cny_minor",
+    "day_password_free_cny_minor",
+)
 _SESSIONS = table_of(UserSession)
 _USERS = table_of(User)
 _CUSTOMERS = table_of(Customer)
@@ -202,6 +214,7 @@ def resolve_session(
     at: datetime,
     settings: Settings,
     idempotency_key: str | None = None,
+    with_limits: bool = False,
 ) -> CurrentUser | None:
     """The logged-in user behind a token, or None when it is unknown, ended or timed out.
 
@@ -241,6 +254,8 @@ def resolve_session(
             records,
             and_(records.c.scope == _USERS.c.public_id, records.c.key == idempotency_key),
         )
+    if with_limits:  # the transfer path's limits and day counters, in the same statement
+        query = query.add_columns(*(_USERS.c[name] for name in LIMIT_COLUMN_NAMES))
     row = session.execute(query).first()
     if row is None:
         return None
@@ -269,6 +284,7 @@ def resolve_session(
         freeze=row.freeze,
         device_id=row.device_id,
         stored_answer=stored,
+        limits={name: row._mapping[name] for name in LIMIT_COLUMN_NAMES} if with_limits else None,
     )
 
 
@@ -297,6 +313,7 @@ def authenticate_caller(
     at: datetime,
     settings: Settings,
     idempotency_key: str | None = None,
+    with_limits: bool = False,
 ) -> CurrentUser:
     """The caller's session, in the caller's transaction; refuses an unknown or expired
     session, a cookie session's unsafe request without its CSRF token, and anything but
@@ -304,7 +321,12 @@ def authenticate_caller(
     if not caller.token:
         raise DomainError("not_authenticated")
     user = resolve_session(
-        session, token=caller.token, at=at, settings=settings, idempotency_key=idempotency_key
+        session,
+        token=caller.token,
+        at=at,
+        settings=settings,
+        idempotency_key=idempotency_key,
+        with_limits=with_limits,
     )
     if user is None:
         raise DomainError("not_authenticated")

@@ -9,6 +9,7 @@ under the key in that same transaction, which then commits (rule 4 and rule 9).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,6 +55,7 @@ def _guarded(
     request: dict[str, Any],
     details: dict[str, Any],
     execute: Any,
+    with_limits: bool = False,
 ) -> Answer:
     """The shape every money POST shares: authenticate, check the key, run once."""
     now = state.clock.now()
@@ -62,7 +64,12 @@ def _guarded(
         s.info["now"] = now
         checked = key if idempotency.valid_key(key) else None
         user = identity.authenticate_caller(
-            s, caller=caller, at=now, settings=state.settings, idempotency_key=checked
+            s,
+            caller=caller,
+            at=now,
+            settings=state.settings,
+            idempotency_key=checked,
+            with_limits=with_limits,
         )
         try:
             checked = idempotency.check_key(key)
@@ -100,6 +107,9 @@ def prepare_transfer(
             settings=state.settings,
             client=caller.client,
             user_public_id=user.user_public_id,
+            limits_state=(
+                payments.limit_state_of(SimpleNamespace(**user.limits)) if user.limits else None
+            ),
         )
         return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -110,6 +120,7 @@ def prepare_transfer(
         request={"op": "transfer.prepare", **body.model_dump()},
         details={"step": "prepare", "amount": body.amount[:40], "currency": body.currency[:3]},
         execute=execute,
+        with_limits=True,
     )
 
 
