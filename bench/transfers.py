@@ -966,7 +966,7 @@ class CostMeter:
         if self.server_base:  # while the clients still run (HTTP_TAIL)
             self.stats1, self.why = poll_query_stats(self.server_base, self.workers)
 
-    def query_stats(self, samples: Samples, *, load_until: float) -> None:
+    def query_stats(self, samples: Samples) -> None:
         """Statements and round trips per operation from the workers' counters, once the
         clients have reported every completion time. Each worker's counters are read at
         its own moments (a poll waits its turn on a busy server), so each worker's delta
@@ -992,12 +992,10 @@ class CostMeter:
                 return
             statements += (stats1[p][0] - stats0[p][0]) / ops
             round_trips += (stats1[p][1] - stats0[p][1]) / ops
+        # A poll answered after the load stopped is still right: neither the counters nor
+        # the completions move any more.
         samples.statements = round(statements * samples.ended)
         samples.round_trips = round(round_trips * samples.ended)
-        last = max(v[2] for v in stats1.values())
-        if last > load_until:
-            samples.stats_note = (f"the last worker answered {last - load_until:.1f} s after "
-                                  f"the load stopped: counts may be off")
 
 
 def wait_until(moment: float) -> None:
@@ -1357,7 +1355,7 @@ def run_http(url: str, plan: Plan, clients: int, seconds: float, *, workers: int
                 samples.merge(out.get(timeout=max(1.0, window[1] + 120 - time.time())))
             except Exception:
                 samples.errors["client_lost"] = samples.errors.get("client_lost", 0) + 1
-        meter.query_stats(samples, load_until=window[1] + HTTP_TAIL)
+        meter.query_stats(samples)
         sampler.stop()
         for child in children:
             child.join(timeout=10)
@@ -1453,7 +1451,9 @@ def describe(row: Row, slices: int, pgbench_tps: float | None) -> dict[str, Any]
         "slices_per_s": [round(v, 1) for v in s.slices(slices)],
         "errors": s.errors,
         "machine_cpu_busy": round(s.machine_cpu, 3),
-        "client_cpu_core_share": round(s.client_cpu_s / s.seconds, 3) if s.seconds else None,
+        "client_cpu_core_share": round(
+            (s.client_window_cpu_s if s.client_window_cpu_s is not None else s.client_cpu_s)
+            / s.seconds, 3) if s.seconds else None,
         "ops_measured": s.ended,
         "statements_per_op": _per_op(s.statements, stats_ops, 1.0),
         "round_trips_per_op": _per_op(s.round_trips, stats_ops, 1.0),
