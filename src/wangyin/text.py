@@ -18,7 +18,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from wangyin.security.channel import SEALED_DOC, Envelope
+from wangyin.security import channel
+from wangyin.security.channel import SEALED_DOC
 
 # C0 controls, DEL and the C1 controls: no exceptions (not even tab or newline: no field
 # of ours is multi-line).
@@ -54,8 +55,17 @@ def refuse_bidi(value: str) -> str:
 Text = Annotated[str, AfterValidator(refuse_controls)]
 # Names and remarks, which other people read.
 NameText = Annotated[str, AfterValidator(refuse_controls), AfterValidator(refuse_bidi)]
-# A sensitive value (see `wangyin.security.channel.SealedText`): the plain alternative
-# refuses control characters like any other text.
+
+
+class Envelope(channel.Envelope):
+    """`wangyin.security.channel.Envelope` whose key id (looked up in the database) is
+    text like any other. The same name, so that the API's schema still says Envelope."""
+
+    kid: Text = Field(min_length=1, max_length=40, description="The channel's key id")
+
+
+# A sensitive value (see `wangyin.security.channel.SealedText`): the envelope's key id and
+# the plain alternative refuse control characters like any other text.
 SealedText = Annotated[
     Envelope | Annotated[Text, StringConstraints(min_length=1, max_length=128)],
     Field(description=SEALED_DOC),

@@ -167,6 +167,25 @@ def test_text_transfer_prepare_refuses_controls_and_bidi(
     assert field in field_errors(response)
 
 
+def test_text_an_envelopes_key_id_with_a_nul_is_refused(bank: Bank) -> None:
+    """The channel's key id is looked up in the database: a NUL must not get there."""
+    envelope = {"kid": "kid\x00", "ctr": 1, "ct": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+    response = bank.client.post(
+        "/api/v1/auth/login", json={"login": "zhangwei", "password": envelope}
+    )
+    assert_problem(response, "validation_error", 422)
+    assert "password" in field_errors(response)
+    for model in INPUT_MODELS:
+        for name, info in model.model_fields.items():
+            adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])
+            try:
+                adapter.validate_python({**envelope, "kid": "kid"})
+            except ValidationError:
+                continue  # not a sealed field
+            with pytest.raises(ValidationError):
+                adapter.validate_python(envelope)
+
+
 def test_text_ordinary_chinese_and_punctuation_still_pass(bank: Bank) -> None:
     response = prepare(bank, remark="还书钱，谢谢！(7月) — “房租”")
     assert response.status_code == 201, response.text

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.ids import new_token
-from wangyin.security.channel import Envelope, Sealed, reveal_many
-from wangyin.text import has_bidi_control, has_control
+from wangyin.security.channel import Sealed, reveal_many
+from wangyin.text import Envelope, has_bidi_control, has_control
 from wangyin.web.context import ANON_CSRF_COOKIE, SESSION_COOKIE, app_state
 
 
