@@ -165,7 +165,7 @@ def test_dev_inbox_exists_only_in_dev(
         app_settings = Settings(
             env="prod",
             database_url="postgresql://unused@127.0.0.1/unused",  # the app gets its db below
-            secret_key="p" * 48,
+            secret_key="q7Vb2-Lm9xTz4Rk8Wp1Ns6Yh3Jd0Fc5Gu_Ea7Ko2Mi9Xv4Bt",
         )
     else:
         app_settings = settings

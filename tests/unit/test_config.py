@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from wangyin.config import Settings
 
 PG = "postgresql://wangyin@db.internal/wangyin"
-SECRET = "x" * 48
+SECRET = "q7Vb2-Lm9xTz4Rk8Wp1Ns6Yh3Jd0Fc5Gu_Ea7Ko2Mi9Xv4Bt"  # a production-shaped secret
 
 
 def test_dev_defaults_are_fine_for_development() -> None:
