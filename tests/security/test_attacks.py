@@ -176,7 +176,7 @@ def test_text_an_envelopes_key_id_with_a_nul_is_refused(bank: Bank) -> None:
     assert_problem(response, "validation_error", 422)
     assert "password" in field_errors(response)
     for model in INPUT_MODELS:
-        for name, info in model.model_fields.items():
+        for _name, info in model.model_fields.items():
             adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])
             try:
                 adapter.validate_python({**envelope, "kid": "kid"})
