@@ -132,11 +132,6 @@ def create_app(
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        if exc.code == "busy" and exc.__cause__ is not None and is_unavailable(exc.__cause__):
-            # Retries used up on a connection that kept dying is an outage, not contention.
-            cause = exc.__cause__
-            exc = DomainError("service_unavailable", **exc.params)
-            exc.__cause__ = cause
         if exc.code == "service_unavailable":
             availability_of(request.app).refused(exc)
         return _error_response(request, exc)

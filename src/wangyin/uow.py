@@ -26,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from wangyin.db import Database
+from wangyin.dbfaults import RETRY_AFTER_SECONDS, is_connection_lost
 from wangyin.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -33,39 +34,12 @@ T = TypeVar("T")
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 MAX_ATTEMPTS = 8
-RETRY_AFTER_SECONDS = 2
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    """The database went away (restart, failover, network), as opposed to a refusal."""
-    if isinstance(exc, PoolTimeout):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        if sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}:
-            return True
-        text = str(exc.orig).lower()
-        return any(
-            marker in text
-            for marker in (
-                "connection refused",
-                "server closed the connection",
-                "connection is closed",
-                "could not connect",
-                "terminating connection",
-                "the database system is starting up",
-                "the database system is shutting down",
-            )
-        )
-    return False
 
 
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, IntegrityError):
         return True
-    if is_connection_error(exc):
+    if is_connection_lost(exc):
         return True  # before COMMIT: nothing was committed, a new connection will do
     if isinstance(exc, DBAPIError):
         if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
@@ -88,7 +62,7 @@ class UnitOfWork:
         try:
             self.session.commit()
         except (DBAPIError, PoolTimeout) as exc:
-            if is_connection_error(exc):
+            if is_connection_lost(exc):
                 raise DomainError("outcome_unknown", retry_after=RETRY_AFTER_SECONDS) from exc
             raise
         self._committed = True
@@ -126,7 +100,7 @@ def run_write(db: Database, action: Callable[[Session], T]) -> T:
             raise
         except (DBAPIError, PoolTimeout) as exc:
             if attempt >= MAX_ATTEMPTS or not is_retryable(exc):
-                if is_connection_error(exc):
+                if is_connection_lost(exc):
                     raise DomainError(
                         "service_unavailable", retry_after=RETRY_AFTER_SECONDS
                     ) from exc
@@ -135,7 +109,7 @@ def run_write(db: Database, action: Callable[[Session], T]) -> T:
                 raise
             # Exponential backoff with full jitter keeps retries from colliding again; a
             # lost connection waits longer, for the server to come back.
-            cap = 0.5 if is_connection_error(exc) else 0.2
+            cap = 0.5 if is_connection_lost(exc) else 0.2
             delay = random.uniform(0, min(cap, 0.002 * 2**attempt))  # noqa: S311 - jitter only
             log.info("retrying transaction (attempt %d) after %s", attempt, type(exc).__name__)
             time.sleep(delay)
@@ -150,7 +124,7 @@ def run_read(db: Database, action: Callable[[Session], T]) -> T:
             result = action(session)
             session.commit()
         except (DBAPIError, PoolTimeout) as exc:
-            if is_connection_error(exc):
+            if is_connection_lost(exc):
                 raise DomainError("service_unavailable", retry_after=RETRY_AFTER_SECONDS) from exc
             raise
         return result

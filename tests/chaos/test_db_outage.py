@@ -38,6 +38,7 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.migrate import upgrade
+from wangyin.uow import run_write
 from wangyin.web.availability import DatabaseAvailability, describe, is_unavailable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -375,10 +376,13 @@ def test_other_database_errors_stay_a_logged_500_without_parameters(
     def boom() -> None:
         raise IntegrityError("INSERT INTO t VALUES (?)", (ID_NUMBER,), Exception("x"))
 
-    def gone() -> None:
-        raise DomainError("busy") from OperationalError(
+    def dead_connection(_s: object) -> None:
+        raise OperationalError(
             "SELECT 1", {}, _psycopg_error("connection failed: Connection refused")
         )
+
+    def gone() -> None:
+        run_write(sqlite_db, dead_connection)
 
     app.add_api_route("/api/v1/boom", boom)
     app.add_api_route("/api/v1/gone", gone)
@@ -386,7 +390,7 @@ def test_other_database_errors_stay_a_logged_500_without_parameters(
         response = client.get("/api/v1/boom")
         assert response.status_code == 500 and response.json()["code"] == "internal_error"
         assert "retry-after" not in response.headers
-        # Retries used up on a dead connection (the unit of work says "busy") is an outage.
+        # Retries used up on a dead connection: the unit of work says it is an outage.
         response = client.get("/api/v1/gone")
         assert response.status_code == 503 and response.json()["code"] == "service_unavailable"
         assert response.headers["retry-after"] == "2"

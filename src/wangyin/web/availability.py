@@ -24,81 +24,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from wangyin.dbfaults import (
+    DATABASE_EXCEPTIONS as DATABASE_EXCEPTIONS,
+)
+from wangyin.dbfaults import (
+    RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS,
+)
+from wangyin.dbfaults import driver_error, is_connection_lost
 from wangyin.errors import DomainError
 
 log = logging.getLogger(__name__)
-
-# What a client is told to wait before trying again (seconds), on every 503.
-RETRY_AFTER_SECONDS = 2
-
-# Exception classes the app registers its database handler for. The handler still asks
-# `is_unavailable`: any other database error stays a logged 500.
-DATABASE_EXCEPTIONS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeoutError, psycopg.Error)
-
-# PostgreSQL SQLSTATEs that mean "no database to talk to right now": class 08 (connection
-# exception) by prefix, plus the server shutting down or starting up, too many clients,
-# and a read-only transaction (we are talking to a standby after a failover).
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "25006"})
-
-# For drivers without SQLSTATEs on client-side failures (and as a safety net).
-_CONNECTION_MESSAGES = (
-    "server closed the connection",
-    "connection is closed",
-    "connection refused",
-    "connection failed",
-    "could not connect",
-    "connection is lost",
-    "connection timeout expired",
-    "connection reset by peer",
-    "no connection to the server",
-    "terminating connection",
-    "the database system is",
-    "consuming input failed",
-    "sending query failed",
-    "could not receive data",
-    "could not send data",
-    "ssl connection has been closed",
-)
-
-
-def _driver_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return exc.orig
-    return exc
-
-
-def _mentions_connection(error: BaseException) -> bool:
-    text = str(error).lower()
-    return any(message in text for message in _CONNECTION_MESSAGES)
-
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database cannot be reached (or written) at all, as opposed
     to a bug, a constraint or a conflict in this one request."""
     if isinstance(exc, DomainError):
         return exc.code == "service_unavailable"
-    if isinstance(exc, PoolTimeoutError):
-        return True  # QueuePool limit reached: no connection within the pool timeout
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True  # SQLAlchemy saw the connection die (restart, failover, network)
-    orig = _driver_error(exc)
-    if isinstance(orig, psycopg.Error):
-        sqlstate = orig.sqlstate
-        if sqlstate:
-            return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
-        # Client-side errors carry no SQLSTATE: refused, lost or closed connections.
-        if isinstance(orig, psycopg.OperationalError):
-            return True
-        return isinstance(orig, psycopg.InterfaceError) and _mentions_connection(orig)
-    if isinstance(exc, OperationalError | InterfaceError):
-        return _mentions_connection(orig)
-    return False
+    return is_connection_lost(exc)
 
 
 def describe(exc: BaseException) -> str:
@@ -109,7 +55,7 @@ def describe(exc: BaseException) -> str:
         exc = exc.__cause__
     if isinstance(exc, DomainError):
         return exc.code
-    orig = _driver_error(exc)
+    orig = driver_error(exc)
     sqlstate = getattr(orig, "sqlstate", None)
     first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
     if isinstance(exc, PoolTimeoutError):
