@@ -306,6 +306,19 @@ class Caller:
 FROZEN_ALLOWED = ("/api/v1/security", "/api/v1/auth/logout", "/api/v1/me", "/security", "/logout")
 
 
+def check_caller(*, user: CurrentUser, caller: Caller) -> None:
+    """What a valid session may still not do: an unsafe request over the session cookie
+    without its CSRF token, and anything but unfreezing while frozen "all"."""
+    if (
+        caller.via_cookie
+        and caller.unsafe_method
+        and not secrets.compare_digest(caller.csrf_sent, user.csrf_token)
+    ):
+        raise DomainError("csrf_failed")
+    if user.freeze == "all" and not caller.path.startswith(FROZEN_ALLOWED):
+        raise DomainError("account_frozen")
+
+
 def authenticate_caller(
     session: Session,
     *,
@@ -330,14 +343,7 @@ def authenticate_caller(
     )
     if user is None:
         raise DomainError("not_authenticated")
-    if (
-        caller.via_cookie
-        and caller.unsafe_method
-        and not secrets.compare_digest(caller.csrf_sent, user.csrf_token)
-    ):
-        raise DomainError("csrf_failed")
-    if user.freeze == "all" and not caller.path.startswith(FROZEN_ALLOWED):
-        raise DomainError("account_frozen")
+    check_caller(user=user, caller=caller)
     if user.touch_due:
         touch_session(session, session_id=user.session_id, at=at)
     return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -105,33 +106,13 @@ def caller_of(request: Request, client_type: str | None = None) -> Caller:
 
 def api_user(request: Request, state: State) -> CurrentUser:
     """API caller: a bearer token, or the web session cookie plus its CSRF header."""
-    token = bearer_token(request)
-    via_cookie = False
-    if token is None:
-        token = request.cookies.get(SESSION_COOKIE)
-        via_cookie = True
-    if not token:
-        raise DomainError("not_authenticated")
-    user = _resolve(state, token)
+    caller = caller_of(request)
+    user = _resolve(state, caller.token) if caller.token else None
     if user is None:
         raise DomainError("not_authenticated")
-    if via_cookie and request.method not in SAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
-        if not secrets.compare_digest(sent, user.csrf_token):
-            raise DomainError("csrf_failed")
-    _refuse_when_frozen(request, user)
-    request.state.session_token = token
+    identity.check_caller(user=user, caller=caller)
+    request.state.session_token = caller.token
     return user
-
-
-# While frozen "all", a customer can still log in to unfreeze, see their security
-# settings and log out (4.4-c1).
-_FROZEN_ALLOWED = ("/api/v1/security", "/api/v1/auth/logout", "/api/v1/me", "/security", "/logout")
-
-
-def _refuse_when_frozen(request: Request, user: CurrentUser) -> None:
-    if user.freeze == "all" and not request.url.path.startswith(_FROZEN_ALLOWED):
-        raise DomainError("account_frozen")
 
 
 ApiUser = Annotated[CurrentUser, Depends(api_user)]
@@ -146,7 +127,8 @@ def page_user(request: Request, state: State) -> CurrentUser:
     user = _resolve(state, token) if token else None
     if user is None:
         raise LoginRequired()
-    _refuse_when_frozen(request, user)
+    # Form posts check their CSRF field themselves (check_form_csrf); here only the freeze.
+    identity.check_caller(user=user, caller=replace(caller_of(request), unsafe_method=False))
     request.state.session_token = token
     return user
 
