@@ -209,6 +209,43 @@ def test_confirm_rechecks_the_daily_limit(
     assert balances(db, a, b) == (9_000_00, 1_000_00)
 
 
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"freeze": "transfers"}, "transfers_frozen"),
+        ({"freeze": "all"}, "account_frozen"),
+        ({"edition": "public"}, "public_edition"),
+    ],
+)
+def test_confirm_reads_freeze_and_edition_on_the_locked_user_row(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    people: tuple[Person, Person],
+    change: dict[str, str],
+    refusal: str,
+) -> None:
+    """Issue 11 #2: a freeze that lands between prepare and confirm (a PIN lockout, the
+    customer freezing from another device) stops the confirmation; it is read under the
+    user row's lock, not from what the session saw."""
+    a, b = people
+    _, prepared, _ = prepare(
+        db, a, amount="10", to=b.account.account_number, payee_name="李娜",
+        at=clock.now(), settings=settings,
+    )
+
+    def freeze(s: Session) -> None:
+        user = s.get_one(User, a.user.id)
+        for name, value in change.items():
+            setattr(user, name, value)
+
+    run_write(db, freeze)
+    assert code(lambda: confirm(db, a, prepared["id"], at=clock.now(), settings=settings)) == (
+        refusal
+    )
+    assert balances(db, a, b) == (10_000_00, 0)
+
+
 def test_expired_request_cannot_be_confirmed(
     db: Database, clock: FrozenClock, settings: Settings, people: tuple[Person, Person]
 ) -> None:

@@ -139,7 +139,8 @@ def confirm_transfer(
     now = state.clock.now()
 
     def execute(s: Session, user: CurrentUser) -> tuple[int, dict[str, Any]]:
-        require_transfers_allowed(user)
+        # Edition and freeze are checked by `confirm` on the locked user row, not here on
+        # the session's snapshot (rule 9).
         transfer = payments.confirm(
             s,
             customer_id=user.customer_id,
