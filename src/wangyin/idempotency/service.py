@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from wangyin.db import table_of
@@ -31,6 +31,11 @@ from wangyin.ledger.service import request_digest
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{8,128}$")
 _RECORDS = table_of(IdempotencyRecord)
+# Built once: the hot path reuses them with new parameters.
+_LOOKUP = select(
+    _RECORDS.c.request_digest, _RECORDS.c.response_status, _RECORDS.c.response_body
+).where(_RECORDS.c.scope == bindparam("scope"), _RECORDS.c.key == bindparam("key"))
+_INSERT = insert(_RECORDS)
 
 # Answers that do not say what happened to the action: never the "first answer".
 NOT_STORED = {"busy", "service_unavailable", "outcome_unknown", "idempotency_key_reused"}
@@ -63,11 +68,7 @@ UNKNOWN = _Missing()  # "not looked up yet", as opposed to None: "looked up, non
 
 
 def lookup(session: Session, *, scope: str, key: str) -> StoredAnswer | None:
-    row = session.execute(
-        select(
-            _RECORDS.c.request_digest, _RECORDS.c.response_status, _RECORDS.c.response_body
-        ).where(_RECORDS.c.scope == scope, _RECORDS.c.key == key)
-    ).first()
+    row = session.execute(_LOOKUP, {"scope": scope, "key": key}).first()
     return None if row is None else StoredAnswer(row[0], row[1], row[2])
 
 
@@ -125,14 +126,15 @@ def _store(
     at: datetime,
 ) -> None:
     session.execute(
-        insert(_RECORDS).values(
-            scope=scope,
-            key=key,
-            request_digest=digest,
-            response_status=status,
-            response_body=json.dumps(body, ensure_ascii=False),
-            created_at=at,
-        )
+        _INSERT,
+        {
+            "scope": scope,
+            "key": key,
+            "request_digest": digest,
+            "response_status": status,
+            "response_body": json.dumps(body, ensure_ascii=False),
+            "created_at": at,
+        },
     )
 
 

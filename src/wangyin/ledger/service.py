@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -151,21 +152,7 @@ def post(
     may commit its own bookkeeping of the refusal in the same transaction."""
     _check_balanced(legs)
     ids = sorted({leg.account_id for leg in legs})
-    locked = {
-        row.id: row
-        for row in session.execute(
-            select(
-                _ACCOUNTS.c.id,
-                _ACCOUNTS.c.currency,
-                _ACCOUNTS.c.balance_minor,
-                _ACCOUNTS.c.held_minor,
-                _ACCOUNTS.c.allow_negative,
-            )
-            .where(_ACCOUNTS.c.id.in_(ids))
-            .order_by(_ACCOUNTS.c.id)
-            .with_for_update()
-        )
-    }
+    locked = {row.id: row for row in session.execute(_LOCK_FOR_POSTING, {"ids": ids})}
     if len(locked) != len(ids):
         raise DomainError("account_not_found")
     delta: dict[int, int] = defaultdict(int)
@@ -182,35 +169,31 @@ def post(
 
     public_id = new_public_id()
     inserted = session.execute(
-        _insert_entry(session)
-        .values(
-            public_id=public_id,
-            kind=kind,
-            description=description,
-            idempotency_key=idempotency_key,
-            request_digest=digest,
-            created_at=at,
-        )
-        .returning(_ENTRIES.c.id)
+        _insert_entry(session.get_bind().dialect.name),
+        {
+            "public_id": public_id,
+            "kind": kind,
+            "description": description,
+            "idempotency_key": idempotency_key,
+            "request_digest": digest,
+            "created_at": at,
+        },
     ).first()
     if inserted is None:  # this key was booked before: the first booking stands
-        existing = session.execute(
-            select(_ENTRIES.c.id, _ENTRIES.c.public_id, _ENTRIES.c.request_digest).where(
-                _ENTRIES.c.idempotency_key == idempotency_key
-            )
-        ).one()
+        existing = session.execute(_ENTRY_BY_KEY, {"key": idempotency_key}).one()
         if existing.request_digest != digest:
             raise DomainError("idempotency_key_reused")
         return Posted(id=existing.id, public_id=existing.public_id, balances={}, replayed=True)
     entry_id = int(inserted.id)
 
+    moves = list(delta.items())
     session.execute(
-        update(_ACCOUNTS)
-        .where(_ACCOUNTS.c.id.in_(list(delta)))
-        .values(
-            balance_minor=_ACCOUNTS.c.balance_minor
-            + case(delta, value=_ACCOUNTS.c.id, else_=literal(0))
-        )
+        _move_balances(len(moves)),
+        {
+            "ids": [account_id for account_id, _ in moves],
+            **{f"account_{i}": account_id for i, (account_id, _) in enumerate(moves)},
+            **{f"change_{i}": change for i, (_, change) in enumerate(moves)},
+        },
     )
     # A running balance per leg: an account on several legs gets each step's balance.
     running = {account_id: locked[account_id].balance_minor for account_id in delta}
@@ -231,15 +214,55 @@ def post(
                 "created_at": at,
             }
         )
-    session.execute(insert(_POSTINGS).values(rows))
+    session.execute(_INSERT_POSTINGS, rows)  # one multi-row INSERT, one round trip
     return Posted(id=entry_id, public_id=public_id, balances=balances)
 
 
-def _insert_entry(session: Session) -> Any:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING, in the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return sqlite_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
+# The posting path's statements, built once (see payments.service for why).
+_LOCK_FOR_POSTING = (
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.currency,
+        _ACCOUNTS.c.balance_minor,
+        _ACCOUNTS.c.held_minor,
+        _ACCOUNTS.c.allow_negative,
+    )
+    .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ACCOUNTS.c.id)
+    .with_for_update()
+)
+_ENTRY_BY_KEY = select(_ENTRIES.c.id, _ENTRIES.c.public_id, _ENTRIES.c.request_digest).where(
+    _ENTRIES.c.idempotency_key == bindparam("key")
+)
+_INSERT_POSTINGS = insert(_POSTINGS)
+
+
+@cache
+def _insert_entry(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, in the dialect."""
+    insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert_for(_ENTRIES)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_ENTRIES.c.id)
+    )
+
+
+@cache
+def _move_balances(accounts: int) -> Any:
+    """One UPDATE moving `accounts` balances by their changes (CASE on the id)."""
+    change = case(
+        *(
+            (_ACCOUNTS.c.id == bindparam(f"account_{i}"), bindparam(f"change_{i}"))
+            for i in range(accounts)
+        ),
+        else_=literal(0),
+    )
+    return (
+        update(_ACCOUNTS)
+        .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+        .values(balance_minor=_ACCOUNTS.c.balance_minor + change)
+    )
 
 
 def _check_balanced(legs: Sequence[Leg]) -> None:

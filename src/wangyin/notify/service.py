@@ -58,10 +58,13 @@ def outbox_row(
     }
 
 
+_INSERT_MESSAGES = insert(table_of(OutboxMessage))
+
+
 def enqueue_many(session: Session, rows: list[dict[str, object]]) -> None:
     """Several messages in one INSERT, in the caller's transaction."""
     if rows:
-        session.execute(insert(table_of(OutboxMessage)).values(rows))
+        session.execute(_INSERT_MESSAGES, rows)  # one multi-row INSERT
 
 
 def recipient_of(message: OutboxMessage) -> str:

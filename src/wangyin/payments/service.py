@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account, Card
@@ -142,10 +143,14 @@ def limit_state_of(row: Any) -> LimitState:
     )
 
 
+# Hot-path statements are built once and executed with fresh parameters: building a
+# statement object (and its cache key) per request was most of the path's CPU.
+_LIMITS_OF_USER = select(*LIMIT_COLUMNS).where(_USERS.c.id == bindparam("user_id"))
+_PUBLIC_ID_OF_USER = select(_USERS.c.public_id).where(_USERS.c.id == bindparam("user_id"))
+
+
 def read_limit_state(session: Session, *, user_id: int) -> LimitState:
-    return limit_state_of(
-        session.execute(select(*LIMIT_COLUMNS).where(_USERS.c.id == user_id)).one()
-    )
+    return limit_state_of(session.execute(_LIMITS_OF_USER, {"user_id": user_id}).one())
 
 
 def to_cny_minor(amount_minor: int, currency: str, settings: Settings) -> int:
@@ -221,32 +226,12 @@ def prepare(
     amount_minor = parse_amount(amount, currency)
     number = "".join(to_account_number.split())
     # A payee is addressed by account number or by one of its debit-card numbers; cards are
-    # looked up by their keyed hash, so a typed card number never reaches the database.
-    card_account = (
-        select(_CARDS.c.account_id).where(_CARDS.c.number_hash == lookup_hash(number))
-    ).scalar_subquery()
+    # looked up by their keyed hash, so a typed card number never reaches the database: a
+    # number in our card range goes there only as that hash.
+    by_number = not number.startswith(CARD_BIN)
     rows = session.execute(
-        select(
-            _ACCOUNTS.c.id,
-            _ACCOUNTS.c.public_id,
-            _ACCOUNTS.c.account_number,
-            _ACCOUNTS.c.customer_id,
-            _ACCOUNTS.c.currency,
-            _ACCOUNTS.c.status,
-            (_LEDGER.c.balance_minor - _LEDGER.c.held_minor).label("available"),
-            _CUSTOMERS.c.name,
-            func.coalesce(_ACCOUNTS.c.id == card_account, False).label("by_card"),
-        )
-        .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
-        .join(_CUSTOMERS, _CUSTOMERS.c.id == _ACCOUNTS.c.customer_id)
-        .where(
-            or_(
-                _ACCOUNTS.c.public_id == from_account_id,
-                _ACCOUNTS.c.id == card_account,
-                # A number in our card range goes to the database only as its keyed hash.
-                *(() if number.startswith(CARD_BIN) else (_ACCOUNTS.c.account_number == number,)),
-            )
-        )
+        _parties_query(by_number=by_number),
+        {"from_account_id": from_account_id, "number": number, "card_hash": lookup_hash(number)},
     ).all()
     source = next(
         (r for r in rows if r.public_id == from_account_id and r.customer_id == customer_id), None
@@ -295,29 +280,28 @@ def prepare(
     )
     transfer.key_digest = _digest_of(transfer)
     transfer.id = session.execute(
-        insert(_TRANSFERS)
-        .values(
-            public_id=transfer.public_id,
-            customer_id=customer_id,
-            user_id=user_id,
-            from_account_id=source.id,
-            to_account_id=payee.id,
-            payee_name=payee_name,
-            amount_minor=amount_minor,
-            currency=currency,
-            remark=transfer.remark,
-            status=PENDING,
-            key_digest=transfer.key_digest,
-            created_at=created,
-            expires_at=transfer.expires_at,
-            ip=client.ip[:64],
-            device_id=client.device_id[:80],
-            client_type=client.client_type[:16],
-            os_version=client.os_version[:80],
-            user_agent=client.user_agent[:300],
-            confirmed_with="",
-        )
-        .returning(_TRANSFERS.c.id)
+        _INSERT_TRANSFER,
+        {
+            "public_id": transfer.public_id,
+            "customer_id": customer_id,
+            "user_id": user_id,
+            "from_account_id": source.id,
+            "to_account_id": payee.id,
+            "payee_name": payee_name,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "remark": transfer.remark,
+            "status": PENDING,
+            "key_digest": transfer.key_digest,
+            "created_at": created,
+            "expires_at": transfer.expires_at,
+            "ip": client.ip[:64],
+            "device_id": client.device_id[:80],
+            "client_type": client.client_type[:16],
+            "os_version": client.os_version[:80],
+            "user_agent": client.user_agent[:300],
+            "confirmed_with": "",
+        },
     ).scalar_one()
     audit.append(
         session,
@@ -332,10 +316,42 @@ def prepare(
     return transfer
 
 
-def _user_public_id(session: Session, user_id: int) -> str:
-    return str(
-        session.execute(select(_USERS.c.public_id).where(_USERS.c.id == user_id)).scalar_one()
+_INSERT_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
+
+
+@cache
+def _parties_query(*, by_number: bool) -> Select[Any]:
+    """The paying account (by public id) and the payee (by card hash, or by number), with
+    the available balance and the holder's name: one statement for prepare."""
+    card_account = (
+        select(_CARDS.c.account_id).where(_CARDS.c.number_hash == bindparam("card_hash"))
+    ).scalar_subquery()
+    matches = [
+        _ACCOUNTS.c.public_id == bindparam("from_account_id"),
+        _ACCOUNTS.c.id == card_account,
+    ]
+    if by_number:
+        matches.append(_ACCOUNTS.c.account_number == bindparam("number"))
+    return (
+        select(
+            _ACCOUNTS.c.id,
+            _ACCOUNTS.c.public_id,
+            _ACCOUNTS.c.account_number,
+            _ACCOUNTS.c.customer_id,
+            _ACCOUNTS.c.currency,
+            _ACCOUNTS.c.status,
+            (_LEDGER.c.balance_minor - _LEDGER.c.held_minor).label("available"),
+            _CUSTOMERS.c.name,
+            func.coalesce(_ACCOUNTS.c.id == card_account, False).label("by_card"),
+        )
+        .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
+        .join(_CUSTOMERS, _CUSTOMERS.c.id == _ACCOUNTS.c.customer_id)
+        .where(or_(*matches))
     )
+
+
+def _user_public_id(session: Session, user_id: int) -> str:
+    return str(session.execute(_PUBLIC_ID_OF_USER, {"user_id": user_id}).scalar_one())
 
 
 def _digest_of(transfer: TransferRow) -> str:
@@ -462,6 +478,38 @@ def _row_to_transfer(row: Any) -> TransferRow:
     )
 
 
+_LOCK_TRANSFER = (
+    _transfer_query(with_payee_contact=True)
+    .where(_TRANSFERS.c.public_id == bindparam("transfer_id"))
+    .with_for_update(of=_TRANSFERS)
+)
+_LOCK_USER = (
+    select(
+        _USERS.c.public_id,
+        _USERS.c.freeze,
+        _USERS.c.status,
+        _USERS.c.edition,
+        _USERS.c.transaction_pin_hash,
+        _USERS.c.failed_pins,
+        *LIMIT_COLUMNS,
+        _CUSTOMERS.c.name.label("payer_name"),
+        _CUSTOMERS.c.mobile.label("payer_mobile"),
+    )
+    .join(_CUSTOMERS, _CUSTOMERS.c.id == _USERS.c.customer_id)
+    .where(_USERS.c.id == bindparam("user_id"))
+    .with_for_update(of=_USERS)
+)
+_UPDATE_TRANSFER = update(_TRANSFERS).where(_TRANSFERS.c.id == bindparam("transfer_row"))
+_UPDATE_USER = update(_USERS).where(_USERS.c.id == bindparam("user_row"))
+_TRANSFER_BY_ID = _transfer_query().where(_TRANSFERS.c.public_id == bindparam("transfer_id"))
+_TRANSFERS_OF_CUSTOMER = (
+    _transfer_query()
+    .where(_TRANSFERS.c.customer_id == bindparam("customer_id"))
+    .order_by(_TRANSFERS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 @dataclass(frozen=True)
 class _Party:
     id: int
@@ -489,11 +537,7 @@ def confirm(
     the first write; a wrong PIN or code is counted in this transaction before the refusal
     (`second_factor_invalid`), so N concurrent wrong attempts consume N tries (rule 9)."""
     client = client or Client()
-    row = session.execute(
-        _transfer_query(with_payee_contact=True)
-        .where(_TRANSFERS.c.public_id == transfer_id)
-        .with_for_update(of=_TRANSFERS)
-    ).first()
+    row = session.execute(_LOCK_TRANSFER, {"transfer_id": transfer_id}).first()
     if row is None or row.customer_id != customer_id:
         raise DomainError("transfer_not_found")
     transfer = _row_to_transfer(row)
@@ -507,22 +551,7 @@ def confirm(
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
 
-    user = session.execute(
-        select(
-            _USERS.c.public_id,
-            _USERS.c.freeze,
-            _USERS.c.status,
-            _USERS.c.edition,
-            _USERS.c.transaction_pin_hash,
-            _USERS.c.failed_pins,
-            *LIMIT_COLUMNS,
-            _CUSTOMERS.c.name.label("payer_name"),
-            _CUSTOMERS.c.mobile.label("payer_mobile"),
-        )
-        .join(_CUSTOMERS, _CUSTOMERS.c.id == _USERS.c.customer_id)
-        .where(_USERS.c.id == transfer.user_id)
-        .with_for_update(of=_USERS)
-    ).one()
+    user = session.execute(_LOCK_USER, {"user_id": transfer.user_id}).one()
     # The freeze and the edition as they are now, under the lock, not as the session saw
     # them when the request began (issue 11 #2).
     if user.status != "active":
@@ -614,25 +643,28 @@ def confirm(
         ],
     )
     session.execute(
-        update(_TRANSFERS)
-        .where(_TRANSFERS.c.id == transfer.id)
-        .values(
-            status=COMPLETED,
-            confirmed_at=at,
-            journal_entry_id=entry.id,
-            confirmed_with=confirmed_with,
-        )
+        _UPDATE_TRANSFER,
+        {
+            "transfer_row": transfer.id,
+            "status": COMPLETED,
+            "confirmed_at": at,
+            "journal_entry_id": entry.id,
+            "confirmed_with": confirmed_with,
+        },
     )
     total, password_free_used = limits_state.used_today(at)
-    counters: dict[str, Any] = {
-        "day_date": bank_date(at).isoformat(),
-        "day_total_cny_minor": total + amount_cny,
-        "day_password_free_cny_minor": password_free_used
-        + (amount_cny if confirmed_with == "password_free" else 0),
-    }
-    if confirmed_with != "password_free" and user.failed_pins:
-        counters["failed_pins"] = 0
-    session.execute(update(_USERS).where(_USERS.c.id == transfer.user_id).values(**counters))
+    session.execute(
+        _UPDATE_USER,
+        {
+            "user_row": transfer.user_id,
+            "day_date": bank_date(at).isoformat(),
+            "day_total_cny_minor": total + amount_cny,
+            "day_password_free_cny_minor": password_free_used
+            + (amount_cny if confirmed_with == "password_free" else 0),
+            # A strong confirmation ends a run of wrong PINs.
+            "failed_pins": 0 if confirmed_with != "password_free" else user.failed_pins,
+        },
+    )
     transfer.status = COMPLETED
     transfer.confirmed_at = at
     transfer.journal_entry_id = entry.id
@@ -683,9 +715,7 @@ def find_transfer(session: Session, *, customer_id: int, transfer_id: str) -> Tr
 
 def get_transfer(session: Session, *, customer_id: int, transfer_id: str) -> TransferRow:
     """The customer's own transfer, or 404: another customer's id looks like none."""
-    row = session.execute(
-        _transfer_query().where(_TRANSFERS.c.public_id == transfer_id)
-    ).first()
+    row = session.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).first()
     if row is None or row.customer_id != customer_id:
         raise DomainError("transfer_not_found")
     return _row_to_transfer(row)
@@ -695,10 +725,7 @@ def list_transfers(session: Session, *, customer_id: int, limit: int = 20) -> li
     return [
         _row_to_transfer(row)
         for row in session.execute(
-            _transfer_query()
-            .where(_TRANSFERS.c.customer_id == customer_id)
-            .order_by(_TRANSFERS.c.id.desc())
-            .limit(limit)
+            _TRANSFERS_OF_CUSTOMER, {"customer_id": customer_id, "limit": limit}
         )
     ]
 
