@@ -328,3 +328,30 @@ def test_handshakes_and_layouts_are_rate_limited_per_ip(required: Bank) -> None:
     for _ in range(2):
         assert required.client.post("/api/v1/keyboard").status_code == 201
     assert_problem(required.client.post("/api/v1/keyboard"), "rate_limited", 429)
+
+
+def test_sm2_handshake_with_short_scalars_on_both_sides(
+    required: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """About 1 SM2 scalar in 256 has a leading zero byte, which gmalg returns as a 31-byte
+    key: server and client alike must still agree (it used to be 422 channel_key_invalid)."""
+    import gmalg
+
+    real = gmalg.SM2.generate_keypair
+
+    def short_scalar(self: gmalg.SM2) -> tuple[bytes, bytes]:
+        while True:
+            sk, pk = real(self)
+            if len(sk) == 32 and sk[0] < 0x10:  # a cheap way to a small scalar: drop a byte
+                short = sk[1:]
+                return short, gmalg.SM2().generate_pk(short)
+
+    monkeypatch.setattr(gmalg.SM2, "generate_keypair", short_scalar)
+    api = client_for(required, "SM2-SM4GCM", device="dev-short-sm2")
+    body = api.login(
+        "zhangwei",
+        DEFAULT_PASSWORD,
+        code_callback=code_for(required, "zhangwei"),
+        id_number=id_of(required, "zhangwei"),
+    )
+    assert body["status"] == "authenticated"

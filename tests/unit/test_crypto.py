@@ -106,3 +106,56 @@ def test_p256_ecdh_agrees_on_both_sides() -> None:
     assert crypto.p256_shared_secret(a, b_raw) == crypto.p256_shared_secret(b, a_raw)
     with pytest.raises(crypto.CryptoError):
         crypto.p256_shared_secret(a, b"\x04" + b"\x00" * 64)
+
+
+# --- SM2 keys are fixed width (issue 11: ~1 in 256 keys was 31 bytes) ----------------------
+
+SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+
+
+def test_2000_generated_sm2_keys_are_fixed_width_and_all_agree() -> None:
+    """Every private key is 32 bytes and every public key a 65-byte uncompressed point,
+    whatever the scalar's leading bytes; the keys with a leading zero byte (about 1 in 256,
+    which gmalg hands out as 31 bytes) agree with a peer in both directions."""
+    peer_sk, peer_pk = crypto.sm2_keypair()
+    short_scalars = 0
+    for _ in range(2000):
+        sk, pk = crypto.sm2_keypair()
+        assert len(sk) == 32, sk.hex()
+        assert len(pk) == 65 and pk[0] == 4, pk.hex()
+        if sk[0] == 0:
+            short_scalars += 1
+            assert crypto.sm2_ecdh(sk, peer_pk) == crypto.sm2_ecdh(peer_sk, pk)
+            assert crypto.sm2_public_key(sk) == pk
+    # 2,000 draws make at least one leading zero byte all but certain (P(none) < 0.1 %).
+    assert short_scalars >= 1
+
+
+@pytest.mark.parametrize("scalar", [1, 2, 0xFF, 2**248 - 1, SM2_N - 2])
+def test_sm2_small_and_edge_scalars_work_everywhere(scalar: int) -> None:
+    """A private key with leading zero bytes (as fixed-width 32 bytes) signs, decrypts and
+    agrees like any other; the public key of a scalar is always 65 bytes. SM2 private keys
+    are 1 … n-2 (GB/T 32918.1: d = n-1 has no (1+d)^-1 to sign with)."""
+    sk = scalar.to_bytes(32, "big")
+    pk = crypto.sm2_public_key(sk)
+    assert len(pk) == 65
+    peer_sk, peer_pk = crypto.sm2_keypair()
+    assert crypto.sm2_ecdh(sk, peer_pk) == crypto.sm2_ecdh(peer_sk, pk)
+    assert len(crypto.sm2_ecdh(sk, peer_pk)) == 32
+    signature = crypto.sm2_sign(sk, b"fixed width")
+    assert crypto.sm2_verify(pk, b"fixed width", signature)
+    assert crypto.sm2_decrypt(sk, crypto.sm2_encrypt(pk, b"secret")) == b"secret"
+
+
+@pytest.mark.parametrize("scalar", [0, SM2_N - 1, SM2_N, 2**256 - 1])
+def test_sm2_private_keys_out_of_range_are_refused(scalar: int) -> None:
+    _, peer_pk = crypto.sm2_keypair()
+    with pytest.raises(crypto.CryptoError):
+        crypto.sm2_ecdh(scalar.to_bytes(32, "big"), peer_pk)
+
+
+def test_sm2_private_keys_of_another_width_are_refused() -> None:
+    sk, peer_pk = crypto.sm2_keypair()
+    for wrong in (sk[1:], b"\x00" + sk, b""):
+        with pytest.raises(crypto.CryptoError):
+            crypto.sm2_ecdh(wrong, peer_pk)

@@ -105,19 +105,47 @@ def hkdf(secret: bytes, *, info: bytes, length: int = 32, salt: bytes | None = N
 # --- SM2 ------------------------------------------------------------------------------
 
 
+SM2_KEY_BYTES = 32
+SM2_POINT_BYTES = 65
+# The order n of the SM2 curve's base point (GB/T 32918.5); private keys are 1 … n-2.
+SM2_ORDER: int = int(gmalg_sm2._ecdlp.fpn.p)
+
+
+def _sm2_scalar(private_key: bytes) -> int:
+    """The private scalar of a fixed-width (32-byte, big-endian) SM2 private key."""
+    if len(private_key) != SM2_KEY_BYTES:
+        raise CryptoError("SM2 private keys are 32 bytes")
+    scalar = int.from_bytes(private_key, "big")
+    if not 1 <= scalar <= SM2_ORDER - 2:
+        raise CryptoError("SM2 private key out of range")
+    return scalar
+
+
 def sm2_keypair() -> tuple[bytes, bytes]:
-    """(private key 32 bytes, public key 04||x||y)."""
+    """(private key, public key): always 32 bytes and 65 bytes (04||x||y).
+
+    gmalg returns the scalar in as few bytes as it needs (31 or fewer for about 1 key in
+    256); every key this module hands out or accepts is fixed width instead."""
     sk, pk = gmalg.SM2().generate_keypair()
-    return bytes(sk), bytes(pk)
+    private_key = int.from_bytes(sk, "big").to_bytes(SM2_KEY_BYTES, "big")
+    public_key = bytes(pk)
+    if len(public_key) != SM2_POINT_BYTES:  # pragma: no cover - gmalg writes x, y fixed
+        raise CryptoError("gmalg returned a malformed SM2 public key")
+    return private_key, public_key
 
 
 def sm2_public_key(private_key: bytes) -> bytes:
+    _sm2_scalar(private_key)
     return bytes(gmalg.SM2().generate_pk(private_key))
 
 
 def sm2_valid_public_key(public_key: bytes) -> bool:
     try:
-        return len(public_key) == 65 and bool(gmalg.SM2().verify_pk(public_key))
+        return (
+            len(public_key) == SM2_POINT_BYTES
+            and public_key[0] == 4
+            and bool(gmalg.SM2().verify_pk(public_key))
+        )
     except Exception:
         return False
 
@@ -130,14 +158,14 @@ def sm2_ecdh(private_key: bytes, peer_public_key: bytes) -> bytes:
     identities and a second ephemeral key); it is the same construction as ECDH P-256,
     on the SM2 curve, so one protocol serves both suites. The point is checked first
     (on the curve, not infinity, order n), and the scalar multiplication is gmalg's.
+    The private key is 32 bytes exactly (leading zero bytes included).
     """
     if not sm2_valid_public_key(peer_public_key):
         raise CryptoError("invalid SM2 public key")
-    if len(private_key) != 32:
-        raise CryptoError("SM2 private keys are 32 bytes")
+    scalar = _sm2_scalar(private_key)
     curve = gmalg_sm2._ecdlp
     point = gmalg_sm2.bytes_to_point(peer_public_key)
-    shared = curve.ec.mul(int.from_bytes(private_key, "big"), point)
+    shared = curve.ec.mul(scalar, point)
     if shared == curve.ec.INF:
         raise CryptoError("degenerate SM2 shared point")
     x, _ = shared
@@ -145,6 +173,7 @@ def sm2_ecdh(private_key: bytes, peer_public_key: bytes) -> bytes:
 
 
 def sm2_sign(private_key: bytes, message: bytes, *, uid: bytes = DEFAULT_SM2_UID) -> bytes:
+    _sm2_scalar(private_key)
     r, s = gmalg.SM2(private_key, uid).sign(message)
     return encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
 
@@ -175,6 +204,7 @@ def sm2_encrypt(public_key: bytes, plaintext: bytes) -> bytes:
 
 
 def sm2_decrypt(private_key: bytes, ciphertext: bytes) -> bytes:
+    _sm2_scalar(private_key)
     try:
         return bytes(gmalg.SM2(private_key).decrypt(ciphertext))
     except Exception:
