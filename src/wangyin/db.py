@@ -7,6 +7,7 @@ upgrade. PostgreSQL uses row locks (`SELECT … FOR UPDATE`) taken by the ledger
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.base import Executable
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -132,6 +134,103 @@ def _count_queries(engine: Engine, stats: QueryStats) -> None:
         @event.listens_for(engine, "rollback")
         def _rollback(_conn: Any) -> None:
             stats.round_trips += 1
+
+
+# ---------------------------------------------------------------------------------------
+# Deferred writes: the trailing writes of a hot-path transaction share one round trip.
+#
+# A write whose result nobody reads (an UPDATE of a row already locked, an INSERT whose id
+# is not needed) is queued with `defer_write` instead of executed. The queue is flushed
+# before the session's next statement (so a later read always sees it) and at COMMIT
+# (`flush_deferred`, called by the unit of work). On PostgreSQL a flush of several writes
+# is ONE statement: each write becomes a data-modifying CTE (`WITH w0 AS (UPDATE …),
+# w1 AS (INSERT …) SELECT 1`); they see one snapshot, which is why only writes to
+# different rows may be deferred together (each hot path defers writes to distinct rows).
+# On SQLite (in process, no round trips) they simply run one by one.
+
+_DEFERRED = "wangyin.deferred_writes"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def defer_write(session: Session, statement: Executable, params: dict[str, Any]) -> None:
+    """Queue a write that returns nothing; it runs before the next statement or COMMIT."""
+    session.info.setdefault(_DEFERRED, []).append((statement, params))
+
+
+def flush_deferred(session: Session) -> None:
+    """Run the queued writes now: one statement on PostgreSQL."""
+    writes: list[tuple[Executable, dict[str, Any]]] = session.info.pop(_DEFERRED, [])
+    if not writes:
+        return
+    connection = session.connection()
+    if len(writes) == 1 or connection.dialect.name != "postgresql":
+        # Adjacent rows for the same statement go as one executemany.
+        index = 0
+        while index < len(writes):
+            statement, params = writes[index]
+            batch = [params]
+            while (
+                index + len(batch) < len(writes)
+                and writes[index + len(batch)][0] is statement
+                and writes[index + len(batch)][1].keys() == params.keys()
+            ):
+                batch.append(writes[index + len(batch)][1])
+            connection.execute(statement, batch if len(batch) > 1 else params)
+            index += len(batch)
+        return
+    parts: list[str] = []
+    bound: dict[str, Any] = {}
+    for index, (statement, params) in enumerate(writes):
+        sql, values = _compiled_write(connection.dialect, statement, params)
+        prefix = f"w{index}_"
+        renamed = _PLACEHOLDER.sub(f"%({prefix}\\1)s", sql)
+        parts.append(f"w{index} AS ({renamed})")
+        bound.update({prefix + name: value for name, value in values.items()})
+    connection.exec_driver_sql("WITH " + ", ".join(parts) + " SELECT 1", bound)
+
+
+_COMPILED: dict[tuple[Executable, tuple[str, ...]], Any] = {}
+
+
+def _compiled_write(
+    dialect: Any, statement: Executable, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The write's SQL (cached per statement and parameter names) and its bound values,
+    passed through the columns' bind processors as SQLAlchemy's own execution does."""
+    key = (statement, tuple(sorted(params)))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        # for_executemany: no implicit RETURNING of the new row's id (nothing reads it).
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=list(key[1]), for_executemany=True
+        )
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("a deferred write cannot use an expanding IN parameter")
+        _COMPILED[key] = compiled
+    values = compiled.construct_params(params)
+    processors = compiled._bind_processors
+    return compiled.string, {
+        name: processors[name](value) if name in processors else value
+        for name, value in values.items()
+    }
+
+
+@event.listens_for(Session, "before_commit")
+def _flush_before_commit(session: Session) -> None:
+    flush_deferred(session)  # the unit of work flushes first; this keeps any other commit safe
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(_DEFERRED, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _flush_before_next_statement(state: Any) -> None:
+    # A statement that only reads rows no deferred write touches may say so
+    # (`execution_options(deferred_ok=True)`) and keep the queue for the COMMIT's batch.
+    if state.session.info.get(_DEFERRED) and not state.execution_options.get("deferred_ok"):
+        flush_deferred(state.session)
 
 
 class Database:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from wangyin.db import Database
+from wangyin.db import Database, flush_deferred
 from wangyin.dbfaults import RETRY_AFTER_SECONDS, is_connection_lost
 from wangyin.errors import DomainError
 
@@ -59,6 +59,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Commit, or say that nobody knows whether it committed."""
+        flush_deferred(self.session)  # before COMMIT: a failure here is safe to retry
         try:
             self.session.commit()
         except (DBAPIError, PoolTimeout) as exc:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from wangyin.db import table_of
+from wangyin.db import defer_write, table_of
 from wangyin.errors import DomainError
 from wangyin.idempotency.models import IdempotencyRecord
 from wangyin.ledger.service import request_digest
@@ -125,7 +125,8 @@ def _store(
     body: dict[str, Any],
     at: datetime,
 ) -> None:
-    session.execute(
+    defer_write(  # the answer joins the transaction's trailing writes
+        session,
         _INSERT,
         {
             "scope": scope,

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wangyin.db import table_of
+from wangyin.db import defer_write, table_of
 from wangyin.errors import DomainError
 from wangyin.ids import new_public_id
 from wangyin.ledger.models import Hold, JournalEntry, LedgerAccount, Posting
@@ -187,10 +187,12 @@ def post(
     entry_id = int(inserted.id)
 
     moves = list(delta.items())
-    session.execute(
+    # The rows are locked and the checks made: balances and postings join the batch of the
+    # transaction's trailing writes (db.defer_write).
+    defer_write(
+        session,
         _move_balances(len(moves)),
         {
-            "ids": [account_id for account_id, _ in moves],
             **{f"account_{i}": account_id for i, (account_id, _) in enumerate(moves)},
             **{f"change_{i}": change for i, (_, change) in enumerate(moves)},
         },
@@ -214,7 +216,8 @@ def post(
                 "created_at": at,
             }
         )
-    session.execute(_INSERT_POSTINGS, rows)  # one multi-row INSERT, one round trip
+    for posting in rows:
+        defer_write(session, _INSERT_POSTINGS, posting)
     return Posted(id=entry_id, public_id=public_id, balances=balances)
 
 
@@ -260,7 +263,7 @@ def _move_balances(accounts: int) -> Any:
     )
     return (
         update(_ACCOUNTS)
-        .where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+        .where(_ACCOUNTS.c.id.in_([bindparam(f"account_{i}") for i in range(accounts)]))
         .values(balance_minor=_ACCOUNTS.c.balance_minor + change)
     )
 

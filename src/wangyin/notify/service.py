@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from wangyin.db import table_of
+from wangyin.db import defer_write, table_of
 from wangyin.ids import new_public_id
 from wangyin.notify.models import OutboxMessage
 from wangyin.security.fields import decrypt_value, encrypt_value, lookup_hash
@@ -63,8 +63,8 @@ _INSERT_MESSAGES = insert(table_of(OutboxMessage))
 
 def enqueue_many(session: Session, rows: list[dict[str, object]]) -> None:
     """Several messages in one INSERT, in the caller's transaction."""
-    if rows:
-        session.execute(_INSERT_MESSAGES, rows)  # one multi-row INSERT
+    for row in rows:  # trailing writes of the caller's transaction (db.defer_write)
+        defer_write(session, _INSERT_MESSAGES, row)
 
 
 def recipient_of(message: OutboxMessage) -> str:

@@ -23,7 +23,7 @@ from wangyin.accounts.models import Account, Card
 from wangyin.accounts.service import CARD_BIN
 from wangyin.clock import BANK_TZ, as_utc, bank_date
 from wangyin.config import Settings
-from wangyin.db import table_of
+from wangyin.db import defer_write, table_of
 from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity_pins
@@ -279,7 +279,8 @@ def prepare(
         ),
     )
     transfer.key_digest = _digest_of(transfer)
-    transfer.id = session.execute(
+    defer_write(
+        session,
         _INSERT_TRANSFER,
         {
             "public_id": transfer.public_id,
@@ -302,7 +303,7 @@ def prepare(
             "user_agent": client.user_agent[:300],
             "confirmed_with": "",
         },
-    ).scalar_one()
+    )
     audit.append(
         session,
         event="transfer_prepared",
@@ -316,7 +317,7 @@ def prepare(
     return transfer
 
 
-_INSERT_TRANSFER = insert(_TRANSFERS).returning(_TRANSFERS.c.id)
+_INSERT_TRANSFER = insert(_TRANSFERS)
 
 
 @cache
@@ -642,7 +643,8 @@ def confirm(
             ),
         ],
     )
-    session.execute(
+    defer_write(
+        session,
         _UPDATE_TRANSFER,
         {
             "transfer_row": transfer.id,
@@ -653,7 +655,8 @@ def confirm(
         },
     )
     total, password_free_used = limits_state.used_today(at)
-    session.execute(
+    defer_write(
+        session,
         _UPDATE_USER,
         {
             "user_row": transfer.user_id,
