@@ -2,8 +2,11 @@
 succeed (1.3 preferred, forward-secret suites), TLS 1.1 and 1.0 are refused, and answers
 carry Strict-Transport-Security.
 
-A control server in the test that does accept TLS 1.0/1.1 shows the refusals are
-Wangyin's doing, not a client that cannot speak the old versions."""
+Every test runs against a server with an ECDSA (P-256) certificate and one with an RSA
+(2048) certificate: only with an RSA certificate can a TLS 1.2 client even ask for RSA key
+exchange (no forward secrecy), so only there does refusing it prove anything. A control
+server in the test that does accept TLS 1.0/1.1 and RSA key exchange shows the refusals
+are Wangyin's doing, not a client that cannot speak them."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 OLD_VERSIONS = {"TLSv1": "TLSv1", "TLSv1_1": "TLSv1.1"}
@@ -37,8 +40,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
+# Suites whose key exchange is RSA itself (no ECDHE/DHE): never forward secret.
+RSA_KEY_EXCHANGE = "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256"
+
+
+def _self_signed(directory: Path, kind: str = "ecdsa") -> tuple[Path, Path]:
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if kind == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.now(UTC)
     cert = (
@@ -71,10 +82,12 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    workdir = tmp_path_factory.mktemp("tls-server")
-    cert, key = _self_signed(workdir)
+@pytest.fixture(scope="module", params=["ecdsa", "rsa"])
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[int, Path]]:
+    workdir = tmp_path_factory.mktemp(f"tls-server-{request.param}")
+    cert, key = _self_signed(workdir, request.param)
     env = {
         **os.environ,
         "WANGYIN_DATABASE_URL": f"sqlite:///{workdir / 'wangyin.db'}",
@@ -174,12 +187,49 @@ def test_tls13_is_preferred(tls_server: tuple[int, Path]) -> None:
     assert handshake(port, client(cert))[0] == "TLSv1.3"
 
 
+def _rsa_key_exchange_client(cert: Path) -> ssl.SSLContext:
+    context = client(cert, "TLSv1_2")
+    context.set_ciphers(RSA_KEY_EXCHANGE)  # RSA key exchange only
+    return context
+
+
 def test_tls12_without_forward_secrecy_is_refused(tls_server: tuple[int, Path]) -> None:
     port, cert = tls_server
-    context = client(cert, "TLSv1_2")
-    context.set_ciphers("AES128-GCM-SHA256:AES256-GCM-SHA384")  # RSA key exchange only
+    if _is_rsa(cert):
+        # The control: with this RSA certificate the client really negotiates RSA key
+        # exchange with a server that allows it.
+        with permissive_server(cert, cert.with_name("key.pem")) as control:
+            version, cipher = handshake(control, _rsa_key_exchange_client(cert))
+        assert version == "TLSv1.2" and cipher in RSA_KEY_EXCHANGE.split(":"), cipher
     with pytest.raises(ssl.SSLError):
-        handshake(port, context)
+        handshake(port, _rsa_key_exchange_client(cert))
+
+
+def test_every_tls12_suite_offered_is_forward_secret_aead(tls_server: tuple[int, Path]) -> None:
+    """Whatever suite a TLS 1.2 client prefers, the server only ever agrees to ECDHE with
+    AES-GCM or ChaCha20-Poly1305 (for an RSA certificate: ECDHE-RSA-…)."""
+    port, cert = tls_server
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.set_ciphers("ALL:@SECLEVEL=0")
+    offered = [c["name"] for c in probe.get_ciphers() if c["protocol"] == "TLSv1.2"]
+    accepted = set()
+    for name in offered:
+        context = client(cert, "TLSv1_2")
+        try:
+            context.set_ciphers(f"{name}:@SECLEVEL=0")
+            accepted.add(handshake(port, context)[1])
+        except ssl.SSLError:
+            continue
+    assert accepted, "no TLS 1.2 suite was accepted at all"
+    for cipher in accepted:
+        assert cipher.startswith("ECDHE-"), cipher
+        assert "GCM" in cipher or "CHACHA20" in cipher, cipher
+        assert ("-RSA-" in cipher) == _is_rsa(cert), cipher
+
+
+def _is_rsa(cert: Path) -> bool:
+    loaded = x509.load_pem_x509_certificate(cert.read_bytes())
+    return isinstance(loaded.public_key(), rsa.RSAPublicKey)
 
 
 @pytest.mark.parametrize("version", sorted(OLD_VERSIONS))

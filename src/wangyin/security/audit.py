@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc
-from wangyin.db import table_of
+from wangyin.db import defer_write, table_of
 from wangyin.security.crypto import sm3
 from wangyin.security.models import AuditHead, AuditRecord
 
@@ -83,22 +83,31 @@ def append(
     customer_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Append one record to its chain: three statements (lock the head, insert, move the
-    head). Returns the record as written (not attached to the session)."""
+    """Append one record to its chain: lock the chain's head once per transaction, then
+    the record and the head's move join the transaction's trailing writes
+    (`db.defer_write`). Returns the record as written (not attached to the session)."""
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN}
     client = client or Client()
     chain = customer_id % CHAINS if customer_id is not None else 0
     head_id = _head_id(chain)
-    head = session.execute(
-        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == head_id).with_for_update()
-    ).first()
-    if head is None:
-        # Two first appends racing here: one insert loses on the key and its unit of work
-        # is retried, finding the winner's head.
-        session.execute(insert(_HEADS).values(id=head_id, seq=0, hash=GENESIS))
-        seq, prev_hash = 0, GENESIS
+    # This transaction's own view of the heads it holds: a second append to the same chain
+    # continues from the first (whose writes may still be deferred) without a new read.
+    held: dict[int, tuple[int, str]] = session.info.setdefault(_HELD_HEADS, {})
+    if head_id in held:
+        seq, prev_hash = held[head_id]
     else:
-        seq, prev_hash = int(head.seq), str(head.hash)
+        # The deferred writes never touch a head this transaction has not locked yet, so
+        # the lock need not flush them (`deferred_ok`).
+        head = session.execute(
+            _LOCK_HEAD, {"head_id": head_id}, execution_options={"deferred_ok": True}
+        ).first()
+        if head is None:
+            # Two first appends racing here: one insert loses on the key and its unit of
+            # work is retried, finding the winner's head.
+            session.execute(insert(_HEADS).values(id=head_id, seq=0, hash=GENESIS))
+            seq, prev_hash = 0, GENESIS
+        else:
+            seq, prev_hash = int(head.seq), str(head.hash)
     record = AuditRecord(
         chain=chain,
         seq=seq + 1,
@@ -115,32 +124,38 @@ def append(
         hash="",
     )
     record.hash = record_hash(record)
-    write = insert(_RECORDS).values(
-        chain=record.chain,
-        seq=record.seq,
-        at=record.at,
-        event=record.event,
-        outcome=record.outcome,
-        customer_id=record.customer_id,
-        actor=record.actor,
-        ip=record.ip,
-        device_id=record.device_id,
-        client=record.client,
-        details=record.details,
-        prev_hash=record.prev_hash,
-        hash=record.hash,
+    defer_write(
+        session,
+        _INSERT_RECORD,
+        {
+            "chain": record.chain,
+            "seq": record.seq,
+            "at": record.at,
+            "event": record.event,
+            "outcome": record.outcome,
+            "customer_id": record.customer_id,
+            "actor": record.actor,
+            "ip": record.ip,
+            "device_id": record.device_id,
+            "client": record.client,
+            "details": record.details,
+            "prev_hash": record.prev_hash,
+            "hash": record.hash,
+        },
     )
-    move_head = (
-        update(_HEADS).where(_HEADS.c.id == head_id).values(seq=record.seq, hash=record.hash)
+    defer_write(
+        session, _MOVE_HEAD, {"head_row": head_id, "seq": record.seq, "hash": record.hash}
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement: the record and its chain's head move together (a data-modifying
-        # CTE; they touch different rows, so PostgreSQL's one-snapshot rule is harmless).
-        session.execute(move_head.add_cte(write.cte("audit_record")))
-    else:
-        session.execute(write)
-        session.execute(move_head)
+    held[head_id] = (record.seq, record.hash)
     return record
+
+
+_HELD_HEADS = "wangyin.audit_heads_held"
+_LOCK_HEAD = (
+    select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == bindparam("head_id")).with_for_update()
+)
+_INSERT_RECORD = insert(_RECORDS)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == bindparam("head_row"))
 
 
 def _head_id(chain: int) -> int:
