@@ -1,27 +1,21 @@
 """Use cases of identity (login, codes, resets), shared by the JSON API and the pages.
 
-Some steps still count a failure (a wrong password, a wrong code) in a second transaction
-after the first rolled back; the security issue (11 #2/#3) moves each into the transaction
-that decides it, as the transfer confirmation now does."""
+Each is one transaction that decides and counts together: a wrong code, ID number or
+password is counted under the row locks of the transaction that refuses it, and the
+refusal commits that count (`DomainError.keep`, ARCHITECTURE rule 9, issue 11 #2/#3).
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from wangyin.errors import DomainError
-from wangyin.identity import otp
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
-
-WRONG_CODE = {"otp_invalid", "wrong_id_number"}
-T = TypeVar("T")
 
 
 def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.AccountAction) -> None:
@@ -82,8 +76,8 @@ def password_login(*, state: AppState, login: str, password: str, client: Client
 
 
 def send_login_code(*, state: AppState, challenge_id: str, channel: str, client: Client) -> None:
-    found = run_read(state.db, lambda s: identity.challenge_user_id(s, challenge_id=challenge_id))
-    limit_account(state, user_id=found[0] if found else None, action="code")
+    user_id = run_read(state.db, lambda s: identity.challenge_user_id(s, challenge_id=challenge_id))
+    limit_account(state, user_id=user_id, action="code")
     now = state.clock.now()
     run_write(
         state.db,
@@ -98,47 +92,12 @@ def send_login_code(*, state: AppState, challenge_id: str, channel: str, client:
     )
 
 
-def count_wrong_challenge_code(state: AppState, challenge_id: str, client: Client) -> None:
-    now = state.clock.now()
-
-    def action(s: Session) -> None:
-        found = identity.challenge_user_id(s, challenge_id=challenge_id)
-        if found is None:
-            return
-        user_id, purpose = found
-        otp.record_wrong_code(
-            s,
-            user_id=user_id,
-            purpose=purpose,
-            binding=challenge_id,
-            settings=state.settings,
-            at=now,
-            client=client,
-        )
-
-    run_write(state.db, action)
-
-
-def _counting_wrong_codes(
-    state: AppState, challenge_id: str, client: Client, action: Callable[[Session], T]
-) -> T:
-    """Run a challenge step; a wrong code or ID number is counted against the code."""
-    try:
-        return run_write(state.db, action)
-    except DomainError as exc:
-        if exc.code in WRONG_CODE:
-            count_wrong_challenge_code(state, challenge_id, client)
-        raise
-
-
 def verify_login_code(
     *, state: AppState, challenge_id: str, code: str, id_number: str | None, client: Client
 ) -> LoginOutcome:
     now = state.clock.now()
-    return _counting_wrong_codes(
-        state,
-        challenge_id,
-        client,
+    return run_write(
+        state.db,
         lambda s: identity.complete_challenge(
             s,
             challenge_id=challenge_id,
@@ -151,14 +110,31 @@ def verify_login_code(
     )
 
 
+def start_password_reset(
+    *, state: AppState, id_number: str, card_number: str, channel: str, client: Client
+) -> str:
+    """Forgot password: ID number and debit card, then a code to the registered phone."""
+    now = state.clock.now()
+    return run_write(
+        state.db,
+        lambda s: identity.start_password_reset(
+            s,
+            id_number=id_number,
+            card_number=card_number,
+            client=client,
+            at=now,
+            settings=state.settings,
+            channel=channel,
+        ),
+    )
+
+
 def reset_password(
     *, state: AppState, challenge_id: str, code: str, new_password: str, client: Client
 ) -> None:
     now = state.clock.now()
-    _counting_wrong_codes(
-        state,
-        challenge_id,
-        client,
+    run_write(
+        state.db,
         lambda s: identity.finish_password_reset(
             s,
             challenge_id=challenge_id,

@@ -133,19 +133,12 @@ def change_password(
 def reset_start(body: ResetStartIn, request: Request, state: State) -> ResetStartOut:
     """Forgot password: ID number and debit card, then a code to the registered phone."""
     clear = reveal_many(state, {"id_number": body.id_number, "card_number": body.card_number})
-    now = state.clock.now()
-    client = client_of(request)
-    challenge_id = run_write(
-        state.db,
-        lambda s: identity.start_password_reset(
-            s,
-            id_number=clear["id_number"] or "",
-            card_number=clear["card_number"] or "",
-            client=client,
-            at=now,
-            settings=state.settings,
-            channel=body.channel,
-        ),
+    challenge_id = identity_actions.start_password_reset(
+        state=state,
+        id_number=clear["id_number"] or "",
+        card_number=clear["card_number"] or "",
+        channel=body.channel,
+        client=client_of(request),
     )
     return ResetStartOut(challenge_id=challenge_id)
 

@@ -3,6 +3,13 @@
 Six digits from `secrets`, valid once for 60 s, at most 3 wrong tries, at most N codes a
 customer a day. Only an HMAC of (purpose, binding, code) is stored, so a code issued for
 one transfer's key data cannot confirm another transfer or a changed amount.
+
+Tries are counted under the locks of the transaction that decides (ARCHITECTURE rule 9):
+`take_try` locks the customer's user row, then the code's row, and counts the try before
+anything is compared; a refusal is raised with `keep`, so the unit of work commits the
+count with it. N concurrent wrong attempts therefore consume N tries, and the
+(limit+1)-th is refused whatever it carries. Locks are always taken user row first, then
+code rows (`issue` too), so code paths never deadlock on each other.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc, bank_date, bank_day_bounds_utc
 from wangyin.config import Settings
+from wangyin.db import table_of
 from wangyin.errors import DomainError
 from wangyin.identity.models import Customer, OtpCode, User
 from wangyin.notify import service as notify
@@ -34,8 +42,17 @@ PURPOSES = {
 }
 
 
+_USERS = table_of(User)
+
+
 def _code_hash(settings: Settings, purpose: str, binding: str, code: str) -> str:
     return keyed_hash(settings.secret_key.encode(), f"{purpose}|{binding}|{code}".encode())
+
+
+def lock_user(session: Session, *, user_id: int) -> None:
+    """Take the customer's user row lock: the first lock of every code path (PostgreSQL
+    `FOR UPDATE`; SQLite's write transaction already holds the database)."""
+    session.execute(select(_USERS.c.id).where(_USERS.c.id == user_id).with_for_update())
 
 
 def issue(
@@ -57,6 +74,7 @@ def issue(
         raise ValueError(f"unknown purpose {purpose!r}")
     if channel not in notify.CHANNELS:
         raise DomainError("validation_error")
+    lock_user(session, user_id=user.id)  # the day's count and the insert, one at a time
     start, end = bank_day_bounds_utc(bank_date(at))
     issued_today = session.scalar(
         select(func.count(OtpCode.id)).where(
@@ -155,6 +173,51 @@ def accept(session: Session, row: OtpCode, *, at: datetime) -> None:
     )
 
 
+def take_try(
+    session: Session,
+    *,
+    user_id: int,
+    purpose: str,
+    binding: str,
+    at: datetime,
+    settings: Settings,
+) -> OtpCode:
+    """Lock the live code and count this try on it before anything is compared; refuse
+    when there is none, it has expired or its tries are used up."""
+    lock_user(session, user_id=user_id)
+    row = usable_code(
+        session, user_id=user_id, purpose=purpose, binding=binding, at=at, settings=settings
+    )
+    row.attempts += 1
+    return row
+
+
+def refusal(
+    session: Session,
+    row: OtpCode,
+    *,
+    at: datetime,
+    client: Client | None = None,
+    code: str = "otp_invalid",
+) -> DomainError:
+    """The refusal of a counted try (a wrong code, or a wrong factor checked with it),
+    audited, with `keep` set so that the deciding transaction commits the count."""
+    user = session.get_one(User, row.user_id)
+    audit.append(
+        session,
+        event="code_checked",
+        outcome="failure",
+        actor=user.public_id,
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"purpose": row.purpose},
+    )
+    error = DomainError(code)
+    error.keep = True
+    return error
+
+
 def check(
     session: Session,
     *,
@@ -164,14 +227,15 @@ def check(
     code: str,
     at: datetime,
     settings: Settings,
+    client: Client | None = None,
 ) -> None:
-    """Accept the code once, or raise. A wrong code must then be counted with
-    `record_wrong_code` in its own transaction (this one rolls back)."""
-    row = usable_code(
+    """Accept the code once, or raise. The try is counted in this transaction: a wrong code
+    raises `otp_invalid` with `keep`, so the count commits with the refusal."""
+    row = take_try(
         session, user_id=user_id, purpose=purpose, binding=binding, at=at, settings=settings
     )
     if not matches(row, code=code, settings=settings):
-        raise DomainError("otp_invalid")
+        raise refusal(session, row, at=at, client=client)
     accept(session, row, at=at)
 
 
@@ -185,12 +249,12 @@ def record_wrong_code(
     at: datetime,
     client: Client | None = None,
 ) -> None:
-    """Count a wrong code against the code it was meant for, and audit the failure."""
+    """Count a wrong code against the code it was meant for, and audit the failure, in the
+    transaction that compared it (the transfer confirmation, which locked the row with
+    `usable_code`). Once its tries are used up, `usable_code` refuses the code."""
     row = _latest(session, user_id=user_id, purpose=purpose, binding=binding)
     if row is not None and row.used_at is None:
         row.attempts += 1
-        if row.attempts >= settings.otp_max_attempts:
-            row.used_at = at  # spent: the customer asks for a new code
     user = session.get_one(User, user_id)
     audit.append(
         session,

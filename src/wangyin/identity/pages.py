@@ -215,20 +215,12 @@ async def forgot_submit(request: Request, state: State) -> Response:
     values: dict[str, str] = {}  # the ID number is not echoed back (4.1.2.1-e)
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        now = state.clock.now()
-        client = client_of(request, "web")
-        channel = "voice" if form.get("channel") == "voice" else "sms"
-        challenge_id = run_write(
-            state.db,
-            lambda s: identity.start_password_reset(
-                s,
-                id_number=form.get("id_number", ""),
-                card_number=form.get("card_number", ""),
-                client=client,
-                at=now,
-                settings=state.settings,
-                channel=channel,
-            ),
+        challenge_id = identity_actions.start_password_reset(
+            state=state,
+            id_number=form.get("id_number", ""),
+            card_number=form.get("card_number", ""),
+            channel="voice" if form.get("channel") == "voice" else "sms",
+            client=client_of(request, "web"),
         )
     except DomainError as exc:
         return _anonymous_page(

@@ -12,7 +12,6 @@ from wangyin.clock import as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
 from wangyin.identity import actions as identity_actions
-from wangyin.identity import otp
 from wangyin.identity import security_center as center
 from wangyin.identity import service as identity
 from wangyin.identity.models import User
@@ -93,53 +92,28 @@ def overview(session: Session, *, user: CurrentUser, settings: Settings) -> Secu
 
 
 def unfreeze_with_code(*, state: AppState, user: CurrentUser, code: str, client: Client) -> None:
+    """A wrong code is counted in the unfreezing transaction itself (`otp.check`)."""
     now = state.clock.now()
-    try:
-        run_write(
-            state.db,
-            lambda s: center.unfreeze(
-                s, user_id=user.user_id, code=code, client=client, at=now, settings=state.settings
-            ),
-        )
-    except DomainError as exc:
-        if exc.code == "otp_invalid":
-
-            def count(s: Session) -> None:
-                otp.record_wrong_code(
-                    s,
-                    user_id=user.user_id,
-                    purpose="unfreeze",
-                    binding=user.user_public_id,
-                    settings=state.settings,
-                    at=now,
-                    client=client,
-                )
-
-            run_write(state.db, count)
-        raise
+    run_write(
+        state.db,
+        lambda s: center.unfreeze(
+            s, user_id=user.user_id, code=code, client=client, at=now, settings=state.settings
+        ),
+    )
 
 
 def change_pin(
     *, state: AppState, user: CurrentUser, old_pin: str, new_pin: str, client: Client
 ) -> None:
-    """Change the transaction password; a wrong current one counts like one at confirm."""
+    """Change the transaction password; a wrong current one counts like one at confirm,
+    in the same transaction (`identity.change_transaction_pin`)."""
     now = state.clock.now()
-    try:
-        run_write(
-            state.db,
-            lambda s: identity.change_transaction_pin(
-                s, user_id=user.user_id, old_pin=old_pin, new_pin=new_pin, client=client, at=now
-            ),
-        )
-    except DomainError as exc:
-        if exc.code == "wrong_transaction_password":
-            run_write(
-                state.db,
-                lambda s: identity.record_pin_failure(
-                    s, user_id=user.user_id, client=client, at=now
-                ),
-            )
-        raise
+    run_write(
+        state.db,
+        lambda s: identity.change_transaction_pin(
+            s, user_id=user.user_id, old_pin=old_pin, new_pin=new_pin, client=client, at=now
+        ),
+    )
 
 
 def send_customer_code(
@@ -173,38 +147,22 @@ def change_settings(
     code: str | None,
 ) -> None:
     """Limits or password-free thresholds; raising either needs the settings code, and a
-    wrong one counts against it."""
+    wrong one counts against it in the same transaction."""
     now = state.clock.now()
     setter = center.set_limits if what == "limits" else center.set_password_free
-    try:
-        run_write(
-            state.db,
-            lambda s: setter(
-                s,
-                user_id=user.user_id,
-                single_minor=single_minor,
-                daily_minor=daily_minor,
-                client=client,
-                at=now,
-                settings=state.settings,
-                code=code,
-            ),
-        )
-    except DomainError as exc:
-        if exc.code == "otp_invalid":
-            run_write(
-                state.db,
-                lambda s: otp.record_wrong_code(
-                    s,
-                    user_id=user.user_id,
-                    purpose="settings",
-                    binding=user.user_public_id,
-                    settings=state.settings,
-                    at=now,
-                    client=client,
-                ),
-            )
-        raise
+    run_write(
+        state.db,
+        lambda s: setter(
+            s,
+            user_id=user.user_id,
+            single_minor=single_minor,
+            daily_minor=daily_minor,
+            client=client,
+            at=now,
+            settings=state.settings,
+            code=code,
+        ),
+    )
 
 
 @router.get("", response_model=SecurityOut)

@@ -75,9 +75,10 @@ def _step_up(
     code: str | None,
     at: datetime,
     settings: Settings,
+    client: Client | None = None,
 ) -> None:
     """Raising what a session alone may move needs a fresh code (ASVS 7.5.3); lowering
-    never does."""
+    never does. A wrong code is counted in this transaction (`otp.check`)."""
     if not raising:
         return
     if not code:
@@ -90,6 +91,7 @@ def _step_up(
         code=code,
         at=at,
         settings=settings,
+        client=client,
     )
 
 
@@ -113,6 +115,7 @@ def set_limits(
         code=code,
         at=at,
         settings=settings,
+        client=client,
     )
     user.single_limit_minor = _at_most(single_minor, settings.single_transfer_limit_minor)
     user.daily_limit_minor = _at_most(daily_minor, settings.daily_transfer_limit_minor)
@@ -152,6 +155,7 @@ def set_password_free(
         code=code,
         at=at,
         settings=settings,
+        client=client,
     )
     user.password_free_single_minor = _at_most(
         single_minor, settings.password_free_single_max_minor
@@ -234,6 +238,7 @@ def unfreeze(
         code=code,
         at=at,
         settings=settings,
+        client=client,
     )
     user.freeze = "none"
     user.failed_pins = 0

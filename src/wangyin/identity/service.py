@@ -726,12 +726,11 @@ def _purpose_of(challenge: LoginChallenge) -> str:
     return "device" if "new_device" in challenge.reasons else "login"
 
 
-def challenge_user_id(session: Session, *, challenge_id: str) -> tuple[int, str] | None:
-    """(user id, code purpose) of a challenge, for counting a wrong code."""
-    challenge = session.scalars(
-        select(LoginChallenge).where(LoginChallenge.public_id == challenge_id)
-    ).first()
-    return None if challenge is None else (challenge.user_id, _purpose_of(challenge))
+def challenge_user_id(session: Session, *, challenge_id: str) -> int | None:
+    """The user a challenge belongs to, for the per-customer code request limit."""
+    return session.scalar(
+        select(LoginChallenge.user_id).where(LoginChallenge.public_id == challenge_id)
+    )
 
 
 def complete_challenge(
@@ -744,48 +743,54 @@ def complete_challenge(
     at: datetime,
     settings: Settings,
 ) -> LoginOutcome:
-    """The code (and, for a new device, the ID number) opens the session and binds it."""
+    """The code (and, for a new device, the ID number) opens the session and binds it.
+
+    Each try is counted against the code before it is compared, under the challenge's and
+    the code's locks, and a wrong code or ID number commits that count with its refusal
+    (issue 11 #2): concurrent guesses cannot share a try."""
     challenge = _challenge(session, challenge_id=challenge_id, at=at)
     if challenge.reasons == "reset":
         raise DomainError("challenge_not_found")
-    user = session.get_one(User, challenge.user_id)
-    otp.check(
+    row = otp.take_try(
         session,
-        user_id=user.id,
+        user_id=challenge.user_id,
         purpose=_purpose_of(challenge),
         binding=challenge.public_id,
-        code=code,
         at=at,
         settings=settings,
     )
+    if not otp.matches(row, code=code, settings=settings):
+        raise otp.refusal(session, row, at=at, client=client)
+    user = session.get_one(User, challenge.user_id)
     if "new_device" in challenge.reasons:
         customer = session.get_one(Customer, user.customer_id)
         try:
             normalized = validators.normalize_id_number(id_number or "")
         except DomainError:
-            raise DomainError("wrong_id_number") from None
-        if lookup_hash(normalized) != customer.id_number_hash:
-            raise DomainError("wrong_id_number")
-        if challenge.device_id:
-            session.add(
-                Device(
-                    public_id=new_public_id(),
-                    user_id=user.id,
-                    device_id=challenge.device_id,
-                    label=client.describe()[:120],
-                    bound_at=at,
-                    last_seen_at=at,
-                )
+            normalized = ""
+        if not normalized or lookup_hash(normalized) != customer.id_number_hash:
+            raise otp.refusal(session, row, at=at, client=client, code="wrong_id_number")
+    otp.accept(session, row, at=at)
+    if "new_device" in challenge.reasons and challenge.device_id:
+        session.add(
+            Device(
+                public_id=new_public_id(),
+                user_id=user.id,
+                device_id=challenge.device_id,
+                label=client.describe()[:120],
+                bound_at=at,
+                last_seen_at=at,
             )
-            audit.append(
-                session,
-                event="device_bound",
-                outcome="success",
-                actor=user.public_id,
-                at=at,
-                client=client,
-                customer_id=user.customer_id,
-            )
+        )
+        audit.append(
+            session,
+            event="device_bound",
+            outcome="success",
+            actor=user.public_id,
+            at=at,
+            client=client,
+            customer_id=user.customer_id,
+        )
     challenge.completed_at = at
     return _open_session(session, user=user, client=client, at=at, settings=settings)
 
@@ -879,6 +884,7 @@ def finish_password_reset(
         code=code,
         at=at,
         settings=settings,
+        client=client,
     )
     user.password_hash = hash_password(new_password)
     user.password_changed_at = at
@@ -908,14 +914,11 @@ PIN_MAX_FAILURES = 5
 
 
 def record_pin_failure(session: Session, *, user_id: int, client: Client, at: datetime) -> None:
-    """Count a wrong transaction password (in its own transaction); the 5th in a row
-    freezes transfers and texts the customer, who unfreezes with a code (PSD2 RTS 4)."""
-    user = session.scalars(
-        select(User)
-        .where(User.id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    """Count a wrong transaction password under the user row's lock, in the transaction
+    that checked it (the caller raises its refusal with `keep`); the 5th in a row freezes
+    transfers and texts the customer, who unfreezes with a code and the transaction
+    password or ID number (PSD2 RTS 4)."""
+    user = _locked_user(session, user_id)
     user.failed_pins += 1
     audit.append(
         session,
@@ -960,12 +963,26 @@ def check_transaction_pin(session: Session, *, user_id: int, pin: str) -> None:
         raise DomainError("wrong_transaction_password")
 
 
+def _locked_user(session: Session, user_id: int) -> User:
+    """The user row under its lock, as it is now (not as this session last saw it)."""
+    return session.scalars(
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def change_transaction_pin(
     session: Session, *, user_id: int, old_pin: str, new_pin: str, client: Client, at: datetime
 ) -> None:
-    user = session.get_one(User, user_id)
+    """A wrong current PIN counts like one at confirm, in this transaction (rule 9)."""
+    user = _locked_user(session, user_id)
     if not verify_password(user.transaction_pin_hash, old_pin):
-        raise DomainError("wrong_transaction_password")
+        record_pin_failure(session, user_id=user_id, client=client, at=at)
+        error = DomainError("wrong_transaction_password")
+        error.keep = True
+        raise error
     customer = session.get_one(Customer, user.customer_id)
     validators.check_pin_policy(new_pin, id_number=customer.id_number, mobile=customer.mobile)
     if old_pin == new_pin:

@@ -1,0 +1,364 @@
+"""Attacks on logins, codes, resets, registration and the security center (issue 11 #2 for
+codes and passwords, #3, #4, #6, #12, #13, #16), and the identity rules whose tests would
+not have noticed them breaking. Each test sends what an attacker sends and checks the
+bank's answer and that nothing else changed.
+
+The concurrency tests drive the use cases (`identity.actions`) from 12 threads at once on
+both databases: N concurrent wrong attempts consume N tries, and the (limit+1)-th attempt
+is refused whatever it carries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from factories import DEFAULT_PASSWORD, Person, card_of, make_account, make_customer, make_person
+from factories.bank import device_of, new_id_number
+from factories.transfers import latest_code
+from functional.conftest import _phone_and_id
+from security.conftest import Bank, assert_problem
+from wangyin.clock import FrozenClock
+from wangyin.config import Settings
+from wangyin.db import Database
+from wangyin.errors import DomainError
+from wangyin.identity import actions
+from wangyin.identity import service as identity
+from wangyin.identity.models import OtpCode, User
+from wangyin.identity.validators import luhn_check_digit
+from wangyin.notify import service as notify
+from wangyin.notify.models import OutboxMessage
+from wangyin.runtime import AppState
+from wangyin.security.audit import Client
+from wangyin.uow import run_read, run_write
+
+WRONG = "Falsch-Mima-99"
+NEW_PASSWORD = "Xin-Mima-2026"
+THREADS = 12
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def post_login(bank: Bank, who: str, password: str, device: str | None = None) -> Any:
+    return bank.client.post(
+        "/api/v1/auth/login",
+        json={"login": who, "password": password},
+        headers={"X-Device-Id": device if device is not None else device_of(who)},
+    )
+
+
+def messages(bank: Bank, who: str, purpose: str) -> list[Any]:
+    mobile, _ = run_read(bank.db, lambda s: _phone_and_id(s, who))
+    sent = run_read(bank.db, lambda s: notify.messages_to(s, phone=mobile, limit=100))
+    return [m for m in sent if m.purpose == purpose]
+
+
+def lock(bank: Bank, who: str = "lina") -> None:
+    for _ in range(5):
+        assert_problem(post_login(bank, who, WRONG), "invalid_credentials", 401)
+
+
+def without_instance(response: Any) -> tuple[int, dict[str, Any]]:
+    return response.status_code, {k: v for k, v in response.json().items() if k != "instance"}
+
+
+def concurrently(count: int, attempt: Callable[[int], object]) -> Counter[str]:
+    """Run `attempt(i)` on `count` threads released together; the refusal codes (or "ok")."""
+    start = threading.Barrier(count)
+    outcomes: list[str] = []
+    guard = threading.Lock()
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            attempt(i)
+            outcome = "ok"
+        except DomainError as error:
+            outcome = error.code
+        except Exception as error:  # reported as an outcome, then asserted
+            outcome = f"crash: {error!r}"
+        with guard:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(outcomes) == count, outcomes
+    return Counter(outcomes)
+
+
+def client(i: int = 0, device: str = "") -> Client:
+    return Client(ip=f"198.51.100.{i + 1}", device_id=device, client_type="api")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A per-IP login limit out of the way: these attacks come from many addresses, and
+    the per-login and per-customer limits are what is under test."""
+    return settings.model_copy(update={"ratelimit_login_per_ip": 1000})
+
+
+@pytest.fixture
+def state(db: Database, clock: FrozenClock, settings: Settings) -> AppState:
+    return AppState(settings=settings, db=db, clock=clock)
+
+
+@pytest.fixture
+def person(db: Database, clock: FrozenClock) -> Person:
+    return run_write(db, lambda s: make_person(s, at=clock.now()))
+
+
+def phone_messages(db: Database, phone: str, purpose: str) -> list[OutboxMessage]:
+    sent = run_read(db, lambda s: notify.messages_to(s, phone=phone, limit=200))
+    return [m for m in sent if m.purpose == purpose]
+
+
+# --- #2: wrong passwords and codes are counted by the transaction that refuses them -----------
+
+
+def _login_challenge(state: AppState, person: Person, device: str = "new-phone") -> str:
+    """A new-device login challenge whose code was sent; returns the challenge id."""
+    outcome = actions.password_login(
+        state=state, login=person.username, password=DEFAULT_PASSWORD, client=client(0, device)
+    )
+    assert outcome.challenge_id is not None
+    actions.send_login_code(
+        state=state, challenge_id=outcome.challenge_id, channel="sms", client=client(0, device)
+    )
+    return outcome.challenge_id
+
+
+def test_a_wrong_login_code_is_counted_by_the_transaction_that_refuses_it(
+    state: AppState, person: Person
+) -> None:
+    """Issue 11 #2: the code's try is spent inside the verifying transaction itself (no
+    second transaction that a crash or a race could skip)."""
+    challenge = _login_challenge(state, person)
+    code = run_read(state.db, lambda s: latest_code(s, person.customer.mobile))
+    now = state.clock.now()
+    with pytest.raises(DomainError) as info:
+        run_write(
+            state.db,
+            lambda s: identity.complete_challenge(
+                s,
+                challenge_id=challenge,
+                code=wrong(code),
+                id_number=person.customer.id_number,
+                client=client(0, "new-phone"),
+                at=now,
+                settings=state.settings,
+            ),
+        )
+    assert info.value.code == "otp_invalid"
+    attempts = run_read(state.db, lambda s: s.scalars(select(OtpCode.attempts)).all())
+    assert attempts == [1]
+
+
+def test_concurrent_wrong_login_codes_each_consume_a_try(state: AppState, person: Person) -> None:
+    """Issue 11 #2, 4.3.1.3-a: 12 concurrent wrong codes: 3 are checked, 9 refused as too
+    many; then even the right code is refused."""
+    challenge = _login_challenge(state, person)
+    code = run_read(state.db, lambda s: latest_code(s, person.customer.mobile))
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.verify_login_code(
+            state=state,
+            challenge_id=challenge,
+            code=wrong(code),
+            id_number=person.customer.id_number,
+            client=client(i, "new-phone"),
+        ),
+    )
+    assert outcomes == Counter({"otp_invalid": 3, "otp_too_many_attempts": THREADS - 3})
+    assert run_read(state.db, lambda s: s.scalars(select(OtpCode.attempts)).all()) == [3]
+    with pytest.raises(DomainError) as info:
+        actions.verify_login_code(
+            state=state,
+            challenge_id=challenge,
+            code=code,
+            id_number=person.customer.id_number,
+            client=client(0, "new-phone"),
+        )
+    assert info.value.code == "otp_too_many_attempts"
+
+
+def test_concurrent_wrong_id_numbers_on_device_binding_each_consume_a_try(
+    state: AppState, person: Person
+) -> None:
+    """Issue 11 #2, 4.3.2-c: the right code with a wrong ID number counts against the code
+    as well, under the same lock: 12 concurrent tries, 3 checked."""
+    challenge = _login_challenge(state, person)
+    code = run_read(state.db, lambda s: latest_code(s, person.customer.mobile))
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.verify_login_code(
+            state=state,
+            challenge_id=challenge,
+            code=code,
+            id_number=new_id_number(),
+            client=client(i, "new-phone"),
+        ),
+    )
+    assert outcomes == Counter({"wrong_id_number": 3, "otp_too_many_attempts": THREADS - 3})
+
+
+def test_concurrent_wrong_reset_codes_each_consume_a_try(state: AppState, person: Person) -> None:
+    """Issue 11 #2, 5.1.1-c: the reset code's 3 tries hold under 12 concurrent guesses, and
+    the password is unchanged."""
+    challenge = actions.start_password_reset(
+        state=state,
+        id_number=person.customer.id_number,
+        card_number=person.card_number,
+        channel="sms",
+        client=client(0),
+    )
+    code = run_read(state.db, lambda s: latest_code(s, person.customer.mobile))
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.reset_password(
+            state=state,
+            challenge_id=challenge,
+            code=wrong(code),
+            new_password=NEW_PASSWORD,
+            client=client(i),
+        ),
+    )
+    assert outcomes == Counter({"otp_invalid": 3, "otp_too_many_attempts": THREADS - 3})
+    with pytest.raises(DomainError) as info:
+        actions.reset_password(
+            state=state,
+            challenge_id=challenge,
+            code=code,
+            new_password=NEW_PASSWORD,
+            client=client(0),
+        )
+    assert info.value.code == "otp_too_many_attempts"
+    outcome = actions.password_login(
+        state=state,
+        login=person.username,
+        password=DEFAULT_PASSWORD,
+        client=client(0, device_of(person.username)),
+    )
+    assert outcome.session is not None  # the old password still works
+
+
+def change_password(bank: Bank, who: str, old: str, new: str = NEW_PASSWORD) -> Any:
+    return bank.client.post(
+        "/api/v1/auth/password",
+        json={"old_password": old, "new_password": new},
+        headers=bank.headers[who],
+    )
+
+
+def start_reset(bank: Bank, id_number: str, card: str) -> Any:
+    return bank.client.post(
+        "/api/v1/auth/password/reset", json={"id_number": id_number, "card_number": card}
+    )
+
+
+def other_card(n: int = 0) -> str:
+    """A well-formed debit card number that is not the customer's."""
+    digits = f"62220202001122{n:04d}"
+    return digits + luhn_check_digit(digits)
+
+
+def freeze(bank: Bank, scope: str, who: str = "zhangwei") -> None:
+    response = bank.client.post(
+        "/api/v1/security/freeze", json={"scope": scope}, headers=bank.headers[who]
+    )
+    assert response.status_code == 204, response.text
+
+
+def unfreeze_code(bank: Bank, who: str = "zhangwei") -> str:
+    sent = bank.client.post(
+        "/api/v1/security/unfreeze/code", json={"channel": "sms"}, headers=bank.headers[who]
+    )
+    assert sent.status_code == 204, sent.text
+    mobile, _ = run_read(bank.db, lambda s: _phone_and_id(s, who))
+    return bank.last_code(mobile)
+
+
+def unfreeze(bank: Bank, who: str = "zhangwei", **body: str) -> Any:
+    return bank.client.post("/api/v1/security/unfreeze", json=body, headers=bank.headers[who])
+
+
+def applicant(bank: Bank, *, card_status: str = "active") -> dict[str, str]:
+    def build(s: Session) -> dict[str, str]:
+        c = make_customer(s, at=bank.clock.now(), name="陈静")
+        acct = make_account(s, c, at=bank.clock.now(), with_card=True)
+        card = card_of(s, acct)
+        card.status = card_status
+        return {
+            "name": c.name,
+            "id_number": c.id_number,
+            "mobile": c.mobile,
+            "card_number": card.number,
+        }
+
+    return run_write(bank.db, build)
+
+
+def registration_form(who: dict[str, str]) -> dict[str, str]:
+    return {
+        **who,
+        "username": "chenjing",
+        "password": "Zhuce-Mima-77",
+        "transaction_password": "582936",
+    }
+
+
+def users_named(bank: Bank, username: str) -> int:
+    return (
+        run_read(
+            bank.db,
+            lambda s: s.scalar(select(func.count(User.id)).where(User.username == username)),
+        )
+        or 0
+    )
+
+
+def _hash(value: str) -> str:
+    from wangyin.security.fields import lookup_hash
+
+    return lookup_hash(value)
+
+
+def put_limits(bank: Bank, single: str, daily: str, code: str | None = None) -> Any:
+    body: dict[str, str] = {"single_limit": single, "daily_limit": daily}
+    if code is not None:
+        body["code"] = code
+    return bank.client.put("/api/v1/security/limits", json=body, headers=bank.headers["zhangwei"])
+
+
+def put_password_free(bank: Bank, single: str, daily: str, code: str | None = None) -> Any:
+    body: dict[str, str] = {"single": single, "daily": daily}
+    if code is not None:
+        body["code"] = code
+    return bank.client.put(
+        "/api/v1/security/password-free", json=body, headers=bank.headers["zhangwei"]
+    )
+
+
+def settings_code(bank: Bank) -> str:
+    sent = bank.client.post(
+        "/api/v1/security/code", json={"channel": "sms"}, headers=bank.headers["zhangwei"]
+    )
+    assert sent.status_code == 204, sent.text
+    return bank.last_code(bank.a.customer.mobile)
+
+
+def limits_now(bank: Bank) -> dict[str, str]:
+    limits: dict[str, str] = bank.client.get(
+        "/api/v1/security", headers=bank.headers["zhangwei"]
+    ).json()["limits"]
+    return limits
