@@ -514,15 +514,20 @@ def inproc_worker(mode: str, url: str, plan: Plan, client: int, window: tuple[fl
 
                     def pay_out(s: Any, minor: int = minor, source: Acct = source) -> Any:
                         now = datetime.now(UTC)
-                        if plan.clearing == "bank_account":
-                            bank = ledger.bank_account(s, purpose="CLEARING", currency="CNY",
-                                                       at=now, shard=rng.randrange(plan.shards))
+                        if plan.clearing == "bank_account" and hasattr(ledger, "bank_account_id"):
+                            bank_id = ledger.bank_account_id(
+                                s, purpose="CLEARING", currency="CNY", at=now,
+                                shard=rng.randrange(plan.shards))
+                        elif plan.clearing == "bank_account":
+                            bank_id = ledger.bank_account(
+                                s, purpose="CLEARING", currency="CNY", at=now,
+                                shard=rng.randrange(plan.shards)).id
                         else:
-                            bank = ledger.internal_account(s, purpose="CLEARING",
-                                                           currency="CNY", at=now)
+                            bank_id = ledger.internal_account(s, purpose="CLEARING",
+                                                              currency="CNY", at=now).id
                         return ledger.post(s, kind="transfer", at=now, legs=[
                             ledger.Leg(source.ledger_id, -minor, "CNY", memo="bench"),
-                            ledger.Leg(bank.id, minor, "CNY", memo="bench")])
+                            ledger.Leg(bank_id, minor, "CNY", memo="bench")])
 
                     run_write(db, pay_out)
                 else:

@@ -92,6 +92,33 @@ def bank_account(
     return account
 
 
+def bank_totals(accounts: Sequence[LedgerAccount]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(purpose, currency) -> (sub-accounts, summed balance) of the bank's own accounts."""
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for account in accounts:
+        parts = account.code.split(":")
+        if account.kind != "internal" or len(parts) < 3 or parts[0] != "BANK":
+            continue
+        count, total = totals.get((parts[1], parts[2]), (0, 0))
+        totals[(parts[1], parts[2])] = (count + 1, total + account.balance_minor)
+    return totals
+
+
+_ACCOUNT_ID_BY_CODE = select(LedgerAccount.id).where(LedgerAccount.code == bindparam("code"))
+
+
+def bank_account_id(
+    session: Session, *, purpose: str, currency: str, at: datetime, shard: int
+) -> int:
+    """The id of one of the bank's sub-accounts (one prebuilt read; opened on first use):
+    what a payment path needs to post to it."""
+    code = bank_account_code(purpose, currency, shard)
+    found = session.execute(_ACCOUNT_ID_BY_CODE, {"code": code}).scalar()
+    if found is not None:
+        return int(found)
+    return bank_account(session, purpose=purpose, currency=currency, at=at, shard=shard).id
+
+
 def shard_of(public_id: str, shards: int) -> int:
     """A stable, evenly spread shard for a transfer or entry id."""
     return int(hashlib.blake2s(public_id.encode(), digest_size=4).hexdigest(), 16) % shards
@@ -376,6 +403,9 @@ def verify(session: Session) -> VerifyReport:
     )
     accounts = session.scalars(select(LedgerAccount)).all()
     report.checks["ledger accounts"] = len(accounts)
+    # The bank's sub-accounts are one account per purpose and currency to a reader.
+    for (purpose, currency), (count, total) in sorted(bank_totals(accounts).items()):
+        report.checks[f"bank {purpose} {currency}: {count} sub-accounts, balance"] = total
     for account in accounts:
         expected = int(sums.get(account.id) or 0)
         if account.balance_minor != expected:
