@@ -7,15 +7,20 @@ upgrade. PostgreSQL uses row locks (`SELECT … FOR UPDATE`) taken by the ledger
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+import weakref
+from collections import namedtuple
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import BigInteger, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.base import Executable
 
@@ -110,30 +115,49 @@ class QueryStats:
         return self.statements, self.round_trips
 
 
+_STATS: weakref.WeakKeyDictionary[Engine, QueryStats] = weakref.WeakKeyDictionary()
+_IDLE = 0  # libpq's PQTRANS_IDLE: no transaction open on the server
+
+
+def _driver(connection: Any) -> Any:
+    """The psycopg connection under an SQLAlchemy connection, or None when it was lost
+    (asking an invalidated connection for it would try to reconnect)."""
+    if connection.invalidated or connection.closed:
+        return None
+    return getattr(connection.connection, "driver_connection", None)
+
+
 def _count_queries(engine: Engine, stats: QueryStats) -> None:
+    _STATS[engine] = stats
     networked = engine.dialect.name != "sqlite"
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _statement(*_args: Any) -> None:
-        statement = _args[2] if len(_args) > 2 else ""
+    def _statement(conn: Any, _cursor: Any, statement: Any, *_args: Any) -> None:
         if isinstance(statement, str) and statement.startswith("BEGIN"):
             return  # SQLite's BEGIN IMMEDIATE, issued by _on_begin: transaction control
         stats.statements += 1
         stats.round_trips += 1
+        raw = _driver(conn) if networked else None
+        if raw is not None and not raw.autocommit and raw.info.transaction_status == _IDLE:
+            stats.round_trips += 1  # psycopg sends BEGIN first, and waits for it
 
     if networked:
 
-        @event.listens_for(engine, "begin")
-        def _begin(_conn: Any) -> None:
-            stats.round_trips += 1
+        def _ends_transaction(conn: Any) -> None:
+            raw = _driver(conn)
+            if raw is not None and raw.info.transaction_status != _IDLE:
+                stats.round_trips += 1  # COMMIT or ROLLBACK goes out (not already sent)
 
-        @event.listens_for(engine, "commit")
-        def _commit(_conn: Any) -> None:
-            stats.round_trips += 1
+        event.listen(engine, "commit", _ends_transaction)
+        event.listen(engine, "rollback", _ends_transaction)
 
-        @event.listens_for(engine, "rollback")
-        def _rollback(_conn: Any) -> None:
-            stats.round_trips += 1
+        @event.listens_for(engine, "checkin")
+        def _back_to_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+            # `read_together` may have sent BEGIN itself in autocommit mode; the pool gets
+            # the connection back as psycopg normally runs, opening transactions itself.
+            if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
+                with contextlib.suppress(Exception):
+                    dbapi_connection.autocommit = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,15 +202,22 @@ def flush_deferred(session: Session) -> None:
             connection.execute(statement, batch if len(batch) > 1 else params)
             index += len(batch)
         return
+    connection.exec_driver_sql(*_batch(connection.dialect, writes))
+
+
+def _batch(
+    dialect: Any, writes: list[tuple[Executable, dict[str, Any]]]
+) -> tuple[str, dict[str, Any]]:
+    """Several writes as one PostgreSQL statement of data-modifying CTEs."""
     parts: list[str] = []
     bound: dict[str, Any] = {}
     for index, (statement, params) in enumerate(writes):
-        sql, values = _compiled_write(connection.dialect, statement, params)
+        sql, values = _compiled_write(dialect, statement, params)
         prefix = f"w{index}_"
         renamed = _PLACEHOLDER.sub(f"%({prefix}\\1)s", sql)
         parts.append(f"w{index} AS ({renamed})")
         bound.update({prefix + name: value for name, value in values.items()})
-    connection.exec_driver_sql("WITH " + ", ".join(parts) + " SELECT 1", bound)
+    return "WITH " + ", ".join(parts) + " SELECT 1", bound
 
 
 _COMPILED: dict[tuple[Executable, tuple[str, ...]], Any] = {}
@@ -231,6 +262,135 @@ def _flush_before_next_statement(state: Any) -> None:
     # (`execution_options(deferred_ok=True)`) and keep the queue for the COMMIT's batch.
     if state.session.info.get(_DEFERRED) and not state.execution_options.get("deferred_ok"):
         flush_deferred(state.session)
+
+
+# ---------------------------------------------------------------------------------------
+# Reads together: the statements a decision needs, in one round trip on PostgreSQL.
+#
+# psycopg 3's pipeline mode sends several statements and waits once. `read_together` runs
+# a list of SELECTs that do not depend on each other's results in one such round trip,
+# preceded by the queued deferred writes and, when the transaction has not begun yet, by
+# its BEGIN (psycopg would otherwise send BEGIN alone and wait for it). `commit` sends the
+# last deferred writes with the COMMIT, also in one round trip. On SQLite both simply run
+# the statements in order. Rows come back with attribute access, through the columns'
+# result processors (an encrypted column arrives decrypted), as SQLAlchemy would give them.
+
+
+class _Prepared:
+    __slots__ = ("binds", "results", "row", "sql")
+
+    def __init__(self, dialect: Any, statement: Executable, keys: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("read_together cannot run an expanding IN parameter")
+        self.sql: str = compiled.string
+        self.binds = compiled
+        columns = compiled._result_columns
+        self.row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
+        self.results = [c.type._cached_result_processor(dialect, None) for c in columns]
+
+    def params(self, params: dict[str, Any]) -> dict[str, Any]:
+        values = self.binds.construct_params(params)
+        processors = self.binds._bind_processors
+        return {
+            name: processors[name](value) if name in processors else value
+            for name, value in values.items()
+        }
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
+        results = self.results
+        return [
+            self.row(*(f(v) if f is not None else v for f, v in zip(results, raw, strict=True)))
+            for raw in fetched
+        ]
+
+
+_PREPARED: dict[tuple[Executable, tuple[str, ...]], _Prepared] = {}
+
+
+def _prepared(dialect: Any, statement: Executable, params: dict[str, Any]) -> _Prepared:
+    key = (statement, tuple(sorted(params)))
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = _Prepared(dialect, statement, key[1])
+    return found
+
+
+def read_together(
+    session: Session, reads: list[tuple[Executable, dict[str, Any]]]
+) -> list[list[Any]]:
+    """Run independent SELECTs (FOR UPDATE included, executed in the order given, so a lock
+    order holds) and return each one's rows: one round trip on PostgreSQL."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return [list(session.execute(statement, params)) for statement, params in reads]
+    raw = _driver(connection)
+    writes = session.info.pop(_DEFERRED, [])
+    batch = _batch(connection.dialect, writes) if writes else None
+    begin = raw.info.transaction_status == _IDLE
+    prepared = [_prepared(connection.dialect, statement, params) for statement, params in reads]
+    try:
+        if begin and not raw.autocommit:
+            raw.autocommit = True  # BEGIN goes out with the reads, not alone
+        with raw.pipeline():
+            if begin:
+                raw.execute("BEGIN")
+            if batch is not None:
+                raw.execute(batch[0], batch[1])
+            cursors = []
+            for plan, (_, params) in zip(prepared, reads, strict=True):
+                cursor = raw.cursor()
+                cursor.execute(plan.sql, plan.params(params))
+                cursors.append(cursor)
+        results = [
+            plan.rows(cursor.fetchall()) for plan, cursor in zip(prepared, cursors, strict=True)
+        ]
+    except psycopg.Error as exc:
+        raise _wrapped(connection, exc, prepared[0].sql if prepared else "") from exc
+    stats = _STATS.get(connection.engine)
+    if stats is not None:
+        stats.statements += len(reads) + (batch is not None)
+        stats.round_trips += 1
+    return results
+
+
+def commit(session: Session) -> None:
+    """Commit the session's transaction; on PostgreSQL the deferred writes go with the
+    COMMIT in one round trip. Errors come as SQLAlchemy's (`DBAPIError` and subclasses)."""
+    session.flush()  # the ORM's own pending changes first, in the transaction
+    connection = session.connection()
+    raw = _driver(connection) if connection.dialect.name == "postgresql" else None
+    writes = session.info.get(_DEFERRED) if raw is not None else None
+    if raw is None or not writes:
+        flush_deferred(session)
+        session.commit()
+        return
+    session.info.pop(_DEFERRED)
+    sql, bound = _batch(connection.dialect, writes)
+    opened = raw.info.transaction_status != _IDLE
+    try:
+        with raw.pipeline():
+            raw.execute(sql, bound)
+            raw.commit()
+    except psycopg.Error as exc:
+        raise _wrapped(connection, exc, sql) from exc
+    stats = _STATS.get(connection.engine)
+    if stats is not None:
+        stats.statements += 1
+        stats.round_trips += 1 if opened else 2  # a transaction never begun: BEGIN waits
+    session.commit()  # SQLAlchemy's bookkeeping: the connection is idle, nothing is sent
+
+
+def _wrapped(connection: Any, exc: psycopg.Error, sql: str) -> Exception:
+    """A psycopg error as SQLAlchemy would have raised it, so retries and the 503
+    handling treat both paths alike; a broken connection is invalidated."""
+    raw = _driver(connection)
+    lost = raw is None or raw.closed or raw.broken
+    error = DBAPIError.instance(sql, None, exc, psycopg.Error, connection_invalidated=lost)
+    if lost:
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+    return error
 
 
 class Database:

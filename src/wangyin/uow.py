@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from wangyin.db import Database, flush_deferred
+from wangyin.db import Database, commit
 from wangyin.dbfaults import RETRY_AFTER_SECONDS, is_connection_lost
 from wangyin.errors import DomainError
 
@@ -59,9 +59,10 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Commit, or say that nobody knows whether it committed."""
-        flush_deferred(self.session)  # before COMMIT: a failure here is safe to retry
         try:
-            self.session.commit()
+            # The deferred writes go with the COMMIT (one round trip on PostgreSQL): if the
+            # connection breaks there, nobody knows whether the transaction committed.
+            commit(self.session)
         except (DBAPIError, PoolTimeout) as exc:
             if is_connection_lost(exc):
                 raise DomainError("outcome_unknown", retry_after=RETRY_AFTER_SECONDS) from exc
