@@ -118,11 +118,11 @@ def test_login_refusal_is_identical_for_unknown_user_and_wrong_password(bank: Ba
     assert bodies[0] == bodies[1] == bodies[2]
 
 
-def test_locked_login_reveals_the_lock_only_to_the_right_password(bank: Bank) -> None:
-    """ASVS5-6.1.1, 4.3.2-f: while locked, a wrong password still reads `invalid_credentials`
-    (an attacker learns nothing); the right one reads `login_locked`."""
+def test_locked_login_gives_the_same_answer_to_any_password(bank: Bank) -> None:
+    """ASVS5-6.1.1, 4.3.2-f, issue 11 #3: while locked, a wrong password and the right one
+    both read `login_locked`, so guessing on cannot tell the right guess."""
     lock(bank)
-    assert_problem(post_login(bank, "lina", WRONG), "invalid_credentials", 401)
+    assert_problem(post_login(bank, "lina", WRONG), "login_locked", 423)
     assert_problem(post_login(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
     # Guessing on while locked neither extends the lock nor sends more texts.
     locks = [m for m in messages(bank, "lina") if m.purpose == "login_locked"]

@@ -36,6 +36,7 @@ from wangyin.notify import service as notify
 from wangyin.notify.models import OutboxMessage
 from wangyin.runtime import AppState
 from wangyin.security.audit import Client
+from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read, run_write
 
 WRONG = "Falsch-Mima-99"
@@ -123,7 +124,98 @@ def phone_messages(db: Database, phone: str, purpose: str) -> list[OutboxMessage
     return [m for m in sent if m.purpose == purpose]
 
 
+# --- #3: a locked login gives one answer, whatever the password -------------------------------
+
+
+def test_locked_login_answers_login_locked_whatever_the_password(bank: Bank) -> None:
+    """Issue 11 #3, 4.3.2-f, ASVS5-6.1.1: while locked, the right password and a wrong one
+    get the same 423 `login_locked`, so guessing on cannot recognise the right guess."""
+    lock(bank)
+    right = post_login(bank, "lina", DEFAULT_PASSWORD)
+    other = post_login(bank, "lina", WRONG)
+    assert_problem(right, "login_locked", 423)
+    assert without_instance(right) == without_instance(other)
+    # Guessing on neither lengthens the lock nor texts the customer again.
+    assert len(messages(bank, "lina", "login_locked")) == 1
+
+
+def test_locked_login_does_not_check_the_password_at_all(
+    bank: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 #3: no Argon2 result is consulted while locked (nor leaked through timing)."""
+    lock(bank)
+    checked: list[str] = []
+    real = identity.verify_password
+
+    def spy(password_hash: str | None, password: str) -> bool:
+        checked.append(password)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(identity, "verify_password", spy)
+    for password in (DEFAULT_PASSWORD, WRONG):
+        assert_problem(post_login(bank, "lina", password), "login_locked", 423)
+    assert checked == []
+
+
+def test_login_lock_is_lifted_only_by_time_or_staff(bank: Bank) -> None:
+    """Issue 11 #3, 4.3.2-f: the right password during the lock does not lift it; at 30:00
+    it lifts by itself. A forgotten-password reset sets a new password but does not lift
+    it either (the lock stops guessing; only time or staff end it)."""
+    lock(bank)
+    for _ in range(3):
+        assert_problem(post_login(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
+    mobile, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "lina"))
+    started = bank.client.post(
+        "/api/v1/auth/password/reset",
+        json={"id_number": id_number, "card_number": bank.b.card_number},
+    )
+    assert started.status_code == 200, started.text
+    finish = bank.client.post(
+        "/api/v1/auth/password/reset/finish",
+        json={
+            "challenge_id": started.json()["challenge_id"],
+            "code": bank.last_code(mobile),
+            "new_password": NEW_PASSWORD,
+        },
+    )
+    assert finish.status_code == 204, finish.text
+    assert_problem(post_login(bank, "lina", NEW_PASSWORD), "login_locked", 423)
+    bank.clock.advance(minutes=30)
+    assert post_login(bank, "lina", NEW_PASSWORD).json()["status"] == "authenticated"
+
+
 # --- #2: wrong passwords and codes are counted by the transaction that refuses them -----------
+
+
+def test_concurrent_wrong_passwords_are_each_counted_and_the_fifth_locks(
+    db: Database, clock: FrozenClock, settings: Settings, person: Person
+) -> None:
+    """Issue 11 #2/#3, ARCHITECTURE rule 9: 12 concurrent wrong passwords: exactly 5 are
+    checked (each counted under the user row's lock in its own login transaction), the 5th
+    locks, the 7 others are refused as locked; one lock SMS."""
+    open_limits = settings.model_copy(update={"ratelimit_login_per_account": 100})
+    state = AppState(settings=open_limits, db=db, clock=clock)
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.password_login(
+            state=state, login=person.username, password=WRONG, client=client(i)
+        ),
+    )
+    assert outcomes == Counter({"invalid_credentials": 5, "login_locked": THREADS - 5})
+    user = run_read(db, lambda s: s.get_one(User, person.user.id))
+    assert user.locked_until is not None
+    assert len(phone_messages(db, person.customer.mobile, "login_locked")) == 1
+    failures = run_read(
+        db,
+        lambda s: s.scalar(
+            select(func.count(AuditRecord.id)).where(
+                AuditRecord.event == "login",
+                AuditRecord.outcome == "failure",
+                AuditRecord.actor == person.user.public_id,
+            )
+        ),
+    )
+    assert failures == 5
 
 
 def _login_challenge(state: AppState, person: Person, device: str = "new-phone") -> str:
@@ -270,6 +362,24 @@ def other_card(n: int = 0) -> str:
     """A well-formed debit card number that is not the customer's."""
     digits = f"62220202001122{n:04d}"
     return digits + luhn_check_digit(digits)
+
+
+# --- #12: unknown login names meet the same limits as real ones ------------------------------
+
+
+def test_unknown_login_names_are_answered_like_real_ones(bank: Bank) -> None:
+    """Issue 11 #12, ASVS5-6.1.1: eleven wrong passwords for a real login, an unknown login
+    name and an unknown mobile number give the same answers one by one (401 five times,
+    then 423 while "locked", then 429 from the per-login rate limit)."""
+    bank.clock.advance(seconds=61)  # past the window of the fixture's own logins
+    sequences = []
+    for who in ("lina", "nobody_here", "13000000000"):
+        sequences.append(
+            [without_instance(post_login(bank, who, WRONG, device="x")) for _ in range(11)]
+        )
+    statuses = [status for status, _ in sequences[0]]
+    assert statuses == [401] * 5 + [423] * 5 + [429]
+    assert sequences[0] == sequences[1] == sequences[2]
 
 
 def freeze(bank: Bank, scope: str, who: str = "zhangwei") -> None:

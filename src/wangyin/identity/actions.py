@@ -7,9 +7,6 @@ refusal commits that count (`DomainError.keep`, ARCHITECTURE rule 9, issue 11 #2
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
-from wangyin.errors import DomainError
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
 from wangyin.runtime import AppState
@@ -19,8 +16,8 @@ from wangyin.uow import run_read, run_write
 
 
 def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.AccountAction) -> None:
-    """Per-customer rate limit (logins, code requests), counted in its own transaction so
-    a refused or failed attempt still counts."""
+    """Per-customer rate limit on code requests, counted in its own transaction so a
+    refused or failed request still counts."""
     if user_id is None:
         return
     now = state.clock.now()
@@ -36,43 +33,16 @@ def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.Acc
     )
 
 
-def _user_id(state: AppState, login: str) -> int | None:
-    def find(s: Session) -> int | None:
-        user = identity.find_user(s, login=login)
-        return None if user is None else user.id
-
-    return run_read(state.db, find)
-
-
 def password_login(*, state: AppState, login: str, password: str, client: Client) -> LoginOutcome:
-    limit_account(state, user_id=_user_id(state, login), action="login")
+    """One transaction: the per-login-name limit, the lock, the password and its counting
+    (`identity.login`)."""
     now = state.clock.now()
-    try:
-        return run_write(
-            state.db,
-            lambda s: identity.login(
-                s, login=login, password=password, client=client, at=now, settings=state.settings
-            ),
-        )
-    except DomainError as exc:
-        if exc.code == "invalid_credentials":
-            run_write(
-                state.db,
-                lambda s: identity.record_login_failure(
-                    s, login=login, client=client, at=now, settings=state.settings
-                ),
-            )
-        elif exc.code in ("login_locked", "customer_inactive"):
-            # The right password on a locked or suspended login: an authentication
-            # decision like any other, so it is logged (ASVS 16.3.1).
-            reason = exc.code
-            run_write(
-                state.db,
-                lambda s: identity.record_login_refusal(
-                    s, login=login, reason=reason, client=client, at=now
-                ),
-            )
-        raise
+    return run_write(
+        state.db,
+        lambda s: identity.login(
+            s, login=login, password=password, client=client, at=now, settings=state.settings
+        ),
+    )
 
 
 def send_login_code(*, state: AppState, challenge_id: str, channel: str, client: Client) -> None:

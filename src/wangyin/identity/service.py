@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from wangyin.identity.models import Customer, Device, LoginChallenge, User, User
 from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
 from wangyin.ids import new_public_id, new_token
 from wangyin.notify import service as notify
-from wangyin.security import audit
+from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
 
@@ -223,9 +223,49 @@ def resolve_session(
     read, so nothing is decrypted), and with `idempotency_key` the answer stored under it,
     joined in (`CurrentUser.stored_answer`). Read-only: the caller touches the session
     when `touch_due` says so."""
-    query = _session_query(with_key=idempotency_key is not None, with_limits=with_limits)
-    params = {"token_hash": _token_hash(token), "idempotency_key": idempotency_key}
+    query, params = session_read(
+        token=token, idempotency_key=idempotency_key, with_limits=with_limits
+    )
     row = session.execute(query, params).first()
+    return session_user(
+        row,
+        at=at,
+        settings=settings,
+        with_key=idempotency_key is not None,
+        with_limits=with_limits,
+    )
+
+
+def session_read(
+    *, token: str, idempotency_key: str | None = None, with_limits: bool = False
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The session look-up as a statement and its parameters, for a use case that reads
+    it together with its own rows (`db.read_together`); `session_user` reads the row."""
+    query = _session_query(with_key=idempotency_key is not None, with_limits=with_limits)
+    return query, {"token_hash": _token_hash(token), "idempotency_key": idempotency_key}
+
+
+def customer_of_token() -> Any:
+    """The customer behind the `token_hash` parameter, as an SQL scalar subquery: a use
+    case's own reads can find (and lock) that customer's rows in the same round trip as
+    the session look-up. The session's validity is still decided by `session_user`."""
+    return (
+        select(_USERS.c.customer_id)
+        .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+        .where(_SESSIONS.c.token_hash == bindparam("token_hash"))
+        .scalar_subquery()
+    )
+
+
+def token_hash(token: str) -> str:
+    return _token_hash(token)
+
+
+def session_user(
+    row: Any, *, at: datetime, settings: Settings, with_key: bool, with_limits: bool
+) -> CurrentUser | None:
+    """The user of a session row (see `session_read`), or None when there is none or it
+    ended, expired or idled out, or the user is not active."""
     if row is None:
         return None
     idle_limit = timedelta(minutes=settings.session_idle_minutes)
@@ -237,7 +277,7 @@ def resolve_session(
     ):
         return None
     stored = None
-    if idempotency_key is not None and row.request_digest is not None:
+    if with_key and row.request_digest is not None:
         stored = StoredAnswer(row.request_digest, row.response_status, row.response_body)
     return CurrentUser(
         user_id=row.user_id,
@@ -340,20 +380,31 @@ def authenticate_caller(
     settings: Settings,
     idempotency_key: str | None = None,
     with_limits: bool = False,
+    session_rows: list[Any] | None = None,
 ) -> CurrentUser:
     """The caller's session, in the caller's transaction; refuses an unknown or expired
     session, a cookie session's unsafe request without its CSRF token, and anything but
-    unfreezing while frozen. Touches the session when due (once a minute at most)."""
+    unfreezing while frozen. Touches the session when due (once a minute at most).
+    `session_rows`: the rows of `session_read`, when the caller already read them."""
     if not caller.token:
         raise DomainError("not_authenticated")
-    user = resolve_session(
-        session,
-        token=caller.token,
-        at=at,
-        settings=settings,
-        idempotency_key=idempotency_key,
-        with_limits=with_limits,
-    )
+    if session_rows is None:
+        user = resolve_session(
+            session,
+            token=caller.token,
+            at=at,
+            settings=settings,
+            idempotency_key=idempotency_key,
+            with_limits=with_limits,
+        )
+    else:
+        user = session_user(
+            session_rows[0] if session_rows else None,
+            at=at,
+            settings=settings,
+            with_key=idempotency_key is not None,
+            with_limits=with_limits,
+        )
     if user is None:
         raise DomainError("not_authenticated")
     check_caller(user=user, caller=caller)
@@ -490,18 +541,31 @@ def login(
     at: datetime,
     settings: Settings,
 ) -> LoginOutcome:
-    """Check the password; then open a session or ask for a code. A wrong password raises
-    `invalid_credentials`: the caller records it with `record_login_failure` in a new
-    transaction, since this one rolls back."""
-    user = find_user(session, login=login)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok:
-        raise DomainError("invalid_credentials")
+    """Check the password; then open a session or ask for a code.
+
+    One transaction decides and counts (ARCHITECTURE rule 9, issue 11 #2/#3/#12): the
+    attempt is counted against the login name's rate limit, the user row is locked, and
+    while the login is locked every attempt gets `login_locked` without the password being
+    looked at. A wrong password is counted under the lock (the 5th in a row locks and
+    texts the customer); its refusal commits that count (`keep`). A name that belongs to
+    nobody is counted and locked the same way, so its answers are a real name's answers."""
+    name = login.strip()
+    ratelimit.limit_login_name(session, login=name, at=at, settings=settings)
+    user = _find_user_locked(session, login=name)
+    if user is None:
+        _unknown_login(
+            session, name=name, password=password, client=client, at=at, settings=settings
+        )
     if user.locked_until is not None and as_utc(user.locked_until) > at:
-        # Only someone who knows the password learns that the login is locked.
-        raise DomainError("login_locked", until=_local_hhmm(user.locked_until))
+        # Same answer whatever the password: the lock stops guessing, not only announces it.
+        _audit_login(session, user, "refused", client, at, {"reason": "login_locked"})
+        raise _kept(DomainError("login_locked", until=_local_hhmm(user.locked_until)))
+    if not verify_password(user.password_hash, password):
+        count_password_failure(session, user=user, client=client, at=at, settings=settings)
+        raise _kept(DomainError("invalid_credentials"))
     if user.status != "active":
-        raise DomainError("customer_inactive")
+        _audit_login(session, user, "refused", client, at, {"reason": "customer_inactive"})
+        raise _kept(DomainError("customer_inactive"))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if user.failed_logins >= SUSPICIOUS_FAILURES:
@@ -589,76 +653,117 @@ def _local_hhmm(moment: datetime) -> str:
     return as_utc(moment).astimezone(BANK_TZ).strftime("%H:%M")
 
 
-def record_login_failure(
-    session: Session, *, login: str, client: Client, at: datetime, settings: Settings
-) -> None:
-    """Count a wrong password; the 5th in a row locks the login and texts the customer."""
-    user = find_user(session, login=login)
-    if user is None:
-        audit.append(
-            session, event="login", outcome="failure", actor="unknown", at=at, client=client
+def _kept(error: DomainError) -> DomainError:
+    """A refusal whose bookkeeping (counts, audit records) commits with it."""
+    error.keep = True
+    return error
+
+
+def _find_user_locked(session: Session, *, login: str) -> User | None:
+    """`find_user`, with the user row locked and read as it is now."""
+    query = select(User).with_for_update(of=User).execution_options(populate_existing=True)
+    if login.isdigit():
+        query = query.join(Customer, Customer.id == User.customer_id).where(
+            Customer.mobile_hash == lookup_hash(login)
         )
-        return
-    user = session.scalars(
-        select(User)
-        .where(User.id == user.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    else:
+        query = query.where(User.username == login)
+    return session.scalars(query).first()
+
+
+def _audit_login(
+    session: Session,
+    user: User,
+    outcome: str,
+    client: Client,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
     audit.append(
         session,
         event="login",
-        outcome="failure",
+        outcome=outcome,
         actor=user.public_id,
         at=at,
         client=client,
         customer_id=user.customer_id,
+        details=details,
     )
-    if user.locked_until is not None and as_utc(user.locked_until) > at:
-        return
-    user.failed_logins += 1
-    if user.failed_logins >= settings.login_max_failures:
-        user.locked_until = at + timedelta(minutes=settings.login_lock_minutes)
-        user.failed_logins = 0
-        customer = session.get_one(Customer, user.customer_id)
-        notify.enqueue(
-            session,
-            channel="sms",
-            phone=customer.mobile,
-            purpose="login_locked",
-            at=at,
-            text=(
-                f"您的网上银行登录密码已连续输错 {settings.login_max_failures} 次，登录已锁定至"
-                f" {_local_hhmm(user.locked_until)}。如非本人操作，请立即致电本行。"
-            ),
-        )
-        audit.append(
-            session,
-            event="login_locked",
-            outcome="success",
-            actor="system",
-            at=at,
-            client=client,
-            customer_id=user.customer_id,
-            details={"until": as_utc(user.locked_until).isoformat()},
-        )
 
 
-def record_login_refusal(
-    session: Session, *, login: str, reason: str, client: Client, at: datetime
-) -> None:
-    user = find_user(session, login=login)
-    if user is not None:
+# How long the failures of a login name that belongs to nobody are remembered: a real
+# user's consecutive failures are kept until a success or a lock, so a long time.
+UNKNOWN_FAILURES_KEPT_SECONDS = 30 * 86400
+
+
+def _unknown_login(
+    session: Session, *, name: str, password: str, client: Client, at: datetime, settings: Settings
+) -> NoReturn:
+    """A login name (or mobile number) nobody has: answered as a real one would be, with
+    its failures counted and a timed "lock" by the name's look-up hash (issue 11 #12)."""
+    key = ratelimit.login_name_key(name)
+    locked_until = ratelimit.active_until(session, key=f"lock:login:{key}", at=at)
+    if locked_until is not None:
         audit.append(
             session,
             event="login",
             outcome="refused",
-            actor=user.public_id,
+            actor="unknown",
             at=at,
             client=client,
-            customer_id=user.customer_id,
-            details={"reason": reason},
+            details={"reason": "login_locked"},
         )
+        raise _kept(DomainError("login_locked", until=_local_hhmm(locked_until)))
+    verify_password(None, password)  # the time a wrong password costs
+    audit.append(session, event="login", outcome="failure", actor="unknown", at=at, client=client)
+    failures = ratelimit.count(
+        session, key=f"fail:login:{key}", window_seconds=UNKNOWN_FAILURES_KEPT_SECONDS, at=at
+    )
+    if failures >= settings.login_max_failures:
+        ratelimit.count(
+            session,
+            key=f"lock:login:{key}",
+            window_seconds=settings.login_lock_minutes * 60,
+            at=at,
+        )
+        ratelimit.forget(session, key=f"fail:login:{key}")
+    raise _kept(DomainError("invalid_credentials"))
+
+
+def count_password_failure(
+    session: Session, *, user: User, client: Client, at: datetime, settings: Settings
+) -> None:
+    """Count a wrong login password (at login, or as the current password of a change) on
+    the locked user row, in the transaction that checked it; the 5th in a row locks the
+    login for `login_lock_minutes` and texts the customer at once (4.3.2-f)."""
+    _audit_login(session, user, "failure", client, at)
+    user.failed_logins += 1
+    if user.failed_logins < settings.login_max_failures:
+        return
+    user.locked_until = at + timedelta(minutes=settings.login_lock_minutes)
+    user.failed_logins = 0
+    customer = session.get_one(Customer, user.customer_id)
+    notify.enqueue(
+        session,
+        channel="sms",
+        phone=customer.mobile,
+        purpose="login_locked",
+        at=at,
+        text=(
+            f"您的网上银行登录密码已连续输错 {settings.login_max_failures} 次，登录已锁定至"
+            f" {_local_hhmm(user.locked_until)}。如非本人操作，请立即致电本行。"
+        ),
+    )
+    audit.append(
+        session,
+        event="login_locked",
+        outcome="success",
+        actor="system",
+        at=at,
+        client=client,
+        customer_id=user.customer_id,
+        details={"until": as_utc(user.locked_until).isoformat()},
+    )
 
 
 def unlock(session: Session, *, login: str, staff: str, at: datetime) -> User:
@@ -888,8 +993,7 @@ def finish_password_reset(
     )
     user.password_hash = hash_password(new_password)
     user.password_changed_at = at
-    user.failed_logins = 0
-    user.locked_until = None
+    # A login lock is not lifted here: only its time or staff end it (issue 11 #3).
     challenge.completed_at = at
     session.execute(
         update(UserSession)

@@ -158,6 +158,31 @@ _INSERT_RECORD = insert(_RECORDS)
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == bindparam("head_row"))
 
 
+def head_id_of(customer_id: Any) -> Any:
+    """The head row of a customer's chain; works on an int or an SQL expression."""
+    return customer_id % CHAINS + 1
+
+
+def lock_head_query(customer_id: Any) -> Any:
+    """Lock a chain's head, for a use case that reads it together with its other rows
+    (`db.read_together`); pass the rows to `hold_head`. `customer_id` may be an SQL
+    expression (a scalar subquery), so the head is locked in the same round trip as the
+    look-up that finds the customer."""
+    return (
+        select(_HEADS.c.id, _HEADS.c.seq, _HEADS.c.hash)
+        .where(_HEADS.c.id == head_id_of(customer_id))
+        .with_for_update()
+    )
+
+
+def hold_head(session: Session, rows: list[Any]) -> None:
+    """Record a head this transaction has locked (see `lock_head_query`): the next
+    `append` to that chain continues from it without reading it again."""
+    held: dict[int, tuple[int, str]] = session.info.setdefault(_HELD_HEADS, {})
+    for row in rows:
+        held.setdefault(int(row.id), (int(row.seq), str(row.hash)))
+
+
 def _head_id(chain: int) -> int:
     # Head ids start at 1 (chain 0 is head 1, as when there was one chain).
     return chain + 1

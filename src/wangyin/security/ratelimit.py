@@ -8,9 +8,14 @@ the row's lock and SQLite under its database write lock, so concurrent hits on a
 of nodes are each counted exactly once.
 
 A refused hit raises `DomainError("rate_limited", retry_after=seconds)`; the surrounding
-transaction then rolls back, so refusals do not lengthen the lock-out. Run a hit in its
-own transaction (`run_write`) when the action it guards may fail and roll back too,
-otherwise a failed attempt would go uncounted.
+transaction then rolls back, so refusals do not lengthen the lock-out. A hit made inside
+an action's own transaction counts when the action succeeds or is refused with `keep`
+(its refusal's bookkeeping commits, `uow.run_write`); otherwise run it in a transaction of
+its own (`run_write`), or a failed attempt would go uncounted.
+
+The same counters remember other things about a key for a while (`count`, `active_until`,
+`forget`): the consecutive failed logins and the timed lock of a login name that belongs to
+nobody, so that unknown names are answered exactly like real ones (issue 11 #12).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import DateTime, Integer, String, Table, case, delete
+from sqlalchemy import DateTime, Integer, String, Table, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -28,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from wangyin.clock import as_utc
 from wangyin.db import Base
 from wangyin.errors import DomainError
+from wangyin.security.fields import lookup_hash
 
 if TYPE_CHECKING:
     from wangyin.config import Settings
@@ -53,9 +59,39 @@ class RateLimitCounter(Base):
 
 def hit(session: Session, *, key: str, limit: int, window_seconds: int, at: datetime) -> None:
     """Count one request for `key`; refuse it when the window already holds `limit`."""
-    if limit < 1 or window_seconds < 1:
+    if limit < 1:
         raise ValueError("a rate limit needs limit >= 1 and window_seconds >= 1")
     at = as_utc(at)
+    counted, expires_at = _count(session, key=key, window_seconds=window_seconds, at=at)
+    if counted > limit:
+        wait = (as_utc(expires_at) - at).total_seconds()
+        raise DomainError("rate_limited", retry_after=max(1, math.ceil(wait)))
+
+
+def count(session: Session, *, key: str, window_seconds: int, at: datetime) -> int:
+    """Count one event for `key` and return how many its window now holds (no limit)."""
+    return _count(session, key=key, window_seconds=window_seconds, at=as_utc(at))[0]
+
+
+def active_until(session: Session, *, key: str, at: datetime) -> datetime | None:
+    """The end of `key`'s window when it is still running, else None."""
+    table: Table = RateLimitCounter.__table__  # type: ignore[assignment]
+    ends = session.scalar(select(table.c.expires_at).where(table.c.key == key))
+    if ends is None or as_utc(ends) <= as_utc(at):
+        return None
+    return as_utc(ends)
+
+
+def forget(session: Session, *, key: str) -> None:
+    """Drop `key`'s counter: its next event starts a new window."""
+    session.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
+
+
+def _count(
+    session: Session, *, key: str, window_seconds: int, at: datetime
+) -> tuple[int, datetime]:
+    if window_seconds < 1:
+        raise ValueError("a rate limit needs limit >= 1 and window_seconds >= 1")
     table: Table = RateLimitCounter.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -72,10 +108,8 @@ def hit(session: Session, *, key: str, limit: int, window_seconds: int, at: date
             "expires_at": case((expired, stmt.excluded.expires_at), else_=table.c.expires_at),
         },
     ).returning(table.c.count, table.c.expires_at)
-    count, expires_at = session.execute(upsert).one()
-    if count > limit:
-        wait = (as_utc(expires_at) - at).total_seconds()
-        raise DomainError("rate_limited", retry_after=max(1, math.ceil(wait)))
+    counted, expires_at = session.execute(upsert).one()
+    return int(counted), expires_at
 
 
 def purge(session: Session, *, at: datetime) -> int:
@@ -138,6 +172,28 @@ def limit_ip(session: Session, *, ip: str, rule: Rule, at: datetime, settings: S
         return
     limit, window = ip_limit(rule, settings)
     hit(session, key=f"ip:{rule}:{client_key(ip)}", limit=limit, window_seconds=window, at=at)
+
+
+def login_name_key(login: str) -> str:
+    """What a login name (or mobile number) is counted by, whether or not anyone has it:
+    its keyed look-up hash, so the table never holds the name itself."""
+    return lookup_hash(login.strip())
+
+
+def limit_login_name(session: Session, *, login: str, at: datetime, settings: Settings) -> None:
+    """Count a login attempt for a login name; raise `rate_limited` past the per-customer
+    login limit. Counted by the name, not by the customer it may belong to, so an unknown
+    name meets the same limit as a real one (issue 11 #12). Call it inside the login's own
+    transaction: a refused login keeps the count (see the module docstring)."""
+    if not settings.ratelimit_enabled:
+        return
+    hit(
+        session,
+        key=f"login:{login_name_key(login)}",
+        limit=settings.ratelimit_login_per_account,
+        window_seconds=settings.ratelimit_login_account_window_seconds,
+        at=at,
+    )
 
 
 def limit_account(
