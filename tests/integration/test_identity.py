@@ -203,6 +203,7 @@ def test_change_password_ends_other_sessions_and_retires_the_old_password(
                 new_password=new,
                 keep_session_id=current.session_id,
                 at=clock.now(),
+                settings=settings,
             ),
         )
 

@@ -344,12 +344,57 @@ def test_concurrent_wrong_reset_codes_each_consume_a_try(state: AppState, person
     assert outcome.session is not None  # the old password still works
 
 
+# --- #4: a stolen session cannot guess the password through "change password" -----------------
+
+
 def change_password(bank: Bank, who: str, old: str, new: str = NEW_PASSWORD) -> Any:
     return bank.client.post(
         "/api/v1/auth/password",
         json={"old_password": old, "new_password": new},
         headers=bank.headers[who],
     )
+
+
+def test_wrong_current_passwords_count_with_the_login_failures(bank: Bank) -> None:
+    """Issue 11 #4, 4.3.2-f: two wrong logins and three wrong current passwords at
+    "change password" are five consecutive failures: the login locks and the customer is
+    texted; from then on the change route also answers `login_locked`, right password or
+    not."""
+    for _ in range(2):
+        assert_problem(post_login(bank, "lina", WRONG), "invalid_credentials", 401)
+    for _ in range(3):
+        assert_problem(change_password(bank, "lina", WRONG), "wrong_password", 422)
+    assert len(messages(bank, "lina", "login_locked")) == 1
+    assert_problem(post_login(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
+    assert_problem(change_password(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
+    assert_problem(change_password(bank, "lina", WRONG), "login_locked", 423)
+    bank.clock.advance(minutes=30)
+    fresh = bank.login("lina")
+    done = bank.client.post(
+        "/api/v1/auth/password",
+        json={"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=fresh,
+    )
+    assert done.status_code == 204, done.text
+
+
+def test_password_change_page_counts_wrong_current_passwords_too(bank: Bank) -> None:
+    """Issue 11 #4: the page route is the same use case as the API."""
+    from security.conftest import web_login
+
+    csrf = web_login(bank, "lina")
+    for _ in range(5):
+        page = bank.client.post(
+            "/password",
+            data={
+                "csrf_token": csrf,
+                "old_password": WRONG,
+                "new_password": NEW_PASSWORD,
+                "new_password_again": NEW_PASSWORD,
+            },
+        )
+        assert page.status_code == 422, page.text[:300]
+    assert_problem(post_login(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
 
 
 def start_reset(bank: Bank, id_number: str, card: str) -> Any:

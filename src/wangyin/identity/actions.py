@@ -8,7 +8,7 @@ refusal commits that count (`DomainError.keep`, ARCHITECTURE rule 9, issue 11 #2
 from __future__ import annotations
 
 from wangyin.identity import service as identity
-from wangyin.identity.service import LoginOutcome
+from wangyin.identity.service import CurrentUser, LoginOutcome
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
 from wangyin.security.audit import Client
@@ -113,5 +113,26 @@ def reset_password(
             client=client,
             at=now,
             settings=state.settings,
+        ),
+    )
+
+
+def change_password(
+    *, state: AppState, user: CurrentUser, old_password: str, new_password: str, client: Client
+) -> None:
+    """Change the login password; a wrong current one counts as a failed login, in the
+    same transaction (`identity.change_password`, issue 11 #4)."""
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: identity.change_password(
+            s,
+            user_id=user.user_id,
+            old_password=old_password,
+            new_password=new_password,
+            keep_session_id=user.session_id,
+            at=now,
+            settings=state.settings,
+            client=client,
         ),
     )

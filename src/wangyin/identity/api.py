@@ -113,18 +113,12 @@ def change_password(
     clear = reveal_many(
         state, {"old_password": body.old_password, "new_password": body.new_password}
     )
-    now = state.clock.now()
-    run_write(
-        state.db,
-        lambda s: identity.change_password(
-            s,
-            user_id=user.user_id,
-            old_password=clear["old_password"] or "",
-            new_password=clear["new_password"] or "",
-            keep_session_id=user.session_id,
-            client=client_of(request),
-            at=now,
-        ),
+    identity_actions.change_password(
+        state=state,
+        user=user,
+        old_password=clear["old_password"] or "",
+        new_password=clear["new_password"] or "",
+        client=client_of(request),
     )
     return Response(status_code=204)
 

@@ -285,17 +285,12 @@ async def password_submit(request: Request, user: PageUser, state: State) -> Res
         check_form_csrf(request, form.get("csrf_token", ""), user)
         if form.get("new_password", "") != form.get("new_password_again", ""):
             raise DomainError("validation_error")
-        now = state.clock.now()
-        run_write(
-            state.db,
-            lambda s: identity.change_password(
-                s,
-                user_id=user.user_id,
-                old_password=form.get("old_password", ""),
-                new_password=form.get("new_password", ""),
-                keep_session_id=user.session_id,
-                at=now,
-            ),
+        identity_actions.change_password(
+            state=state,
+            user=user,
+            old_password=form.get("old_password", ""),
+            new_password=form.get("new_password", ""),
+            client=client_of(request, "web"),
         )
     except DomainError as exc:
         return render(

@@ -434,14 +434,31 @@ def change_password(
     new_password: str,
     keep_session_id: int | None,
     at: datetime,
+    settings: Settings,
     client: Client | None = None,
 ) -> None:
-    """5.1.1-d: the old password stops working at once and every other session ends."""
-    user = session.get(User, user_id)
+    """5.1.1-d: the old password stops working at once and every other session ends.
+
+    A wrong current password is a wrong login password (issue 11 #4): counted with the
+    login failures under the user row's lock, in this transaction, so the 5th in a row
+    locks the login (and texts the customer) as at the login page; while the login is
+    locked this route, too, answers `login_locked` whatever the password."""
+    user = session.scalars(
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if user is None:
         raise DomainError("not_authenticated")
+    client = client or Client()
+    if user.locked_until is not None and as_utc(user.locked_until) > at:
+        _audit_login(session, user, "refused", client, at, {"reason": "login_locked"})
+        raise _kept(DomainError("login_locked", until=_local_hhmm(user.locked_until)))
     if not verify_password(user.password_hash, old_password):
-        raise DomainError("wrong_password")
+        count_password_failure(session, user=user, client=client, at=at, settings=settings)
+        raise _kept(DomainError("wrong_password"))
+    user.failed_logins = 0
     if old_password == new_password:
         raise DomainError("password_reused")
     customer = session.get_one(Customer, user.customer_id)

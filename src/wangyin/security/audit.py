@@ -96,11 +96,10 @@ def append(
     if head_id in held:
         seq, prev_hash = held[head_id]
     else:
-        # The deferred writes never touch a head this transaction has not locked yet, so
-        # the lock need not flush them (`deferred_ok`).
-        head = session.execute(
-            _LOCK_HEAD, {"head_id": head_id}, execution_options={"deferred_ok": True}
-        ).first()
+        # Taken after the transaction's queued writes ran (the session flushes them before
+        # a statement): their foreign-key checks may wait for other transactions' row
+        # locks, and must not wait while this transaction holds a chain's head.
+        head = session.execute(_LOCK_HEAD, {"head_id": head_id}).first()
         if head is None:
             # Two first appends racing here: one insert loses on the key and its unit of
             # work is retried, finding the winner's head.
