@@ -28,13 +28,14 @@ from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
-from wangyin.identity import actions
+from wangyin.identity import actions, otp
 from wangyin.identity import service as identity
 from wangyin.identity.models import OtpCode, User
 from wangyin.identity.validators import luhn_check_digit
 from wangyin.notify import service as notify
 from wangyin.notify.models import OutboxMessage
 from wangyin.runtime import AppState
+from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read, run_write
@@ -397,6 +398,9 @@ def test_password_change_page_counts_wrong_current_passwords_too(bank: Bank) -> 
     assert_problem(post_login(bank, "lina", DEFAULT_PASSWORD), "login_locked", 423)
 
 
+# --- #6: password-reset start is rate-limited and has its own code budget -----------------------
+
+
 def start_reset(bank: Bank, id_number: str, card: str) -> Any:
     return bank.client.post(
         "/api/v1/auth/password/reset", json={"id_number": id_number, "card_number": card}
@@ -407,6 +411,88 @@ def other_card(n: int = 0) -> str:
     """A well-formed debit card number that is not the customer's."""
     digits = f"62220202001122{n:04d}"
     return digits + luhn_check_digit(digits)
+
+
+def test_reset_start_is_rate_limited_per_ip(bank: Bank) -> None:
+    """Issue 11 #6, ASVS5-6.1.1: the reset start (an ID-and-card matching oracle) takes as
+    many tries per IP as registration does (10 an hour), API and page together."""
+    limit = bank.settings.ratelimit_register_per_ip
+    for i in range(limit):
+        response = start_reset(bank, new_id_number(), other_card(i))
+        assert_problem(response, "card_not_found", 422)
+    assert_problem(start_reset(bank, new_id_number(), other_card(99)), "rate_limited", 429)
+    assert bank.client.post("/password/forgot", data={}).status_code == 429
+    bank.clock.advance(seconds=bank.settings.ratelimit_register_ip_window_seconds)
+    assert_problem(start_reset(bank, new_id_number(), other_card(98)), "card_not_found", 422)
+
+
+def test_concurrent_reset_starts_are_limited_per_id_number(state: AppState, person: Person) -> None:
+    """Issue 11 #6: 12 concurrent starts for one ID number from 12 IPs: 5 are looked at,
+    the rest refused, whatever card they carry."""
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.start_password_reset(
+            state=state,
+            id_number=person.customer.id_number,
+            card_number=other_card(),
+            channel="sms",
+            client=client(i),
+        ),
+    )
+    per_identity = ratelimit.RESET_PER_IDENTITY
+    assert outcomes == Counter(
+        {"card_not_found": per_identity, "rate_limited": THREADS - per_identity}
+    )
+    with pytest.raises(DomainError) as info:
+        actions.start_password_reset(
+            state=state,
+            id_number=person.customer.id_number,
+            card_number=person.card_number,
+            channel="sms",
+            client=client(99),
+        )
+    assert info.value.code == "rate_limited"
+
+
+def test_concurrent_reset_starts_are_limited_per_card(state: AppState, person: Person) -> None:
+    """Issue 11 #6: trying one card against many ID numbers is limited per card too."""
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.start_password_reset(
+            state=state,
+            id_number=new_id_number(),
+            card_number=person.card_number,
+            channel="sms",
+            client=client(i),
+        ),
+    )
+    per_identity = ratelimit.RESET_PER_IDENTITY
+    assert outcomes == Counter(
+        {"card_not_found": per_identity, "rate_limited": THREADS - per_identity}
+    )
+
+
+def test_concurrent_reset_starts_cannot_exhaust_the_customers_login_codes(
+    state: AppState, person: Person
+) -> None:
+    """Issue 11 #6, 4.3.1.3-b: strangers who know the ID and card start 12 resets at once:
+    at most the reset budget of codes is sent, and the customer still gets a login code."""
+    outcomes = concurrently(
+        THREADS,
+        lambda i: actions.start_password_reset(
+            state=state,
+            id_number=person.customer.id_number,
+            card_number=person.card_number,
+            channel="sms",
+            client=client(i),
+        ),
+    )
+    budget = otp.RESET_DAILY_CAP
+    assert outcomes["ok"] == budget
+    assert set(outcomes) <= {"ok", "otp_daily_cap", "rate_limited"}
+    assert len(phone_messages(state.db, person.customer.mobile, "reset")) == budget
+    _login_challenge(state, person)  # the login code is still sent
+    assert len(phone_messages(state.db, person.customer.mobile, "device")) == 1
 
 
 # --- #12: unknown login names meet the same limits as real ones ------------------------------

@@ -293,7 +293,7 @@ def session_user(
         freeze=row.freeze,
         device_id=row.device_id,
         stored_answer=stored,
-        limits={name: row._mapping[name] for name in LIMIT_COLUMN_NAMES} if with_limits else None,
+        limits={name: getattr(row, name) for name in LIMIT_COLUMN_NAMES} if with_limits else None,
     )
 
 
@@ -931,8 +931,41 @@ def start_password_reset(
     settings: Settings,
     channel: str = "sms",
 ) -> str:
+    """ID number and one of the customer's active debit cards, then a reset code.
+
+    An ID-and-card matching oracle, so it is limited (issue 11 #6): per IP by the route,
+    and here per ID number and per card, counted before anything is looked up; every
+    refusal commits those counts (`keep`). The code comes out of a daily budget of its own
+    (`otp.RESET_DAILY_CAP`), so strangers cannot spend the customer's login codes."""
     id_number = validators.normalize_id_number(id_number)
     card_number = validators.normalize_card_number(card_number)
+    ratelimit.limit_reset_identity(
+        session, id_number=id_number, card_number=card_number, at=at, settings=settings
+    )
+    try:
+        return _start_reset(
+            session,
+            id_number=id_number,
+            card_number=card_number,
+            client=client,
+            at=at,
+            settings=settings,
+            channel=channel,
+        )
+    except DomainError as refusal:
+        raise _kept(refusal) from None
+
+
+def _start_reset(
+    session: Session,
+    *,
+    id_number: str,
+    card_number: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+    channel: str,
+) -> str:
     customer = session.scalars(
         select(Customer).where(Customer.id_number_hash == lookup_hash(id_number))
     ).first()
@@ -942,10 +975,38 @@ def start_password_reset(
         if customer
         else None
     )
-    if customer is None or card is None or card.customer_id != customer.id or user is None:
+    if (
+        customer is None
+        or card is None
+        or card.customer_id != customer.id
+        or card.status != "active"
+        or user is None
+    ):
+        audit.append(
+            session,
+            event="password_reset_started",
+            outcome="refused",
+            actor="unknown",
+            at=at,
+            client=client,
+            customer_id=customer.id if customer else None,
+            details={"reason": "card_not_found"},
+        )
         raise DomainError("card_not_found")
+    challenge_id = new_public_id()
+    # The code first: a refused code (the day's reset budget is spent) leaves no challenge.
+    otp.issue(
+        session,
+        user=user,
+        purpose="reset",
+        binding=challenge_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+        client=client,
+    )
     challenge = LoginChallenge(
-        public_id=new_public_id(),
+        public_id=challenge_id,
         user_id=user.id,
         reasons="reset",
         client_type=client.client_type,
@@ -955,16 +1016,6 @@ def start_password_reset(
     )
     session.add(challenge)
     session.flush()
-    otp.issue(
-        session,
-        user=user,
-        purpose="reset",
-        binding=challenge.public_id,
-        channel=channel,
-        at=at,
-        settings=settings,
-        client=client,
-    )
     audit.append(
         session,
         event="password_reset_started",

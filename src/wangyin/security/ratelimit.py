@@ -38,11 +38,18 @@ from wangyin.security.fields import lookup_hash
 if TYPE_CHECKING:
     from wangyin.config import Settings
 
-Rule = Literal["login", "register", "code", "channel"]
+Rule = Literal["login", "register", "reset", "code", "channel"]
 AccountAction = Literal["login", "code"]
 
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
 REGISTER_PATHS = frozenset({"/api/v1/auth/register", "/register"})
+# Forgotten-password starts: like registration, they match an ID number with a card.
+RESET_PATHS = frozenset({"/api/v1/auth/password/reset", "/password/forgot"})
+
+# Forgotten-password starts per ID number and per card number (issue 11 #6), whatever the
+# IP: enough for a customer who mistypes, too few to test cards against ID numbers.
+RESET_PER_IDENTITY = 5
+RESET_IDENTITY_WINDOW_SECONDS = 3600
 # Unauthenticated calls that store a row: channel handshakes and soft-keyboard layouts.
 CHANNEL_PATHS = frozenset({"/api/v1/channel", "/api/v1/keyboard"})
 
@@ -128,6 +135,8 @@ def rule_for(method: str, path: str) -> Rule | None:
         return "login"
     if path in REGISTER_PATHS:
         return "register"
+    if path in RESET_PATHS:
+        return "reset"
     if path in CHANNEL_PATHS:
         return "channel"
     if path.endswith("/code") or path.endswith("/otp"):
@@ -154,6 +163,11 @@ def ip_limit(rule: Rule, settings: Settings) -> tuple[int, int]:
     limits = {
         "login": (settings.ratelimit_login_per_ip, settings.ratelimit_login_ip_window_seconds),
         "register": (
+            settings.ratelimit_register_per_ip,
+            settings.ratelimit_register_ip_window_seconds,
+        ),
+        # The same allowance as registration, counted apart.
+        "reset": (
             settings.ratelimit_register_per_ip,
             settings.ratelimit_register_ip_window_seconds,
         ),
@@ -194,6 +208,24 @@ def limit_login_name(session: Session, *, login: str, at: datetime, settings: Se
         window_seconds=settings.ratelimit_login_account_window_seconds,
         at=at,
     )
+
+
+def limit_reset_identity(
+    session: Session, *, id_number: str, card_number: str, at: datetime, settings: Settings
+) -> None:
+    """Count a forgotten-password start for its ID number and for its card (by their look-up
+    hashes); raise `rate_limited` when either has had `RESET_PER_IDENTITY` this window.
+    Call it inside the start's own transaction, whose refusals keep the counts."""
+    if not settings.ratelimit_enabled:
+        return
+    for key in (f"reset:id:{lookup_hash(id_number)}", f"reset:card:{lookup_hash(card_number)}"):
+        hit(
+            session,
+            key=key,
+            limit=RESET_PER_IDENTITY,
+            window_seconds=RESET_IDENTITY_WINDOW_SECONDS,
+            at=at,
+        )
 
 
 def limit_account(
