@@ -12,6 +12,7 @@ import re
 import threading
 import weakref
 from collections import namedtuple
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,8 +317,12 @@ def _prepared(dialect: Any, statement: Executable, params: dict[str, Any]) -> _P
     return found
 
 
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def read_together(
-    session: Session, reads: list[tuple[Executable, dict[str, Any]]]
+    session: Session, reads: Sequence[tuple[Executable, dict[str, Any]]]
 ) -> list[list[Any]]:
     """Run independent SELECTs (FOR UPDATE included, executed in the order given, so a lock
     order holds) and return each one's rows: one round trip on PostgreSQL."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -170,48 +170,57 @@ def post(
     description: str = "",
     idempotency_key: str | None = None,
     digest: str | None = None,
+    locked: Sequence[Any] | None = None,
 ) -> Posted:
     """Book one balanced journal entry, exactly once per idempotency key.
 
-    Four statements whatever the number of legs: lock the accounts (ascending id), insert
-    the entry (a replayed key inserts nothing), move the balances, insert the postings.
-    Every refusal is decided on the locked rows before anything is written, so a caller
-    may commit its own bookkeeping of the refusal in the same transaction."""
+    Lock the accounts (ascending id), insert the entry (a replayed key inserts nothing),
+    then the balances and postings join the transaction's trailing writes. Every refusal
+    is decided on the locked rows before anything is written, so a caller may commit its
+    own bookkeeping of the refusal in the same transaction.
+
+    `locked`: the rows of `lock_read`, when the caller locked them together with its own
+    rows. With an entry id reserved there (PostgreSQL), the entry joins the trailing
+    writes too, and the key's uniqueness is only a backstop: such a caller guarantees
+    "once" itself (the transfer's locked row and status)."""
     _check_balanced(legs)
     ids = sorted({leg.account_id for leg in legs})
-    locked = {row.id: row for row in session.execute(_LOCK_FOR_POSTING, {"ids": ids})}
-    if len(locked) != len(ids):
+    rows: list[Any] = (
+        list(session.execute(_LOCK_FOR_POSTING, {"ids": ids})) if locked is None else list(locked)
+    )
+    reserved = next((row.next_entry_id for row in rows if "next_entry_id" in row._fields), None)
+    by_id = {row.id: row for row in rows}
+    if len(by_id) != len(ids):
         raise DomainError("account_not_found")
     delta: dict[int, int] = defaultdict(int)
     for leg in legs:
-        if locked[leg.account_id].currency != leg.currency:
+        if by_id[leg.account_id].currency != leg.currency:
             raise DomainError("currency_mismatch", currency=leg.currency)
         delta[leg.account_id] += leg.amount_minor
     balances: dict[int, int] = {}
     for account_id, change in delta.items():
-        row = locked[account_id]
+        row = by_id[account_id]
         balances[account_id] = row.balance_minor + change
         if change < 0 and not row.allow_negative and balances[account_id] - row.held_minor < 0:
             raise DomainError("insufficient_funds")
 
     public_id = new_public_id()
-    inserted = session.execute(
-        _insert_entry(session.get_bind().dialect.name),
-        {
-            "public_id": public_id,
-            "kind": kind,
-            "description": description,
-            "idempotency_key": idempotency_key,
-            "request_digest": digest,
-            "created_at": at,
-        },
-    ).first()
-    if inserted is None:  # this key was booked before: the first booking stands
-        existing = session.execute(_ENTRY_BY_KEY, {"key": idempotency_key}).one()
-        if existing.request_digest != digest:
-            raise DomainError("idempotency_key_reused")
-        return Posted(id=existing.id, public_id=existing.public_id, balances={}, replayed=True)
-    entry_id = int(inserted.id)
+    entry = {
+        "public_id": public_id,
+        "kind": kind,
+        "description": description,
+        "idempotency_key": idempotency_key,
+        "request_digest": digest,
+        "created_at": at,
+    }
+    if reserved is not None:
+        entry_id = int(reserved)
+        defer_write(session, _INSERT_ENTRY, {"id": entry_id, **entry})
+    else:
+        entry_id = _insert_entry_now(session, entry, idempotency_key, digest)
+        if entry_id < 0:  # this key was booked before: the first booking stands
+            existing = session.execute(_ENTRY_BY_KEY, {"key": idempotency_key}).one()
+            return Posted(id=existing.id, public_id=existing.public_id, balances={}, replayed=True)
 
     moves = list(delta.items())
     # The rows are locked and the checks made: balances and postings join the batch of the
@@ -225,7 +234,7 @@ def post(
         },
     )
     # A running balance per leg: an account on several legs gets each step's balance.
-    running = {account_id: locked[account_id].balance_minor for account_id in delta}
+    running = {account_id: by_id[account_id].balance_minor for account_id in delta}
     rows = []
     for leg in sorted(legs, key=lambda leg: leg.amount_minor):  # debits first
         running[leg.account_id] += leg.amount_minor
@@ -248,7 +257,52 @@ def post(
     return Posted(id=entry_id, public_id=public_id, balances=balances)
 
 
+def _insert_entry_now(
+    session: Session, entry: dict[str, Any], idempotency_key: str | None, digest: str | None
+) -> int:
+    """Insert the entry at once (its id is needed); -1 when its key was booked before."""
+    inserted = session.execute(_insert_entry(session.get_bind().dialect.name), entry).first()
+    if inserted is not None:
+        return int(inserted.id)
+    existing = session.execute(_ENTRY_BY_KEY, {"key": idempotency_key}).one()
+    if existing.request_digest != digest:
+        raise DomainError("idempotency_key_reused")
+    return -1
+
+
+def lock_read(account_ids: Sequence[int], *, reserve_entry_id: bool) -> tuple[Any, dict[str, Any]]:
+    """Lock accounts for `post` (ascending id), as a statement and its parameters, for a
+    caller that sends it with its other locks (`db.read_together`). `reserve_entry_id`
+    (PostgreSQL) also draws the journal entry's id from its sequence, so the entry can be
+    written with the transaction's trailing writes."""
+    ids = sorted(set(account_ids))
+    return _lock_for_posting(len(ids), reserve_entry_id), {
+        f"account_{i}": account_id for i, account_id in enumerate(ids)
+    }
+
+
+@cache
+def _lock_for_posting(accounts: int, reserve_entry_id: bool) -> Any:
+    query = (
+        select(
+            _ACCOUNTS.c.id,
+            _ACCOUNTS.c.currency,
+            _ACCOUNTS.c.balance_minor,
+            _ACCOUNTS.c.held_minor,
+            _ACCOUNTS.c.allow_negative,
+        )
+        .where(_ACCOUNTS.c.id.in_([bindparam(f"account_{i}") for i in range(accounts)]))
+        .order_by(_ACCOUNTS.c.id)
+        .with_for_update(of=_ACCOUNTS)
+    )
+    if reserve_entry_id:
+        next_id = select(func.nextval(literal_column("'journal_entries_id_seq'"))).scalar_subquery()
+        query = query.add_columns(next_id.label("next_entry_id"))
+    return query
+
+
 # The posting path's statements, built once (see payments.service for why).
+_INSERT_ENTRY = insert(_ENTRIES)
 _LOCK_FOR_POSTING = (
     select(
         _ACCOUNTS.c.id,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from wangyin.db import read_together
 from wangyin.errors import DomainError
 from wangyin.idempotency import service as idempotency
 from wangyin.identity import service as identity
@@ -56,13 +57,27 @@ def _guarded(
     details: dict[str, Any],
     execute: Any,
     with_limits: bool = False,
+    read_with_session: Any = None,
 ) -> Answer:
-    """The shape every money POST shares: authenticate, check the key, run once."""
+    """The shape every money POST shares: authenticate, check the key, run once.
+
+    The session look-up (with the answer stored under the key) and the action's own first
+    read (`read_with_session`: a statement that depends only on the request, e.g. the
+    accounts named in it) go to the database together, in one round trip; `execute` gets
+    that read's rows."""
     now = state.clock.now()
 
     def action(s: Session) -> Answer:
         s.info["now"] = now
         checked = key if idempotency.valid_key(key) else None
+        reads = [
+            identity.session_read(
+                token=caller.token, idempotency_key=checked, with_limits=with_limits
+            )
+        ]
+        if read_with_session is not None and caller.token:
+            reads.append(read_with_session)
+        rows = read_together(s, reads) if caller.token else [[]]
         user = identity.authenticate_caller(
             s,
             caller=caller,
@@ -70,7 +85,9 @@ def _guarded(
             settings=state.settings,
             idempotency_key=checked,
             with_limits=with_limits,
+            session_rows=rows[0],
         )
+        own_rows = rows[1] if len(rows) > 1 else None
         try:
             checked = idempotency.check_key(key)
             return idempotency.once(
@@ -79,7 +96,7 @@ def _guarded(
                 key=checked,
                 request=request,
                 at=now,
-                action=lambda: execute(s, user),
+                action=lambda: execute(s, user, own_rows),
                 stored=user.stored_answer,
             )
         except DomainError as error:
@@ -96,7 +113,7 @@ def prepare_transfer(
     """Validate a transfer and fix the key data the customer confirms."""
     now = state.clock.now()
 
-    def execute(s: Session, user: CurrentUser) -> tuple[int, dict[str, Any]]:
+    def execute(s: Session, user: CurrentUser, parties: Any) -> tuple[int, dict[str, Any]]:
         require_transfers_allowed(user)
         transfer = payments.prepare(
             s,
@@ -110,6 +127,7 @@ def prepare_transfer(
             limits_state=(
                 payments.limit_state_of(SimpleNamespace(**user.limits)) if user.limits else None
             ),
+            parties=parties,
         )
         return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -121,6 +139,7 @@ def prepare_transfer(
         details={"step": "prepare", "amount": body.amount[:40], "currency": body.currency[:3]},
         execute=execute,
         with_limits=True,
+        read_with_session=payments.parties_read(body.from_account_id, body.to_account_number),
     )
 
 
@@ -138,7 +157,7 @@ def confirm_transfer(
     (`channel.reveal_many` by the API route, the form for the page)."""
     now = state.clock.now()
 
-    def execute(s: Session, user: CurrentUser) -> tuple[int, dict[str, Any]]:
+    def execute(s: Session, user: CurrentUser, locked: Any) -> tuple[int, dict[str, Any]]:
         # Edition and freeze are checked by `confirm` on the locked user row, not here on
         # the session's snapshot (rule 9).
         transfer = payments.confirm(
@@ -151,6 +170,7 @@ def confirm_transfer(
             at=now,
             settings=state.settings,
             client=caller.client,
+            locked_transfer=locked,
         )
         return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -167,6 +187,7 @@ def confirm_transfer(
         },
         details={"step": "confirm", "transfer": transfer_id[:40]},
         execute=execute,
+        read_with_session=payments.transfer_lock_read(transfer_id, token=caller.token),
     )
 
 
@@ -196,9 +217,7 @@ def send_transfer_code(
     )
 
 
-def transfer_view(
-    *, state: AppState, user: CurrentUser, transfer_id: str
-) -> payments.TransferView:
+def transfer_view(*, state: AppState, user: CurrentUser, transfer_id: str) -> payments.TransferView:
     now = state.clock.now()
     return run_read(
         state.db,

@@ -23,13 +23,14 @@ from wangyin.accounts.models import Account, Card
 from wangyin.accounts.service import CARD_BIN
 from wangyin.clock import BANK_TZ, as_utc, bank_date
 from wangyin.config import Settings
-from wangyin.db import defer_write, table_of
+from wangyin.db import defer_write, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity_pins
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import verify_password
 from wangyin.identity.security_center import effective_limits
+from wangyin.identity.service import customer_of_token, token_hash
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import LedgerAccount
@@ -61,8 +62,6 @@ def key_data(
         "currency": currency,
         "time": as_utc(created_at).replace(microsecond=0).isoformat(),
     }
-
-
 
 
 @dataclass
@@ -218,21 +217,18 @@ def prepare(
     client: Client | None = None,
     user_public_id: str | None = None,
     limits_state: LimitState | None = None,
+    parties: list[Any] | None = None,
 ) -> TransferRow:
-    """Validate and fix the key data: one read of both accounts, one insert, the audit
-    record. Every refusal comes before the first write."""
+    """Validate and fix the key data: one read of both accounts (`parties`, when the use
+    case read them together with the session: `parties_read`), the transfer row, the
+    audit record. Every refusal comes before the first write."""
     client = client or Client()
     currency = currency.strip().upper()
     amount_minor = parse_amount(amount, currency)
     number = "".join(to_account_number.split())
-    # A payee is addressed by account number or by one of its debit-card numbers; cards are
-    # looked up by their keyed hash, so a typed card number never reaches the database: a
-    # number in our card range goes there only as that hash.
-    by_number = not number.startswith(CARD_BIN)
-    rows = session.execute(
-        _parties_query(by_number=by_number),
-        {"from_account_id": from_account_id, "number": number, "card_hash": lookup_hash(number)},
-    ).all()
+    if parties is None:
+        parties = list(session.execute(*parties_read(from_account_id, to_account_number)))
+    rows = parties
     source = next(
         (r for r in rows if r.public_id == from_account_id and r.customer_id == customer_id), None
     )
@@ -304,6 +300,11 @@ def prepare(
             "confirmed_with": "",
         },
     )
+    # The chain's head is locked after the insert went out, in the same round trip: the
+    # insert's foreign-key checks may wait for other transactions, never while holding it.
+    audit.hold_head(
+        session, read_together(session, [(_LOCK_HEAD_OF_CUSTOMER, {"customer_id": customer_id})])[0]
+    )
     audit.append(
         session,
         event="transfer_prepared",
@@ -318,6 +319,18 @@ def prepare(
 
 
 _INSERT_TRANSFER = insert(_TRANSFERS)
+
+
+def parties_read(from_account_id: str, to_account_number: str) -> tuple[Any, dict[str, Any]]:
+    """The paying account and the payee, as a statement and its parameters. A payee is
+    addressed by account number or by one of its debit-card numbers; cards are looked up by
+    their keyed hash, so a number in our card range reaches the database only as that."""
+    number = "".join(to_account_number.split())
+    return _parties_query(by_number=not number.startswith(CARD_BIN)), {
+        "from_account_id": from_account_id,
+        "number": number,
+        "card_hash": lookup_hash(number),
+    }
 
 
 @cache
@@ -484,6 +497,25 @@ _LOCK_TRANSFER = (
     .where(_TRANSFERS.c.public_id == bindparam("transfer_id"))
     .with_for_update(of=_TRANSFERS)
 )
+# The same, only if the `token_hash` parameter's session belongs to the transfer's
+# customer: read together with the session look-up, it locks nothing for anyone else.
+_LOCK_TRANSFER_OF_TOKEN = (
+    _transfer_query(with_payee_contact=True)
+    .where(
+        _TRANSFERS.c.public_id == bindparam("transfer_id"),
+        _TRANSFERS.c.customer_id == customer_of_token(),
+    )
+    .with_for_update(of=_TRANSFERS)
+)
+_LOCK_HEAD_OF_CUSTOMER = audit.lock_head_query(bindparam("customer_id"))
+
+
+def transfer_lock_read(transfer_id: str, *, token: str) -> tuple[Any, dict[str, Any]]:
+    """Lock the caller's transfer, in the round trip of the session look-up (`confirm`'s
+    `locked_transfer`)."""
+    return _LOCK_TRANSFER_OF_TOKEN, {"transfer_id": transfer_id, "token_hash": token_hash(token)}
+
+
 _LOCK_USER = (
     select(
         _USERS.c.public_id,
@@ -498,7 +530,9 @@ _LOCK_USER = (
     )
     .join(_CUSTOMERS, _CUSTOMERS.c.id == _USERS.c.customer_id)
     .where(_USERS.c.id == bindparam("user_id"))
-    .with_for_update(of=_USERS)
+    # NO KEY UPDATE: the counters change, never the key, so other transactions' foreign-key
+    # checks on this user (a transfer prepared meanwhile) do not wait for this one.
+    .with_for_update(of=_USERS, key_share=True)
 )
 _UPDATE_TRANSFER = update(_TRANSFERS).where(_TRANSFERS.c.id == bindparam("transfer_row"))
 _UPDATE_USER = update(_USERS).where(_USERS.c.id == bindparam("user_row"))
@@ -529,6 +563,7 @@ def confirm(
     transaction_password: str | None = None,
     code: str | None = None,
     client: Client | None = None,
+    locked_transfer: list[Any] | None = None,
 ) -> TransferRow:
     """Execute once. Needs the transaction password and a code bound to the key data,
     unless it is a small password-free payment.
@@ -538,7 +573,9 @@ def confirm(
     the first write; a wrong PIN or code is counted in this transaction before the refusal
     (`second_factor_invalid`), so N concurrent wrong attempts consume N tries (rule 9)."""
     client = client or Client()
-    row = session.execute(_LOCK_TRANSFER, {"transfer_id": transfer_id}).first()
+    if locked_transfer is None:
+        locked_transfer = list(session.execute(_LOCK_TRANSFER, {"transfer_id": transfer_id}))
+    row = locked_transfer[0] if locked_transfer else None
     if row is None or row.customer_id != customer_id:
         raise DomainError("transfer_not_found")
     transfer = _row_to_transfer(row)
@@ -552,7 +589,21 @@ def confirm(
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
 
-    user = session.execute(_LOCK_USER, {"user_id": transfer.user_id}).one()
+    # The rest of the locks in the one order, in one round trip: the user row, the two
+    # ledger accounts (ascending, with an entry id reserved), the audit chain's head.
+    lock_ledger = ledger.lock_read(
+        [row.from_ledger_id, row.to_ledger_id], reserve_entry_id=not is_sqlite(session)
+    )
+    users, ledger_rows, heads = read_together(
+        session,
+        [
+            (_LOCK_USER, {"user_id": transfer.user_id}),
+            lock_ledger,
+            (_LOCK_HEAD_OF_CUSTOMER, {"customer_id": customer_id}),
+        ],
+    )
+    audit.hold_head(session, heads)
+    user = users[0]
     # The freeze and the edition as they are now, under the lock, not as the session saw
     # them when the request began (issue 11 #2).
     if user.status != "active":
@@ -610,9 +661,7 @@ def confirm(
                 identity_pins.record_pin_failure(
                     session, user_id=transfer.user_id, client=client, at=at
                 )
-            raise DomainError(
-                "second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok
-            )
+            raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
         otp.accept(session, otp_row, at=at)
         confirmed_with = "pin+otp"
 
@@ -624,6 +673,7 @@ def confirm(
         at=at,
         idempotency_key=f"transfer:{transfer.public_id}",
         digest=digest,
+        locked=ledger_rows,  # once per transfer: its locked row and status guarantee it
         legs=[
             ledger.Leg(
                 account_id=row.from_ledger_id,
