@@ -146,6 +146,15 @@ ERRORS: dict[str, tuple[int, str]] = {
         422,
         "The transfer details changed after you saw them. Please start again.",
     ),
+    # identity (issue 11 #13, #16)
+    "unfreeze_factor_required": (
+        422,
+        "To unfreeze, enter your transaction password or your ID number as well as the code.",
+    ),
+    "registration_not_found": (
+        404,
+        "This registration has expired or is already finished. Please register again.",
+    ),
     # generic
     "not_found": (404, "The page or resource does not exist."),
     "method_not_allowed": (405, "This method is not allowed here."),

@@ -129,7 +129,8 @@ def run_journey(bank: Bank) -> Journey:
     _ok(c.post("/api/v1/security/unfreeze/code", json={"channel": "voice"}, headers=auth))
     code = bank.last_code(mobile)
     j.secrets.add(code)
-    _ok(c.post("/api/v1/security/unfreeze", json={"code": code}, headers=auth))
+    unfreeze = {"code": code, "transaction_password": DEFAULT_PIN}
+    _ok(c.post("/api/v1/security/unfreeze", json=unfreeze, headers=auth))
 
     # Password change, then the new device removed again.
     _ok(

@@ -304,8 +304,11 @@ def unfreeze_code(bank: Bank, who: str = "zhangwei") -> str:
 
 
 def unfreeze(bank: Bank, code: str, who: str = "zhangwei") -> Any:
+    """The code and the transaction password (issue 11 #13: the code alone is not enough)."""
     return bank.client.post(
-        "/api/v1/security/unfreeze", json={"code": code}, headers=bank.headers[who]
+        "/api/v1/security/unfreeze",
+        json={"code": code, "transaction_password": DEFAULT_PIN},
+        headers=bank.headers[who],
     )
 
 

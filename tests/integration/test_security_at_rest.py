@@ -265,7 +265,7 @@ def run_customer_journey(
             "POST",
             "/api/v1/security/unfreeze",
             204,
-            json={"code": j.code(p["mobile"])},
+            json={"code": j.code(p["mobile"]), "transaction_password": NEW_PIN},
             headers=auth,
         )
         j.call("GET", "/api/v1/security/log", 200, headers=auth)

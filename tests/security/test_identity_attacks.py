@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, Person, card_of, make_account, make_customer, make_person
-from factories.bank import device_of, new_id_number
+from factories.bank import DEFAULT_PIN, device_of, new_id_number
 from factories.transfers import latest_code
 from functional.conftest import _phone_and_id
 from security.conftest import Bank, assert_problem
@@ -513,6 +513,9 @@ def test_unknown_login_names_are_answered_like_real_ones(bank: Bank) -> None:
     assert sequences[0] == sequences[1] == sequences[2]
 
 
+# --- #13: unfreezing needs more than one SMS code ---------------------------------------------
+
+
 def freeze(bank: Bank, scope: str, who: str = "zhangwei") -> None:
     response = bank.client.post(
         "/api/v1/security/freeze", json={"scope": scope}, headers=bank.headers[who]
@@ -531,6 +534,87 @@ def unfreeze_code(bank: Bank, who: str = "zhangwei") -> str:
 
 def unfreeze(bank: Bank, who: str = "zhangwei", **body: str) -> Any:
     return bank.client.post("/api/v1/security/unfreeze", json=body, headers=bank.headers[who])
+
+
+@pytest.mark.parametrize("scope", ["transfers", "all"])
+def test_unfreeze_needs_the_transaction_password_or_the_id_number_besides_the_code(
+    bank: Bank, scope: str
+) -> None:
+    """Issue 11 #13, 4.4-c1: a stolen session with the SMS code alone cannot unfreeze; the
+    code plus the transaction password, or plus the ID number, can."""
+    freeze(bank, scope)
+    code = unfreeze_code(bank)
+    assert_problem(unfreeze(bank, code=code), "unfreeze_factor_required", 422)
+    assert_problem(
+        unfreeze(bank, code=code, transaction_password="999999"), "wrong_transaction_password"
+    )
+    assert_problem(unfreeze(bank, code=code, id_number=new_id_number()), "wrong_id_number")
+    assert_problem(
+        unfreeze(bank, code=wrong(code), transaction_password=DEFAULT_PIN), "otp_invalid"
+    )
+    me = bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).json()
+    assert me["freeze"] == scope
+    # Each of the three tries counted against the code (a missing factor is no try): the
+    # code is spent, even with both factors right.
+    assert_problem(
+        unfreeze(bank, code=code, transaction_password=DEFAULT_PIN), "otp_too_many_attempts"
+    )
+    assert (
+        unfreeze(bank, code=unfreeze_code(bank), transaction_password=DEFAULT_PIN).status_code
+        == 204
+    )
+    freeze(bank, scope)
+    _, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "zhangwei"))
+    assert unfreeze(bank, code=unfreeze_code(bank), id_number=id_number).status_code == 204
+    assert (
+        bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).json()["freeze"] == "none"
+    )
+
+
+def test_unfreeze_after_a_pin_lock_needs_more_than_the_code(bank: Bank) -> None:
+    """Issue 11 #13: after five wrong transaction passwords froze transfers, the code
+    alone does not unfreeze them."""
+    run_write(
+        bank.db,
+        lambda s: s.execute(
+            update(User).where(User.id == bank.a.user.id).values(freeze="transfers")
+        ),
+    )
+    code = unfreeze_code(bank)
+    assert_problem(unfreeze(bank, code=code), "unfreeze_factor_required", 422)
+    _, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "zhangwei"))
+    assert unfreeze(bank, code=code, id_number=id_number).status_code == 204
+
+
+def test_unfreeze_page_asks_for_the_transaction_password_or_id_number(bank: Bank) -> None:
+    """Issue 11 #13: the security center page is the same use case as the API."""
+    from security.conftest import web_login
+
+    csrf = web_login(bank)
+    frozen = bank.client.post(
+        "/security/freeze", data={"csrf_token": csrf, "scope": "all"}, follow_redirects=False
+    )
+    assert frozen.status_code == 303
+    sent = bank.client.post(
+        "/security/unfreeze/code",
+        data={"csrf_token": csrf, "channel": "sms"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    code = bank.last_code(bank.a.customer.mobile)
+    page = bank.client.get("/security")
+    assert 'name="id_number"' in page.text and 'data-softkb="transaction_password"' in page.text
+    alone = bank.client.post("/security/unfreeze", data={"csrf_token": csrf, "code": code})
+    assert alone.status_code == 422
+    done = bank.client.post(
+        "/security/unfreeze",
+        data={"csrf_token": csrf, "code": code, "transaction_password": DEFAULT_PIN},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text[:300]
+    assert bank.client.get("/api/v1/me", headers=bank.headers["zhangwei"]).json()["freeze"] == (
+        "none"
+    )
 
 
 def applicant(bank: Bank, *, card_status: str = "active") -> dict[str, str]:

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc
@@ -26,12 +27,12 @@ from wangyin.identity.security_schemas import (
     PasswordFreeIn,
     SecurityOut,
     TransactionPasswordIn,
-    UnfreezeIn,
 )
 from wangyin.identity.service import CurrentUser
 from wangyin.money import format_minor, parse_amount
 from wangyin.security.audit import Client
 from wangyin.security.channel import reveal, reveal_many
+from wangyin.text import SealedText
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import ApiUser, AppState, State, client_of
 
@@ -91,13 +92,43 @@ def overview(session: Session, *, user: CurrentUser, settings: Settings) -> Secu
     )
 
 
-def unfreeze_with_code(*, state: AppState, user: CurrentUser, code: str, client: Client) -> None:
-    """A wrong code is counted in the unfreezing transaction itself (`otp.check`)."""
+class UnfreezeBody(BaseModel):
+    """The unfreeze code and one more factor: the transaction password or the ID number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: SealedText
+    transaction_password: SealedText | None = Field(
+        default=None, description="The transaction password, or else `id_number`"
+    )
+    id_number: SealedText | None = Field(
+        default=None, description="The ID number, when the transaction password is not given"
+    )
+
+
+def unfreeze_with_code(
+    *,
+    state: AppState,
+    user: CurrentUser,
+    code: str,
+    client: Client,
+    transaction_password: str | None = None,
+    id_number: str | None = None,
+) -> None:
+    """The code plus the transaction password or ID number (`security_center.unfreeze`);
+    a wrong one is counted in the unfreezing transaction itself."""
     now = state.clock.now()
     run_write(
         state.db,
         lambda s: center.unfreeze(
-            s, user_id=user.user_id, code=code, client=client, at=now, settings=state.settings
+            s,
+            user_id=user.user_id,
+            code=code,
+            transaction_password=transaction_password,
+            id_number=id_number,
+            client=client,
+            at=now,
+            settings=state.settings,
         ),
     )
 
@@ -273,9 +304,25 @@ def post_unfreeze_code(body: CodeIn, request: Request, user: ApiUser, state: Sta
 
 
 @router.post("/unfreeze", status_code=204)
-def post_unfreeze(body: UnfreezeIn, request: Request, user: ApiUser, state: State) -> Response:
-    code = reveal(state, body.code, field="code")
-    unfreeze_with_code(state=state, user=user, code=code, client=client_of(request))
+def post_unfreeze(body: UnfreezeBody, request: Request, user: ApiUser, state: State) -> Response:
+    """Unfreeze with the code from POST /security/unfreeze/code and the transaction password
+    (or, if that is forgotten, the ID number)."""
+    clear = reveal_many(
+        state,
+        {
+            "code": body.code,
+            "transaction_password": body.transaction_password,
+            "id_number": body.id_number,
+        },
+    )
+    unfreeze_with_code(
+        state=state,
+        user=user,
+        code=clear["code"] or "",
+        transaction_password=clear["transaction_password"] or None,
+        id_number=clear["id_number"] or None,
+        client=client_of(request),
+    )
     return Response(status_code=204)
 
 

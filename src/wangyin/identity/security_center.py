@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import otp
-from wangyin.identity.models import Device, User, UserSession
+from wangyin.identity import otp, validators
+from wangyin.identity import service as identity
+from wangyin.identity.models import Customer, Device, User, UserSession
+from wangyin.identity.passwords import verify_password
 from wangyin.money import format_grouped
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
 from wangyin.security.models import AuditRecord
 
 
@@ -228,18 +231,42 @@ def unfreeze(
     client: Client,
     at: datetime,
     settings: Settings,
+    transaction_password: str | None = None,
+    id_number: str | None = None,
 ) -> None:
-    user = session.get_one(User, user_id)
-    otp.check(
+    """Unfreeze with the "unfreeze" code and a second thing the customer knows: the
+    transaction password, or (when that is what locked) the ID number (issue 11 #13). A
+    session and the phone's SMS alone are not enough.
+
+    Each try counts against the code before anything is compared, under the user row's
+    and the code's locks, and a wrong code or factor commits that count with its refusal;
+    a wrong transaction password with the right code also counts as a wrong PIN."""
+    if not transaction_password and not id_number:
+        raise DomainError("unfreeze_factor_required")
+    row = otp.take_try(
         session,
-        user_id=user.id,
+        user_id=user_id,
         purpose="unfreeze",
-        binding=user.public_id,
-        code=code,
+        binding=_public_id(session, user_id),
         at=at,
         settings=settings,
-        client=client,
     )
+    if not otp.matches(row, code=code, settings=settings):
+        raise otp.refusal(session, row, at=at, client=client)
+    user = session.get_one(User, user_id, populate_existing=True)
+    if transaction_password:
+        if not verify_password(user.transaction_pin_hash, transaction_password):
+            identity.record_pin_failure(session, user_id=user_id, client=client, at=at)
+            raise otp.refusal(session, row, at=at, client=client, code="wrong_transaction_password")
+    else:
+        customer = session.get_one(Customer, user.customer_id)
+        try:
+            normalized = validators.normalize_id_number(id_number or "")
+        except DomainError:
+            normalized = ""
+        if not normalized or lookup_hash(normalized) != customer.id_number_hash:
+            raise otp.refusal(session, row, at=at, client=client, code="wrong_id_number")
+    otp.accept(session, row, at=at)
     user.freeze = "none"
     user.failed_pins = 0
     audit.append(
@@ -250,7 +277,12 @@ def unfreeze(
         at=at,
         client=client,
         customer_id=user.customer_id,
+        details={"with": "transaction_password" if transaction_password else "id_number"},
     )
+
+
+def _public_id(session: Session, user_id: int) -> str:
+    return session.get_one(User, user_id).public_id
 
 
 def devices(session: Session, *, user_id: int) -> list[Device]:

@@ -202,7 +202,12 @@ async def unfreeze_code(request: Request, user: PageUser, state: State) -> Respo
 async def unfreeze(request: Request, user: PageUser, state: State) -> Response:
     def action(form: dict[str, str]) -> None:
         unfreeze_with_code(
-            state=state, user=user, code=form.get("code", ""), client=client_of(request, "web")
+            state=state,
+            user=user,
+            code=form.get("code", ""),
+            transaction_password=form.get("transaction_password") or None,
+            id_number=form.get("id_number") or None,
+            client=client_of(request, "web"),
         )
 
     return await _act(request, state, user, "unfrozen", action)

@@ -1115,7 +1115,7 @@ def record_pin_failure(session: Session, *, user_id: int, client: Client, at: da
         at=at,
         text=(
             f"您的交易密码已连续输错 {PIN_MAX_FAILURES} 次，网上银行转账已冻结。"
-            "如非本人操作，请立即致电本行；本人可在安全中心用验证码解冻。"
+            "如非本人操作，请立即致电本行；本人可在安全中心凭验证码及交易密码或身份证号解冻。"
         ),
     )
     audit.append(
