@@ -33,9 +33,18 @@ def test_register_upgrade_login_pay_and_both_histories(bank: Bank, monkeypatch) 
         }
 
     form = run_write(bank.db, customer)
-    response = client.post(
+    started = client.post(
         "/api/v1/auth/register",
         json={**form, "username": "chenjing", "password": PASSWORD, "transaction_password": PIN},
+    )
+    assert started.status_code == 202, started.text
+    # The code texted to the reserved mobile creates the login (issue 11 #16).
+    response = client.post(
+        "/api/v1/auth/register/verify",
+        json={
+            "registration_id": started.json()["registration_id"],
+            "code": bank.last_code(form["mobile"]),
+        },
     )
     assert response.status_code == 201, response.text
     assert response.json()["edition"] == "public"

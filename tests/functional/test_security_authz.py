@@ -29,6 +29,10 @@ PRE_LOGIN = {
     ("POST", "/login/verify/{challenge_id}"),
     ("GET", "/password/reset/{challenge_id}"),
     ("POST", "/password/reset/{challenge_id}"),
+    # Registration's code step: the id was handed to whoever proved ID, card and mobile.
+    ("GET", "/register/verify/{registration_id}"),
+    ("POST", "/register/verify/{registration_id}/code"),
+    ("POST", "/register/verify/{registration_id}"),
 }
 
 

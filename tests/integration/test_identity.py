@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, card_of, make_account, make_customer, make_user
+from factories.transfers import latest_code
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -49,58 +50,79 @@ def applicant(db: Database, clock: FrozenClock) -> Applicant:
     return run_write(db, build)
 
 
-def register(db: Database, clock: FrozenClock, form: dict[str, str]):  # type: ignore[no-untyped-def]
-    return run_write(db, lambda s: identity.register(s, **form, at=clock.now()))
+def register(  # type: ignore[no-untyped-def]
+    db: Database, clock: FrozenClock, form: dict[str, str], settings: Settings
+):
+    """Both steps, as the customer takes them: the application, then the code texted to
+    the reserved mobile (read from the outbox)."""
+    registration = run_write(
+        db, lambda s: identity.start_registration(s, **form, at=clock.now(), settings=settings)
+    )
+    code = run_read(db, lambda s: latest_code(s, form["mobile"].removeprefix("+86 ")))
+    return run_write(
+        db,
+        lambda s: identity.finish_registration(
+            s, registration_id=registration.public_id, code=code, at=clock.now(), settings=settings
+        ),
+    )
 
 
-def refusal(db: Database, clock: FrozenClock, form: dict[str, str]) -> str:
+def refusal(db: Database, clock: FrozenClock, form: dict[str, str], settings: Settings) -> str:
     with pytest.raises(DomainError) as info:
-        register(db, clock, form)
+        register(db, clock, form, settings)
     return info.value.code
 
 
-def test_register_creates_a_public_edition_user(db: Database, clock: FrozenClock) -> None:
+def test_register_creates_a_public_edition_user(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
     who = applicant(db, clock)
     spaced = " ".join(who.card_number[i : i + 4] for i in range(0, len(who.card_number), 4))
-    user = register(db, clock, who.form(card_number=spaced, mobile="+86 " + who.mobile))
+    user = register(db, clock, who.form(card_number=spaced, mobile="+86 " + who.mobile), settings)
     assert user.edition == "public"
     assert user.password_hash != NEW_PASSWORD and user.password_hash.startswith("$argon2id$")
 
 
 def test_register_refuses_cards_that_are_not_the_applicants(
-    db: Database, clock: FrozenClock
+    db: Database, clock: FrozenClock, settings: Settings
 ) -> None:
     who = applicant(db, clock)
     other = applicant(db, clock)
     # Every mismatch gives the same answer, so registration cannot confirm whose card it is.
-    assert refusal(db, clock, who.form(card_number=other.card_number)) == "card_not_found"
-    assert refusal(db, clock, who.form(name="陈晶")) == "card_not_found"
-    assert refusal(db, clock, who.form(mobile="13900000000")) == "card_not_found"
+    assert refusal(db, clock, who.form(card_number=other.card_number), settings) == "card_not_found"
+    assert refusal(db, clock, who.form(name="陈晶"), settings) == "card_not_found"
+    assert refusal(db, clock, who.form(mobile="13900000000"), settings) == "card_not_found"
     unknown = "622688000000000000"
     from wangyin.identity.validators import luhn_check_digit
 
-    assert refusal(db, clock, who.form(card_number=unknown + luhn_check_digit(unknown))) == (
-        "card_not_found"
-    )
-    assert refusal(db, clock, who.form(card_number="6226880000000000001")) in {
+    unknown_card = unknown + luhn_check_digit(unknown)
+    assert refusal(db, clock, who.form(card_number=unknown_card), settings) == "card_not_found"
+    assert refusal(db, clock, who.form(card_number="6226880000000000001"), settings) in {
         "invalid_card_number",
         "card_not_found",
     }
 
 
-def test_register_refuses_twice_and_taken_usernames(db: Database, clock: FrozenClock) -> None:
+def test_register_refuses_twice_and_taken_usernames(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
     who = applicant(db, clock)
-    register(db, clock, who.form())
-    assert refusal(db, clock, who.form(username="another1")) == "already_registered"
+    register(db, clock, who.form(), settings)
+    assert refusal(db, clock, who.form(username="another1"), settings) == "already_registered"
     other = applicant(db, clock)
-    assert refusal(db, clock, other.form(username="newuser01")) == "username_taken"
+    assert refusal(db, clock, other.form(username="newuser01"), settings) == "username_taken"
 
 
-def test_register_applies_the_password_policy(db: Database, clock: FrozenClock) -> None:
+def test_register_applies_the_password_policy(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
     who = applicant(db, clock)
-    assert refusal(db, clock, who.form(password="12345678")) == "weak_password"
-    assert refusal(db, clock, who.form(password="Ab-" + who.mobile)) == "weak_password"
-    assert refusal(db, clock, who.form(id_number="110105194912310021")) == "invalid_id_number"
+    assert refusal(db, clock, who.form(password="12345678"), settings) == "weak_password"
+    assert refusal(db, clock, who.form(password="Ab-" + who.mobile), settings) == "weak_password"
+    assert (
+        refusal(db, clock, who.form(id_number="110105194912310021"), settings)
+        == "invalid_id_number"
+    )
 
 
 @pytest.fixture

@@ -164,10 +164,10 @@ def run_customer_journey(
     with TestClient(app, raise_server_exceptions=False) as client:
         j = Journey(client, db)
         dev = {"X-Device-Id": "chenjing-phone", "User-Agent": "Mozilla/5.0 (Android 14)"}
-        j.call(
+        registration = j.call(
             "POST",
             "/api/v1/auth/register",
-            201,
+            202,
             json={
                 "name": p["name"],
                 "id_number": p["id_number"],
@@ -177,6 +177,12 @@ def run_customer_journey(
                 "password": PASSWORD,
                 "transaction_password": PIN,
             },
+        )["registration_id"]
+        j.call(
+            "POST",
+            "/api/v1/auth/register/verify",
+            201,
+            json={"registration_id": registration, "code": j.code(p["mobile"])},
         )
         challenge = j.call(
             "POST",

@@ -23,7 +23,7 @@ from factories import DEFAULT_PASSWORD, Person, card_of, make_account, make_cust
 from factories.bank import DEFAULT_PIN, device_of, new_id_number
 from factories.transfers import latest_code
 from functional.conftest import _phone_and_id
-from security.conftest import Bank, assert_problem
+from security.conftest import Bank, assert_problem, hidden_csrf
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -617,6 +617,9 @@ def test_unfreeze_page_asks_for_the_transaction_password_or_id_number(bank: Bank
     )
 
 
+# --- #16: registration proves possession of the reserved mobile -------------------------------
+
+
 def applicant(bank: Bank, *, card_status: str = "active") -> dict[str, str]:
     def build(s: Session) -> dict[str, str]:
         c = make_customer(s, at=bank.clock.now(), name="陈静")
@@ -650,6 +653,105 @@ def users_named(bank: Bank, username: str) -> int:
         )
         or 0
     )
+
+
+def test_registration_creates_the_user_only_with_the_code_sent_to_the_reserved_mobile(
+    bank: Bank,
+) -> None:
+    """Issue 11 #16, 5.1.1-a: registering sends a code to the mobile the bank holds; no user
+    exists until that code is entered; a wrong code is refused and counted."""
+    who = applicant(bank)
+    started = bank.client.post("/api/v1/auth/register", json=registration_form(who))
+    assert started.status_code == 202, started.text
+    registration = started.json()["registration_id"]
+    assert users_named(bank, "chenjing") == 0
+    code = bank.last_code(who["mobile"])
+    sent = run_read(bank.db, lambda s: notify.messages_to(s, phone=who["mobile"]))
+    assert sent[0].purpose == "register"
+    refused = bank.client.post(
+        "/api/v1/auth/register/verify", json={"registration_id": registration, "code": wrong(code)}
+    )
+    assert_problem(refused, "otp_invalid", 422)
+    assert users_named(bank, "chenjing") == 0
+    done = bank.client.post(
+        "/api/v1/auth/register/verify", json={"registration_id": registration, "code": code}
+    )
+    assert done.status_code == 201, done.text
+    assert (done.json()["username"], done.json()["edition"]) == ("chenjing", "public")
+    assert users_named(bank, "chenjing") == 1
+    again = bank.client.post(
+        "/api/v1/auth/register/verify", json={"registration_id": registration, "code": code}
+    )
+    assert again.status_code in (404, 409, 422)
+    assert users_named(bank, "chenjing") == 1
+
+
+def test_registration_code_takes_three_tries_and_can_be_sent_again(bank: Bank) -> None:
+    """Issue 11 #16, 4.3.1.3-a: three wrong codes spend it; a new code (SMS or voice) for
+    the same registration works."""
+    who = applicant(bank)
+    registration = bank.client.post("/api/v1/auth/register", json=registration_form(who)).json()[
+        "registration_id"
+    ]
+    code = bank.last_code(who["mobile"])
+    for _ in range(3):
+        bad = {"registration_id": registration, "code": wrong(code)}
+        assert_problem(bank.client.post("/api/v1/auth/register/verify", json=bad), "otp_invalid")
+    right = {"registration_id": registration, "code": code}
+    assert_problem(
+        bank.client.post("/api/v1/auth/register/verify", json=right), "otp_too_many_attempts"
+    )
+    resent = bank.client.post(
+        "/api/v1/auth/register/code", json={"registration_id": registration, "channel": "voice"}
+    )
+    assert resent.status_code == 204, resent.text
+    fresh = bank.last_code(who["mobile"])
+    done = bank.client.post(
+        "/api/v1/auth/register/verify", json={"registration_id": registration, "code": fresh}
+    )
+    assert done.status_code == 201, done.text
+
+
+def test_registration_code_expires_after_60_seconds(bank: Bank) -> None:
+    """Issue 11 #16, 4.3.1.3-a: the registration code is a one-time code like the others."""
+    who = applicant(bank)
+    registration = bank.client.post("/api/v1/auth/register", json=registration_form(who)).json()[
+        "registration_id"
+    ]
+    code = bank.last_code(who["mobile"])
+    bank.clock.advance(seconds=61)
+    late = {"registration_id": registration, "code": code}
+    assert_problem(bank.client.post("/api/v1/auth/register/verify", json=late), "otp_expired")
+    assert users_named(bank, "chenjing") == 0
+
+
+def test_registration_page_asks_for_the_code_before_creating_the_user(bank: Bank) -> None:
+    """Issue 11 #16: the /register page sends a code and shows the code step; the user is
+    created when the code is entered there."""
+    who = applicant(bank)
+    page = bank.client.get("/register")
+    form = {
+        **registration_form(who),
+        "password_again": "Zhuce-Mima-77",
+        "csrf_token": hidden_csrf(page.text),
+    }
+    step = bank.client.post("/register", data=form, follow_redirects=False)
+    assert step.status_code == 303, step.text[:300]
+    verify_path = step.headers["location"]
+    assert verify_path.startswith("/register/verify/")
+    assert users_named(bank, "chenjing") == 0
+    shown = bank.client.get(verify_path)
+    assert shown.status_code == 200
+    code = bank.last_code(who["mobile"])
+    wrong_answer = bank.client.post(
+        verify_path, data={"csrf_token": hidden_csrf(shown.text), "code": wrong(code)}
+    )
+    assert wrong_answer.status_code == 422
+    assert users_named(bank, "chenjing") == 0
+    done = bank.client.post(verify_path, data={"csrf_token": hidden_csrf(shown.text), "code": code})
+    assert done.status_code == 200, done.text[:300]
+    assert "chenjing" in done.text
+    assert users_named(bank, "chenjing") == 1
 
 
 def _hash(value: str) -> str:

@@ -1,4 +1,5 @@
-"""Use cases of identity (login, codes, resets), shared by the JSON API and the pages.
+"""Use cases of identity (registration, login, codes, resets, password changes), shared
+by the JSON API and the pages.
 
 Each is one transaction that decides and counts together: a wrong code, ID number or
 password is counted under the row locks of the transaction that refuses it, and the
@@ -8,6 +9,7 @@ refusal commits that count (`DomainError.keep`, ARCHITECTURE rule 9, issue 11 #2
 from __future__ import annotations
 
 from wangyin.identity import service as identity
+from wangyin.identity.models import Registration, User
 from wangyin.identity.service import CurrentUser, LoginOutcome
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
@@ -131,6 +133,54 @@ def change_password(
             old_password=old_password,
             new_password=new_password,
             keep_session_id=user.session_id,
+            at=now,
+            settings=state.settings,
+            client=client,
+        ),
+    )
+
+
+def start_registration(
+    *, state: AppState, fields: dict[str, str], channel: str, client: Client
+) -> Registration:
+    """Check the applicant and text a code to the reserved mobile; no user yet."""
+    now = state.clock.now()
+    return run_write(
+        state.db,
+        lambda s: identity.start_registration(
+            s, **fields, at=now, settings=state.settings, client=client, channel=channel
+        ),
+    )
+
+
+def send_registration_code(
+    *, state: AppState, registration_id: str, channel: str, client: Client
+) -> None:
+    now = state.clock.now()
+    run_write(
+        state.db,
+        lambda s: identity.send_registration_code(
+            s,
+            registration_id=registration_id,
+            channel=channel,
+            at=now,
+            settings=state.settings,
+            client=client,
+        ),
+    )
+
+
+def finish_registration(
+    *, state: AppState, registration_id: str, code: str, client: Client
+) -> User:
+    """The code creates the user; a wrong one is counted in the same transaction."""
+    now = state.clock.now()
+    return run_write(
+        state.db,
+        lambda s: identity.finish_registration(
+            s,
+            registration_id=registration_id,
+            code=code,
             at=now,
             settings=state.settings,
             client=client,

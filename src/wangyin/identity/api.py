@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from datetime import datetime
+from typing import Literal
 
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from wangyin.clock import as_utc
 from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
 from wangyin.identity.schemas import (
     ChallengeCodeIn,
     ChallengeVerifyIn,
     ChangePasswordIn,
+    Channel,
     LoginIn,
     LoginOut,
     MeOut,
@@ -18,25 +24,76 @@ from wangyin.identity.schemas import (
     ResetFinishIn,
     ResetStartIn,
     ResetStartOut,
+    Strict,
 )
 from wangyin.identity.service import LoginOutcome
 from wangyin.security.channel import reveal, reveal_many
+from wangyin.text import SealedText, Text
 from wangyin.uow import run_write
 from wangyin.web.context import ApiUser, State, client_of
 
 router = APIRouter(tags=["identity"])
 
 
-@router.post("/auth/register", status_code=201, response_model=RegisterOut)
-def register(body: RegisterIn, request: Request, state: State) -> RegisterOut:
+class RegisterStartIn(RegisterIn):
+    channel: Channel = Field(
+        default="sms", description="How the code reaches the mobile the bank holds"
+    )
+
+
+class RegisterStartOut(BaseModel):
+    registration_id: str
+    status: Literal["code_sent"] = "code_sent"
+    expires_at: datetime
+
+
+class RegisterCodeIn(Strict):
+    registration_id: Text = Field(min_length=1, max_length=40)
+    channel: Channel = "sms"
+
+
+class RegisterVerifyIn(Strict):
+    registration_id: Text = Field(min_length=1, max_length=40)
+    code: SealedText
+
+
+@router.post("/auth/register", status_code=202, response_model=RegisterStartOut)
+def register(body: RegisterStartIn, request: Request, state: State) -> RegisterStartOut:
+    """Register with the ID number, the reserved mobile and one of our debit cards. A code
+    goes to the mobile the bank holds; the login exists once it is entered
+    (POST /auth/register/verify)."""
     sensitive = ("id_number", "card_number", "password", "transaction_password")
     clear = reveal_many(state, {name: getattr(body, name) for name in sensitive})
-    fields = {**body.model_dump(exclude=set(sensitive)), **clear}
-    now = state.clock.now()
-    client = client_of(request)
-    user = run_write(
-        state.db,
-        lambda s: identity.register(s, **fields, at=now, client=client),
+    fields = {**body.model_dump(exclude={*sensitive, "channel"}), **clear}
+    registration = identity_actions.start_registration(
+        state=state, fields=fields, channel=body.channel, client=client_of(request)
+    )
+    return RegisterStartOut(
+        registration_id=registration.public_id, expires_at=as_utc(registration.expires_at)
+    )
+
+
+@router.post("/auth/register/code", status_code=204)
+def register_code(body: RegisterCodeIn, request: Request, state: State) -> Response:
+    """Send the registration code again, by SMS or voice."""
+    identity_actions.send_registration_code(
+        state=state,
+        registration_id=body.registration_id,
+        channel=body.channel,
+        client=client_of(request),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/auth/register/verify", status_code=201, response_model=RegisterOut)
+def register_verify(body: RegisterVerifyIn, request: Request, state: State) -> RegisterOut:
+    """The code from the reserved mobile: the online-banking login is created."""
+    code = reveal(state, body.code, field="code")
+    user = identity_actions.finish_registration(
+        state=state,
+        registration_id=body.registration_id,
+        code=code,
+        client=client_of(request),
     )
     return RegisterOut(user_id=user.public_id, username=user.username, edition=user.edition)
 

@@ -37,6 +37,7 @@ PURPOSES = {
     "transfer": "转账验证码 {code}：向尾号 {tail} 转账 {amount} {currency}，60 秒内有效。",
     "unfreeze": "解除冻结验证码 {code}，60 秒内有效。",
     "reset": "重置密码验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。",
+    "register": "网上银行注册验证码 {code}，60 秒内有效。如非本人申请，请勿告诉任何人并致电本行。",
     "settings": (
         "调高转账限额或开通小额免密的验证码 {code}，60 秒内有效。如非本人操作，请立即致电本行。"
     ),
@@ -52,6 +53,17 @@ RESET_DAILY_CAP = 3
 
 def _code_hash(settings: Settings, purpose: str, binding: str, code: str) -> str:
     return keyed_hash(settings.secret_key.encode(), f"{purpose}|{binding}|{code}".encode())
+
+
+def code_hash(settings: Settings, purpose: str, binding: str, code: str) -> str:
+    """The keyed hash a code is kept as, for codes kept outside `otp_codes` (registration,
+    before any user exists)."""
+    return _code_hash(settings, purpose, binding, code)
+
+
+def new_code() -> str:
+    """Six digits from the CSPRNG, leading zeros kept."""
+    return f"{secrets.randbelow(10**6):06d}"
 
 
 def lock_user(session: Session, *, user_id: int) -> None:
@@ -106,7 +118,7 @@ def issue(
         )
         .values(used_at=at)
     )
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = new_code()
     session.add(
         OtpCode(
             user_id=user.id,

@@ -171,6 +171,7 @@ def register_page(request: Request) -> Response:
 
 @router.post("/register")
 async def register_submit(request: Request, state: State) -> Response:
+    """Step 1: check the applicant, text a code to the reserved mobile; no login yet."""
     form = await form_data(request)
     values = {key: form.get(key, "")[:40] for key in ECHOED_REGISTER_FIELDS}
     try:
@@ -180,27 +181,71 @@ async def register_submit(request: Request, state: State) -> Response:
         required = (*REGISTER_FIELDS, "password", "transaction_password")
         if not all(form.get(key) for key in required):
             raise DomainError("validation_error")
-        now = state.clock.now()
-        client = client_of(request, "web")
-        user = run_write(
-            state.db,
-            lambda s: identity.register(
-                s,
-                name=form["name"],
-                id_number=form["id_number"],
-                mobile=form["mobile"],
-                card_number=form["card_number"],
-                username=form["username"],
-                password=form["password"],
-                transaction_password=form["transaction_password"],
-                at=now,
-                client=client,
-            ),
+        registration = identity_actions.start_registration(
+            state=state,
+            fields={key: form[key] for key in required},
+            channel="voice" if form.get("channel") == "voice" else "sms",
+            client=client_of(request, "web"),
         )
     except DomainError as exc:
         return _anonymous_page(
             request, "identity/register.html", values, error_text(request, exc), exc.status
         )
+    return RedirectResponse(f"/register/verify/{registration.public_id}", status_code=303)
+
+
+def _register_verify_page(
+    request: Request, registration_id: str, error: str = "", status: int = 200, sent: str = ""
+) -> Response:
+    return _anonymous_page(
+        request,
+        "identity/register_verify.html",
+        {},
+        error,
+        status,
+        registration_id=registration_id,
+        sent=sent,
+    )
+
+
+@router.get("/register/verify/{registration_id}")
+def register_verify_page(registration_id: str, request: Request) -> Response:
+    return _register_verify_page(
+        request, registration_id, sent=request.query_params.get("sent", "")
+    )
+
+
+@router.post("/register/verify/{registration_id}/code")
+async def register_send_code(registration_id: str, request: Request, state: State) -> Response:
+    form = await form_data(request)
+    channel = "voice" if form.get("channel") == "voice" else "sms"
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        identity_actions.send_registration_code(
+            state=state,
+            registration_id=registration_id,
+            channel=channel,
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        return _register_verify_page(request, registration_id, error_text(request, exc), exc.status)
+    return RedirectResponse(f"/register/verify/{registration_id}?sent={channel}", status_code=303)
+
+
+@router.post("/register/verify/{registration_id}")
+async def register_verify_submit(registration_id: str, request: Request, state: State) -> Response:
+    """Step 2: the code from the reserved mobile creates the login."""
+    form = await form_data(request)
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), None)
+        user = identity_actions.finish_registration(
+            state=state,
+            registration_id=registration_id,
+            code=form.get("code", ""),
+            client=client_of(request, "web"),
+        )
+    except DomainError as exc:
+        return _register_verify_page(request, registration_id, error_text(request, exc), exc.status)
     return render(request, "identity/registered.html", {"username": user.username})
 
 

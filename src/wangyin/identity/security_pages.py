@@ -29,6 +29,7 @@ router = APIRouter()
 
 # What each audit event and outcome is called in the customer's operation log.
 EVENT_LABELS = {
+    "registration_started": "Registration requested",
     "registered": "Registered for online banking",
     "login": "Login",
     "login_locked": "Login locked",

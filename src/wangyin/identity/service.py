@@ -1,5 +1,6 @@
-"""Registration, login (with lockout, night step-up and device binding), sessions,
-passwords, the transaction PIN and the customer's own security settings."""
+"""Registration (with a code to the reserved mobile), login (with lockout, night step-up
+and device binding), sessions, passwords, the transaction PIN and the customer's own
+security settings."""
 
 from __future__ import annotations
 
@@ -21,12 +22,20 @@ from wangyin.errors import DomainError
 from wangyin.idempotency.models import IdempotencyRecord
 from wangyin.idempotency.service import StoredAnswer
 from wangyin.identity import otp, validators
-from wangyin.identity.models import Customer, Device, LoginChallenge, User, UserSession
+from wangyin.identity.models import (
+    Customer,
+    Device,
+    LoginChallenge,
+    Registration,
+    User,
+    UserSession,
+)
 from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
 from wangyin.ids import new_public_id, new_token
 from wangyin.notify import service as notify
 from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
+from wangyin.security.crypto import constant_time_equal
 from wangyin.security.fields import lookup_hash
 
 # A successful login after this many consecutive failures is reported to the customer.
@@ -40,7 +49,12 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register(
+# A registration waits this long for its code; codes for registering a customer a day.
+REGISTRATION_MINUTES = 10
+REGISTRATION_CODES_A_DAY = 5
+
+
+def start_registration(
     session: Session,
     *,
     name: str,
@@ -51,9 +65,13 @@ def register(
     password: str,
     transaction_password: str,
     at: datetime,
+    settings: Settings,
     client: Client | None = None,
-) -> User:
-    """Self-registration (public edition): prove you are the holder of one of our cards."""
+    channel: str = "sms",
+) -> Registration:
+    """Self-registration (public edition), step 1: prove you are the holder of one of our
+    active cards; then a code goes to the mobile the bank holds for you. The user is
+    created only by `finish_registration`, with that code (issue 11 #16)."""
     id_number = validators.normalize_id_number(id_number)
     mobile = validators.normalize_mobile(mobile)
     card_number = validators.normalize_card_number(card_number)
@@ -62,12 +80,15 @@ def register(
         password, id_number=id_number, mobile=mobile, username=username
     )
     validators.check_pin_policy(transaction_password, id_number=id_number, mobile=mobile)
+    if channel not in notify.CHANNELS:
+        raise DomainError("validation_error")
 
     customer = session.scalars(
         select(Customer).where(Customer.id_number_hash == lookup_hash(id_number))
     ).first()
     card = session.scalars(select(Card).where(Card.number_hash == lookup_hash(card_number))).first()
-    # One message for every mismatch: registration must not confirm whose card it is.
+    # One message for every mismatch: registration must not confirm whose card it is. A
+    # card reported lost or cancelled opens nothing.
     if (
         customer is None
         or card is None
@@ -77,23 +98,177 @@ def register(
         or customer.mobile != mobile
     ):
         raise DomainError("card_not_found")
-    if session.scalars(select(User.id).where(User.customer_id == customer.id)).first():
-        raise DomainError("already_registered")
-    if session.scalars(select(User.id).where(User.username == username)).first():
-        raise DomainError("username_taken")
-
-    user = User(
+    _check_registrable(session, customer_id=customer.id, username=username)
+    registration = Registration(
         public_id=new_public_id(),
         customer_id=customer.id,
         username=username,
         password_hash=hash_password(password),
         transaction_pin_hash=hash_password(transaction_password),
+        code_hash="",
+        attempts=0,
+        code_expires_at=at,
+        created_at=at,
+        expires_at=at + timedelta(minutes=REGISTRATION_MINUTES),
+    )
+    session.add(registration)
+    session.flush()
+    _send_registration_code(
+        session,
+        registration=registration,
+        customer=customer,
+        channel=channel,
+        at=at,
+        settings=settings,
+        client=client,
+    )
+    audit.append(
+        session,
+        event="registration_started",
+        outcome="success",
+        actor=registration.public_id,
+        at=at,
+        client=client,
+        customer_id=customer.id,
+    )
+    return registration
+
+
+def _check_registrable(session: Session, *, customer_id: int, username: str) -> None:
+    if session.scalars(select(User.id).where(User.customer_id == customer_id)).first():
+        raise DomainError("already_registered")
+    if session.scalars(select(User.id).where(User.username == username)).first():
+        raise DomainError("username_taken")
+
+
+def _registration(session: Session, *, registration_id: str, at: datetime) -> Registration:
+    """The open registration, under its lock."""
+    registration = session.scalars(
+        select(Registration)
+        .where(Registration.public_id == registration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if (
+        registration is None
+        or registration.completed_at is not None
+        or at >= as_utc(registration.expires_at)
+    ):
+        raise DomainError("registration_not_found")
+    return registration
+
+
+def _send_registration_code(
+    session: Session,
+    *,
+    registration: Registration,
+    customer: Customer,
+    channel: str,
+    at: datetime,
+    settings: Settings,
+    client: Client | None,
+) -> None:
+    """A new code (the earlier one stops working) to the customer's reserved mobile,
+    within a daily budget of registration codes per customer."""
+    sent = ratelimit.count(session, key=f"register-code:{customer.id}", window_seconds=86400, at=at)
+    if sent > REGISTRATION_CODES_A_DAY:
+        raise DomainError("otp_daily_cap", cap=REGISTRATION_CODES_A_DAY)
+    code = otp.new_code()
+    registration.code_hash = otp.code_hash(settings, "register", registration.public_id, code)
+    registration.attempts = 0
+    registration.code_expires_at = at + timedelta(seconds=settings.otp_valid_seconds)
+    notify.enqueue(
+        session,
+        channel=channel,
+        phone=customer.mobile,
+        text=otp.PURPOSES["register"].format(code=code),
+        purpose="register",
+        at=at,
+    )
+    audit.append(
+        session,
+        event="code_issued",
+        outcome="success",
+        actor=registration.public_id,
+        at=at,
+        client=client,
+        customer_id=customer.id,
+        details={"purpose": "register", "channel": channel},
+    )
+
+
+def send_registration_code(
+    session: Session,
+    *,
+    registration_id: str,
+    channel: str,
+    at: datetime,
+    settings: Settings,
+    client: Client | None = None,
+) -> None:
+    """Send the registration code again (SMS or voice)."""
+    if channel not in notify.CHANNELS:
+        raise DomainError("validation_error")
+    registration = _registration(session, registration_id=registration_id, at=at)
+    customer = session.get_one(Customer, registration.customer_id)
+    _send_registration_code(
+        session,
+        registration=registration,
+        customer=customer,
+        channel=channel,
+        at=at,
+        settings=settings,
+        client=client,
+    )
+
+
+def finish_registration(
+    session: Session,
+    *,
+    registration_id: str,
+    code: str,
+    at: datetime,
+    settings: Settings,
+    client: Client | None = None,
+) -> User:
+    """Step 2: the code from the reserved mobile creates the user. The try is counted on
+    the locked registration before the code is compared, and a wrong code commits that
+    count with its refusal: 3 tries a code, as for every one-time code."""
+    registration = _registration(session, registration_id=registration_id, at=at)
+    if at >= as_utc(registration.code_expires_at):
+        raise DomainError("otp_expired")
+    if registration.attempts >= settings.otp_max_attempts:
+        raise DomainError("otp_too_many_attempts")
+    registration.attempts += 1
+    expected = otp.code_hash(settings, "register", registration.public_id, code.strip())
+    if not registration.code_hash or not constant_time_equal(expected, registration.code_hash):
+        audit.append(
+            session,
+            event="code_checked",
+            outcome="failure",
+            actor=registration.public_id,
+            at=at,
+            client=client,
+            customer_id=registration.customer_id,
+            details={"purpose": "register"},
+        )
+        raise _kept(DomainError("otp_invalid"))
+    _check_registrable(
+        session, customer_id=registration.customer_id, username=registration.username
+    )
+    user = User(
+        public_id=new_public_id(),
+        customer_id=registration.customer_id,
+        username=registration.username,
+        password_hash=registration.password_hash,
+        transaction_pin_hash=registration.transaction_pin_hash,
         edition="public",
         status="active",
         created_at=at,
         password_changed_at=at,
     )
     session.add(user)
+    registration.completed_at = at
     session.flush()
     audit.append(
         session,
@@ -102,7 +277,7 @@ def register(
         actor=user.public_id,
         at=at,
         client=client,
-        customer_id=customer.id,
+        customer_id=user.customer_id,
         details={"edition": "public"},
     )
     return user
