@@ -23,7 +23,8 @@ from factories import DEFAULT_PASSWORD, Person, card_of, make_account, make_cust
 from factories.bank import DEFAULT_PIN, device_of, new_id_number
 from factories.transfers import latest_code
 from functional.conftest import _phone_and_id
-from security.conftest import Bank, assert_problem, hidden_csrf
+from security.conftest import Bank, assert_problem, hidden_csrf, prepare
+from wangyin.accounts.models import Card
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -754,10 +755,34 @@ def test_registration_page_asks_for_the_code_before_creating_the_user(bank: Bank
     assert users_named(bank, "chenjing") == 1
 
 
+@pytest.mark.parametrize("status", ["lost", "cancelled"])
+def test_registration_refuses_a_lost_or_cancelled_card(bank: Bank, status: str) -> None:
+    """Rule that no test noticed breaking (issue 11): a card reported lost, or cancelled,
+    does not open online banking; the answer is the usual `card_not_found` and no code is
+    sent."""
+    who = applicant(bank, card_status=status)
+    refused = bank.client.post("/api/v1/auth/register", json=registration_form(who))
+    assert_problem(refused, "card_not_found", 422)
+    assert run_read(bank.db, lambda s: notify.messages_to(s, phone=who["mobile"])) == []
+    run_write(
+        bank.db,
+        lambda s: s.execute(
+            update(Card)
+            .where(Card.number_hash == _hash(who["card_number"]))
+            .values(status="active")
+        ),
+    )
+    accepted = bank.client.post("/api/v1/auth/register", json=registration_form(who))
+    assert accepted.status_code == 202, accepted.text
+
+
 def _hash(value: str) -> str:
     from wangyin.security.fields import lookup_hash
 
     return lookup_hash(value)
+
+
+# --- rules whose tests would not notice them breaking -------------------------------------
 
 
 def put_limits(bank: Bank, single: str, daily: str, code: str | None = None) -> Any:
@@ -789,3 +814,61 @@ def limits_now(bank: Bank) -> dict[str, str]:
         "/api/v1/security", headers=bank.headers["zhangwei"]
     ).json()["limits"]
     return limits
+
+
+def test_raising_only_the_daily_limit_needs_a_code(bank: Bank) -> None:
+    """Rule (issue 11), ASVS5-7.5.3: lowering both limits needs nothing; raising only the
+    daily one (single unchanged) needs the settings code."""
+    assert put_limits(bank, "100.00", "200.00").status_code == 204
+    assert_problem(put_limits(bank, "100.00", "300.00"), "step_up_required", 422)
+    assert limits_now(bank)["daily_limit"] == "200.00"
+    assert put_limits(bank, "100.00", "300.00", settings_code(bank)).status_code == 204
+    assert limits_now(bank)["daily_limit"] == "300.00"
+
+
+def test_raising_only_the_daily_password_free_total_needs_a_code(bank: Bank) -> None:
+    """Rule (issue 11), 5.1.2-g: with password-free payments on, raising only the daily
+    total (single unchanged) needs the settings code."""
+    assert put_password_free(bank, "100.00", "200.00", settings_code(bank)).status_code == 204
+    assert_problem(put_password_free(bank, "100.00", "500.00"), "step_up_required", 422)
+    assert limits_now(bank)["password_free_daily"] == "200.00"
+    bank.clock.advance(seconds=61)
+    assert put_password_free(bank, "100.00", "500.00", settings_code(bank)).status_code == 204
+    assert limits_now(bank)["password_free_daily"] == "500.00"
+
+
+def test_transfer_code_route_is_limited_per_customer(bank: Bank) -> None:
+    """Rule (issue 11), ASVS5-6.6.3: POST /api/v1/transfers/{id}/code takes 5 requests per
+    customer in 5 minutes; the 6th is refused although the IP is still under its own limit,
+    and another customer from the same IP is not affected."""
+    tid = prepare(bank).json()["id"]
+    per_customer = bank.settings.ratelimit_code_per_account
+    assert per_customer < bank.settings.ratelimit_code_per_ip
+    path = f"/api/v1/transfers/{tid}/code"
+    for _ in range(per_customer):
+        sent = bank.client.post(path, headers=bank.headers["zhangwei"])
+        assert sent.status_code == 204, sent.text
+    assert_problem(bank.client.post(path, headers=bank.headers["zhangwei"]), "rate_limited", 429)
+    lina = bank.client.post(
+        "/api/v1/security/code", json={"channel": "sms"}, headers=bank.headers["lina"]
+    )
+    assert lina.status_code == 204, lina.text
+
+
+def test_success_after_failures_alert_says_how_many_failures_and_when(bank: Bank) -> None:
+    """Rule (issue 11), ASVS5-6.3.5: the SMS after a success that follows 3 failures names
+    the number of failures and the time of the login, and tells the customer what to do."""
+    for _ in range(3):
+        post_login(bank, "lina", WRONG)
+    bank.clock.advance(minutes=7)
+    assert post_login(bank, "lina", DEFAULT_PASSWORD).json()["status"] == "authenticated"
+    (alert,) = messages(bank, "lina", "login_alert")
+    text = notify.body_of(alert)
+    assert "3 次密码错误后登录成功" in text
+    assert "10:07" in text  # 02:07 UTC is 10:07 in Shanghai
+    assert "修改密码" in text
+    # Two failures then a success: no alert.
+    for _ in range(2):
+        post_login(bank, "lina", WRONG)
+    assert post_login(bank, "lina", DEFAULT_PASSWORD).json()["status"] == "authenticated"
+    assert len(messages(bank, "lina", "login_alert")) == 1
