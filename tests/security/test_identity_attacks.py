@@ -755,6 +755,51 @@ def test_registration_page_asks_for_the_code_before_creating_the_user(bank: Bank
     assert users_named(bank, "chenjing") == 1
 
 
+def test_refused_identity_forms_do_not_echo_secrets_or_identifiers(bank: Bank) -> None:
+    """4.1.2.1-e: a refused registration, forgotten-password or unfreeze form comes back
+    without the passwords, PIN, code, ID or card number that were typed into it."""
+    who = applicant(bank)
+    form = registration_form(who)
+    typed = {who["id_number"], who["card_number"], form["password"], form["transaction_password"]}
+    page = bank.client.get("/register")
+    refused = bank.client.post(
+        "/register",
+        data={
+            **form,
+            "card_number": other_card(7),
+            "password_again": form["password"],
+            "csrf_token": hidden_csrf(page.text),
+        },
+    )
+    assert refused.status_code == 422
+    assert not [value for value in typed | {other_card(7)} if value in refused.text]
+
+    forgot = bank.client.post(
+        "/password/forgot",
+        data={
+            "id_number": who["id_number"],
+            "card_number": other_card(8),
+            "csrf_token": hidden_csrf(page.text),
+        },
+    )
+    assert forgot.status_code == 422
+    assert who["id_number"] not in forgot.text and other_card(8) not in forgot.text
+
+    from security.conftest import web_login
+
+    csrf = web_login(bank)
+    freeze(bank, "transfers")
+    code = unfreeze_code(bank)
+    _, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "zhangwei"))
+    wrong_pin = bank.client.post(
+        "/security/unfreeze",
+        data={"csrf_token": csrf, "code": code, "transaction_password": "975318"},
+    )
+    assert wrong_pin.status_code == 422
+    assert "975318" not in wrong_pin.text and code not in wrong_pin.text
+    assert id_number not in wrong_pin.text
+
+
 @pytest.mark.parametrize("status", ["lost", "cancelled"])
 def test_registration_refuses_a_lost_or_cancelled_card(bank: Bank, status: str) -> None:
     """Rule that no test noticed breaking (issue 11): a card reported lost, or cancelled,
