@@ -111,6 +111,10 @@ class QueryStats:
 
     statements: int = 0
     round_trips: int = 0
+    # Whole transactions run again (`uow.run_write`), and of those, deadlocks (40P01): the
+    # one lock order should make deadlocks impossible, so the concurrency proof wants 0.
+    retries: int = 0
+    deadlocks: int = 0
 
     def snapshot(self) -> tuple[int, int]:
         return self.statements, self.round_trips

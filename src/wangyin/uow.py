@@ -109,6 +109,10 @@ def run_write(db: Database, action: Callable[[Session], T]) -> T:
                 if is_retryable(exc) and not isinstance(exc, IntegrityError):
                     raise DomainError("busy", retry_after=RETRY_AFTER_SECONDS) from exc
                 raise
+            db.stats.retries += 1
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01":
+                db.stats.deadlocks += 1
+                log.warning("deadlock, transaction retried: the lock order was not kept")
             # Exponential backoff with full jitter keeps retries from colliding again; a
             # lost connection waits longer, for the server to come back.
             cap = 0.5 if is_connection_lost(exc) else 0.2

@@ -148,6 +148,9 @@ def test_concurrent_random_transfers_keep_the_books(
         t.join()
 
     assert not outcome.errors, outcome.errors[:5]
+    # One lock order everywhere (transfer -> user -> ledger accounts ascending -> audit
+    # head): no deadlock is ever retried away silently.
+    assert db.stats.deadlocks == 0, f"{db.stats.deadlocks} deadlocks ({db.stats.retries} retries)"
     assert set(outcome.refusals) <= {"insufficient_funds"}, outcome.refusals
     assert outcome.prepared + outcome.refusals["insufficient_funds"] >= THREADS * PER_THREAD
     assert outcome.completed, "no transfer went through"
