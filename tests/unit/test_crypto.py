@@ -159,3 +159,68 @@ def test_sm2_private_keys_of_another_width_are_refused() -> None:
     for wrong in (sk[1:], b"\x00" + sk, b""):
         with pytest.raises(crypto.CryptoError):
             crypto.sm2_ecdh(wrong, peer_pk)
+
+
+# --- the keyring: versioned keys per purpose --------------------------------------------------
+
+
+def test_a_key_file_of_the_first_format_still_loads_with_derived_audit_and_pepper_keys() -> None:
+    import base64
+    import json
+
+    from wangyin.security import keys
+
+    lookup = bytes(range(32))
+    legacy = json.dumps(
+        {
+            "active": "k1",
+            "algorithm": "AES-GCM",
+            "lookup_key": base64.b64encode(lookup).decode(),
+            "keys": {"k1": base64.b64encode(bytes(32)).decode()},
+        }
+    )
+    ring = keys.parse_keyring(legacy)
+    assert ring.lookup.active == "l1" and ring.lookup_key == lookup
+    assert (ring.audit.active, ring.pepper.active) == ("a1", "p1")
+    # Derived (HKDF, one label per purpose): stable across loads, distinct from each other.
+    assert keys.parse_keyring(legacy) == ring
+    assert len({lookup, ring.audit.active_key, ring.pepper.active_key}) == 3
+    # Written out again, every purpose is explicit and reads back the same.
+    assert keys.parse_keyring(ring.to_json()) == ring
+    assert json.loads(ring.to_json())["lookup_key"] == base64.b64encode(lookup).decode()
+
+
+def test_rotation_adds_a_version_of_every_key_and_keeps_the_old_ones() -> None:
+    from wangyin.security import keys
+
+    ring = keys.new_keyring("SM4-GCM")
+    rotated = ring.rotated()
+    assert (rotated.active, rotated.lookup.active, rotated.audit.active) == ("k2", "l2", "a2")
+    assert rotated.pepper.active == "p2" and len(rotated.key("k2")) == 16
+    for purpose in ("lookup", "audit", "pepper"):
+        old, new = getattr(ring, purpose), getattr(rotated, purpose)
+        assert old.keys.items() <= new.keys.items()
+        assert new.active_key != old.active_key
+    assert keys.parse_keyring(rotated.to_json()) == rotated
+    with pytest.raises(keys.KeyringError):
+        rotated.audit.key("a9")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw["lookup"]["keys"].update({"l1": "c2hvcnQ="}),  # 5 bytes
+        lambda raw: raw["audit"].update({"active": "a7"}),
+        lambda raw: raw["pepper"]["keys"].update({"p$1": raw["pepper"]["keys"]["p1"]}),
+        lambda raw: raw.update({"audit": "not an object"}),
+    ],
+)
+def test_a_damaged_keyring_is_refused(damage: object) -> None:
+    import json
+
+    from wangyin.security import keys
+
+    raw = json.loads(keys.new_keyring().to_json())
+    damage(raw)  # type: ignore[operator]
+    with pytest.raises(keys.KeyringError):
+        keys.parse_keyring(json.dumps(raw))
