@@ -1,6 +1,11 @@
-"""`wangyin verify`: the ledger, transfers and the audit chain, in one read-only transaction."""
+"""`wangyin verify`: the ledger, transfers, the audit chains and the encrypted fields, in one
+read-only transaction; then the audit checkpoint outside the database is compared and, when
+the audit trail is intact, moved forward to the current heads."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -9,18 +14,40 @@ from wangyin.db import Database
 from wangyin.ledger import service as ledger
 from wangyin.ledger.service import VerifyReport
 from wangyin.payments import service as payments
-from wangyin.security import audit
+from wangyin.security import audit, fields
 from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read
 
+UNANCHORED = (
+    "the audit chains are not anchored outside the database: set WANGYIN_AUDIT_CHECKPOINT "
+    "to a file on storage the database's users cannot write (docs/operations.md)"
+)
 
-def verify_all(db: Database) -> VerifyReport:
-    def action(session: Session) -> VerifyReport:
+
+def verify_all(db: Database, *, checkpoint: Path | None = None) -> VerifyReport:
+    """Everything `wangyin verify` checks. `checkpoint` (default: WANGYIN_AUDIT_CHECKPOINT)
+    is the signed file of the audit chains' heads: compared first, then rewritten with the
+    current heads if the audit trail has no problem (a failing run leaves it as it was)."""
+    anchor = checkpoint or audit.checkpoint_path()
+    audit_problems: list[str] = []
+
+    def action(session: Session) -> tuple[VerifyReport, dict[int, tuple[int, str]]]:
         report = ledger.verify(session)
         report.merge(payments.verify(session))
-        chain = audit.verify_chain(session)
+        audit_problems.extend(audit.verify_chain(session))
+        if anchor is not None:
+            audit_problems.extend(audit.check_checkpoint(session, anchor))
         report.checks["audit records"] = session.scalar(select(func.count(AuditRecord.id))) or 0
-        report.problems.extend(chain)
-        return report
+        checked, field_problems = fields.verify_fields(session)
+        report.checks["encrypted fields"] = checked
+        report.problems.extend(field_problems)
+        return report, audit.chain_heads(session)
 
-    return run_read(db, action)
+    report, heads = run_read(db, action)
+    report.problems.extend(audit_problems)
+    if anchor is None:
+        if os.environ.get("WANGYIN_ENV", "dev") == "prod":
+            report.problems.append(UNANCHORED)
+    elif not audit_problems:
+        audit.write_checkpoint(anchor, heads)
+    return report

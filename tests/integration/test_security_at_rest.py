@@ -14,30 +14,39 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from conftest import truncate_all
 from factories import make_account, make_customer, make_person
 from factories.bank import DEFAULT_PASSWORD, DEFAULT_PIN, card_of, device_of
 from factories.transfers import latest_code
+from wangyin import migrate
+from wangyin.accounts.models import Card
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
-from wangyin.db import Database
+from wangyin.db import Database, table_of
 from wangyin.identity import otp
 from wangyin.identity import service as identity
 from wangyin.identity.models import Customer, User
 from wangyin.notify import service as notify
 from wangyin.notify.models import OutboxMessage
-from wangyin.security.fields import lookup_hash
+from wangyin.security import audit
+from wangyin.security.crypto import sm3
+from wangyin.security.fields import FieldIntegrityError, decrypt_value, encrypt_value, lookup_hash
 from wangyin.security.keys import Keyring, load_keyring, new_keyring, parse_keyring, use_keyring
 from wangyin.uow import run_read, run_write
+from wangyin.verify import verify_all
 
 PASSWORD = "Zhuce-Mima-2026"
 PIN = "582936"
@@ -54,11 +63,15 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     """A fresh keyring in a temporary key file for this test; the process keyring is put
-    back afterwards."""
+    back afterwards. Its pepper is the process keyring's, so the factories' cached password
+    and PIN hashes keep verifying. Rows written under it do not outlive the test (the
+    PostgreSQL database is shared by the tests of a worker)."""
     previous = load_keyring()
-    ring = new_keyring()
+    ring = replace(new_keyring(), pepper=previous.pepper)
     path = tmp_path / "keys.json"
     path.write_text(ring.to_json())
     monkeypatch.setenv("WANGYIN_KEY_FILE", str(path))
@@ -67,6 +80,10 @@ def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield path
     finally:
         use_keyring(previous)
+        if "db" in request.fixturenames:
+            db: Database = request.getfixturevalue("db")
+            if db.engine.dialect.name == "postgresql":
+                truncate_all(db)
 
 
 @pytest.fixture(
@@ -482,3 +499,305 @@ def test_keys_rotate_reencrypts_everything_under_k2_and_all_still_reads(
     assert all(v.startswith("k3:") for v in _raw_values(db))
     customer_id, id_number, _, _ = seeded["people"][0]
     assert run_read(db, lambda s: s.get_one(Customer, customer_id).id_number) == id_number
+
+
+# --- encrypted values bound to their row (issue 11 #9) -----------------------------------------
+
+
+def _two_customers(db: Database, clock: FrozenClock) -> tuple[Any, Any]:
+    def build(s: Session) -> tuple[Any, Any]:
+        a, b = make_person(s, at=clock.now()), make_person(s, at=clock.now())
+        return a, b
+
+    return run_write(db, build)
+
+
+def _copy(db: Database, table: str, column: str, from_id: int, to_id: int) -> None:
+    run_write(
+        db,
+        lambda s: s.execute(
+            text(
+                f"UPDATE {table} SET {column} = "  # noqa: S608 - the test's own names
+                f"(SELECT {column} FROM {table} WHERE id = :f) WHERE id = :t"
+            ),
+            {"f": from_id, "t": to_id},
+        ),
+    )
+
+
+def test_a_mobile_copied_into_another_customers_row_does_not_decrypt(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Issue 11 #9: someone with the database copies customer A's encrypted mobile (or ID
+    number) into customer B's row, so that B's codes would go to A's phone. The value is
+    bound to B's row no more: reading it fails with an error naming the column and the row,
+    through the ORM and through Core queries over aliases alike, and `verify` lists it."""
+    a, b = _two_customers(db, clock)
+    _copy(db, "customers", "mobile", a.customer.id, b.customer.id)
+    with pytest.raises(FieldIntegrityError) as refused:
+        run_read(db, lambda s: s.get_one(Customer, b.customer.id).mobile)
+    assert f"customers.mobile of row {b.customer.public_id} does not decrypt" in str(refused.value)
+    holder = table_of(Customer).alias("holder")
+    with pytest.raises(FieldIntegrityError):
+        run_read(
+            db,
+            lambda s: s.execute(
+                select(holder.c.mobile.label("m")).where(holder.c.id == b.customer.id)
+            ).one(),
+        )
+    # A's own row still reads; verify names B's.
+    assert run_read(db, lambda s: s.get_one(Customer, a.customer.id).mobile) == a.customer.mobile
+    problems = verify_all(db).problems
+    assert [p for p in problems if "customers.mobile" in p] == [
+        f"customers.mobile of row {b.customer.public_id} does not decrypt: the value was moved "
+        f"from another row, or altered (id {b.customer.id})"
+    ]
+    _copy(db, "customers", "id_number", a.customer.id, b.customer.id)
+    assert any("customers.id_number" in p for p in verify_all(db).problems)
+
+
+def test_a_card_number_copied_into_another_card_row_does_not_decrypt(
+    db: Database, clock: FrozenClock
+) -> None:
+    a, b = _two_customers(db, clock)
+    card_ids = run_read(
+        db,
+        lambda s: [
+            s.execute(
+                text("SELECT id FROM cards WHERE customer_id = :c"), {"c": p.customer.id}
+            ).scalar_one()
+            for p in (a, b)
+        ],
+    )
+    _copy(db, "cards", "number", card_ids[0], card_ids[1])
+    with pytest.raises(FieldIntegrityError, match=r"cards\.number of row"):
+        run_read(db, lambda s: s.get_one(Card, card_ids[1]).number)
+    assert any("cards.number" in p for p in verify_all(db).problems)
+
+
+def test_an_unbound_value_of_the_first_format_is_refused(db: Database, clock: FrozenClock) -> None:
+    """A ciphertext of the first format (the field name alone as associated data, as in an
+    old backup) planted into a row does not pass for a bound one."""
+    a, _ = _two_customers(db, clock)
+    planted = encrypt_value("mobile", "13900000000")  # no row: the first format
+    run_write(
+        db,
+        lambda s: s.execute(
+            text("UPDATE customers SET mobile = :v WHERE id = :id"),
+            {"v": planted, "id": a.customer.id},
+        ),
+    )
+    with pytest.raises(FieldIntegrityError, match="not bound to its row"):
+        run_read(db, lambda s: s.get_one(Customer, a.customer.id).mobile)
+
+
+def test_values_are_written_bound_and_read_back_through_orm_and_core(
+    db: Database, clock: FrozenClock
+) -> None:
+    a, _ = _two_customers(db, clock)
+    stored = run_read(
+        db,
+        lambda s: s.execute(
+            text("SELECT id_number, mobile FROM customers WHERE id = :id"), {"id": a.customer.id}
+        ).one(),
+    )
+    assert all(v.startswith(f"{load_keyring().active}:2:") for v in stored)
+    cards = table_of(Card)
+    number = run_read(
+        db,
+        lambda s: s.execute(
+            select(cards.c.number).where(cards.c.customer_id == a.customer.id)
+        ).scalar_one(),
+    )
+    assert number == a.card_number
+
+    # Changing the value re-encrypts it for the same row; the row's binding cannot be
+    # changed under it.
+    def change(s: Session) -> None:
+        s.get_one(Customer, a.customer.id).mobile = "13911112222"
+
+    run_write(db, change)
+    assert run_read(db, lambda s: s.get_one(Customer, a.customer.id).mobile) == "13911112222"
+
+    def rebind(s: Session) -> None:
+        customer = s.get_one(Customer, a.customer.id)
+        s.expire(customer, ["mobile", "id_number"])
+        customer.public_id = "moved"
+
+    with pytest.raises(FieldIntegrityError, match="cannot change on its own"):
+        run_write(db, rebind)
+
+
+def test_keys_rotate_rehashes_lookups_under_a_new_lookup_key_and_keeps_the_binding(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11 #15: rotation moves the look-up key on too (l1 -> l2): every look-up hash is
+    recomputed, rows are still found by their clear value, and the new values are bound to
+    their rows (a swap after rotation still fails). Audit and pepper keys get new versions,
+    the old ones kept."""
+    from wangyin.cli import app
+
+    a, b = _two_customers(db, clock)
+    hashes_before = run_read(
+        db, lambda s: s.execute(text("SELECT id_number_hash, mobile_hash FROM customers")).all()
+    )
+    monkeypatch.setenv("WANGYIN_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    ring = parse_keyring(key_file.read_text())
+    assert (ring.lookup.active, ring.audit.active, ring.pepper.active) == ("l2", "a2", "p2")
+    assert set(ring.lookup.keys) == {"l1", "l2"} and ring.lookup_key != ring.lookup.keys["l1"]
+    hashes_after = run_read(
+        db, lambda s: s.execute(text("SELECT id_number_hash, mobile_hash FROM customers")).all()
+    )
+    assert not {h for row in hashes_before for h in row} & {h for row in hashes_after for h in row}
+    use_keyring(None)  # a new process reads the key file
+    for person in (a, b):
+        user = run_read(db, lambda s, p=person: identity.find_user(s, login=p.customer.mobile))
+        assert user is not None and user.customer_id == person.customer.id
+        assert (
+            run_read(
+                db,
+                lambda s, p=person: s.execute(
+                    text("SELECT count(*) FROM cards WHERE number_hash = :h"),
+                    {"h": lookup_hash(p.card_number)},
+                ).scalar(),
+            )
+            == 1
+        )
+    stored = run_read(
+        db, lambda s: s.execute(text("SELECT mobile, id_number FROM customers")).all()
+    )
+    assert all(v.startswith("k2:2:") for row in stored for v in row)
+    assert verify_all(db).problems == []
+    _copy(db, "customers", "mobile", a.customer.id, b.customer.id)
+    with pytest.raises(FieldIntegrityError):
+        run_read(db, lambda s: s.get_one(Customer, b.customer.id).mobile)
+
+
+# --- existing data migrates (20261204_0050) ------------------------------------------------
+
+_BEFORE_0050 = str(
+    ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    .get_revision("20261204_0050")
+    .down_revision
+)
+
+
+def _legacy_hash(chain: int, seq: int, at: datetime, details: str, prev: str) -> str:
+    """The unkeyed SM3 chain of before 20261204_0050 (chain 0 without its number)."""
+    fields = [f"chain:{chain}"] if chain else []
+    fields += [str(seq), at.isoformat(), "login", "success", "", "system", "", "", "", details]
+    fields.append(prev)
+    return sm3(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hex()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def before_0050(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the revision before 20261204_0050 (the PostgreSQL one put back after)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+        migrate.upgrade(url, _BEFORE_0050)
+        yield url
+        return
+    url = str(request.getfixturevalue("pg_url"))
+    _emptied(url)
+    migrate.downgrade(url, _BEFORE_0050)
+    try:
+        yield url
+    finally:
+        migrate.upgrade(url)
+        _emptied(url)
+
+
+def _emptied(url: str) -> None:
+    db = Database(url)
+    try:
+        truncate_all(db)
+    finally:
+        db.dispose()
+
+
+def test_upgrade_binds_existing_values_and_keys_existing_chains(before_0050: str) -> None:
+    """Values written in the first format are re-encrypted bound to their row; audit chains
+    that verify under the old unkeyed SM3 are re-keyed and verify; a chain already broken is
+    re-keyed only up to the break, so `verify` still reports the damage."""
+    at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    db = Database(before_0050)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, public_id, name, id_number, id_number_hash, "
+                    "mobile, mobile_hash, created_at) VALUES (1, 'c-1', '陈静', :i, :ih, :m, "
+                    ":mh, :at)"
+                ),
+                {
+                    "i": encrypt_value("id_number", "110105198808080017"),
+                    "ih": lookup_hash("110105198808080017"),
+                    "m": encrypt_value("mobile", "13912345678"),
+                    "mh": lookup_hash("13912345678"),
+                    "at": at,
+                },
+            )
+            for chain, damaged in ((0, False), (1, False), (2, True)):
+                prev = "0" * 64
+                for seq in (1, 2, 3):
+                    details = f'{{"n":{seq}}}'
+                    digest = _legacy_hash(chain, seq, at, details, prev)
+                    if damaged and seq == 2:
+                        details = '{"n":99}'  # edited after the fact
+                    conn.execute(
+                        text(
+                            "INSERT INTO audit_records (chain, seq, at, event, outcome, "
+                            "customer_id, actor, ip, device_id, client, details, prev_hash, "
+                            "hash) VALUES (:c, :s, :at, 'login', 'success', NULL, 'system', "
+                            "'', '', '', :d, :p, :h)"
+                        ),
+                        {"c": chain, "s": seq, "at": at, "d": details, "p": prev, "h": digest},
+                    )
+                    prev = digest
+                conn.execute(
+                    text("INSERT INTO audit_head (id, seq, hash) VALUES (:id, 3, :h)"),
+                    {"id": chain + 1, "h": prev},
+                )
+        migrate.upgrade(before_0050)
+        stored = run_read(
+            db, lambda s: s.execute(text("SELECT id_number, mobile FROM customers")).one()
+        )
+        assert all(v.startswith(f"{load_keyring().active}:2:") for v in stored)
+        customer = run_read(db, lambda s: s.get_one(Customer, 1))
+        assert (customer.id_number, customer.mobile) == ("110105198808080017", "13912345678")
+        problems = run_read(db, audit.verify_chain)
+        assert problems == [
+            "audit record 2 does not follow its predecessor (chain 2)",
+            "audit record 2 is not keyed (chain 2)",
+            "audit record 3 is not keyed (chain 2)",
+        ]
+        keys = run_read(
+            db,
+            lambda s: s.execute(
+                text("SELECT chain, seq, mac_key FROM audit_records ORDER BY chain, seq")
+            ).all(),
+        )
+        assert {(c, s) for c, s, k in keys if k} == {
+            (0, 1),
+            (0, 2),
+            (0, 3),
+            (1, 1),
+            (1, 2),
+            (1, 3),
+            (2, 1),
+        }
+        # And back: the first format and the unkeyed chain again, still reading.
+        migrate.downgrade(before_0050, _BEFORE_0050)
+        stored = run_read(
+            db, lambda s: s.execute(text("SELECT id_number, mobile FROM customers")).one()
+        )
+        assert decrypt_value("mobile", stored[1]) == "13912345678"
+    finally:
+        db.dispose()

@@ -1,30 +1,48 @@
-"""The audit trail: append-only records chained by SM3 hashes.
+"""The audit trail: append-only records chained by keyed hashes (HMAC-SM3).
 
-Each record's hash covers its own fields and the previous record's hash, so editing,
-deleting or reordering any record breaks the chain from that point on, and
-`wangyin verify` says where. There are CHAINS independent chains: a customer's records
-go to chain (customer id mod CHAINS), so each customer's history is one ordered chain and
-unrelated customers do not queue on one head row. Appends lock their chain's
-`audit_head` row, taken last in a transaction so the lock is held briefly.
+Each record's hash is an HMAC-SM3, under an audit key of the keyring (outside the
+database), of all its stored fields and the previous record's hash, so editing, deleting
+or reordering any record breaks the chain from that point on, and `wangyin verify` says
+where; without the key nobody can compute a hash that verifies, so an edited record
+cannot be re-chained either. The key's id is stored with each record (`mac_key`), so
+records keep verifying after `wangyin keys rotate` moves on to a new audit key.
+
+There are CHAINS independent chains: a customer's records go to chain (customer id mod
+CHAINS), so each customer's history is one ordered chain and unrelated customers do not
+queue on one head row. Appends lock their chain's `audit_head` row, taken last in a
+transaction so the lock is held briefly.
+
+Deleting the newest records and moving a head back leaves a shorter chain whose every
+hash is genuine: only something outside the database can tell. `write_checkpoint` records
+each chain's head (seq, hash) in a file signed with the audit key (`wangyin verify` writes
+it when all is well, to `WANGYIN_AUDIT_CHECKPOINT`), and `check_checkpoint` finds every
+checkpointed record still in place, unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc
 from wangyin.db import defer_write, table_of
-from wangyin.security.crypto import sm3
+from wangyin.security.crypto import constant_time_equal, keyed_hash
+from wangyin.security.keys import Keyring, KeyringError, load_keyring
 from wangyin.security.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
 CHAINS = 16
+CANONICAL_VERSION = "wangyin audit v2"
+CHECKPOINT_FORMAT = "wangyin audit checkpoint v1"
+CHECKPOINT_ENV = "WANGYIN_AUDIT_CHECKPOINT"
 
 # Keys that must never be written into an audit record, whatever a caller passes.
 _FORBIDDEN = {"password", "pin", "code", "otp", "token", "secret", "id_number", "card_number"}
@@ -45,10 +63,12 @@ class Client:
 
 
 def _canonical(record: AuditRecord) -> bytes:
-    # Chain 0 records hash exactly as before chains existed; others also cover their chain.
-    prefix = [f"chain:{record.chain}"] if record.chain else []
+    """Every stored field of the record except its own hash, in a fixed order; the key id
+    too, so a record cannot be passed off as keyed under another version."""
     fields = [
-        *prefix,
+        CANONICAL_VERSION,
+        record.mac_key or "",
+        str(record.chain),
         str(record.seq),
         as_utc(record.at).isoformat(),
         record.event,
@@ -64,8 +84,11 @@ def _canonical(record: AuditRecord) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def record_hash(record: AuditRecord) -> str:
-    return sm3(_canonical(record)).hex()
+def record_hash(record: AuditRecord, ring: Keyring | None = None) -> str:
+    """HMAC-SM3 of the record under its audit key (`record.mac_key`, else the active one)."""
+    ring = ring or load_keyring()
+    key = ring.audit.key(record.mac_key or ring.audit.active)
+    return keyed_hash(key, _canonical(record), algorithm="SM3")
 
 
 _HEADS = table_of(AuditHead)
@@ -86,6 +109,7 @@ def append(
     """Append one record to its chain: lock the chain's head once per transaction, then
     the record and the head's move join the transaction's trailing writes
     (`db.defer_write`). Returns the record as written (not attached to the session)."""
+    ring = load_keyring()
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN}
     client = client or Client()
     chain = customer_id % CHAINS if customer_id is not None else 0
@@ -121,8 +145,9 @@ def append(
         details=json.dumps(clean, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         prev_hash=prev_hash,
         hash="",
+        mac_key=ring.audit.active,
     )
-    record.hash = record_hash(record)
+    record.hash = record_hash(record, ring)
     defer_write(
         session,
         _INSERT_RECORD,
@@ -140,11 +165,10 @@ def append(
             "details": record.details,
             "prev_hash": record.prev_hash,
             "hash": record.hash,
+            "mac_key": record.mac_key,
         },
     )
-    defer_write(
-        session, _MOVE_HEAD, {"head_row": head_id, "seq": record.seq, "hash": record.hash}
-    )
+    defer_write(session, _MOVE_HEAD, {"head_row": head_id, "seq": record.seq, "hash": record.hash})
     held[head_id] = (record.seq, record.hash)
     return record
 
@@ -189,6 +213,7 @@ def _head_id(chain: int) -> int:
 
 def verify_chain(session: Session) -> list[str]:
     """Every problem in every chain, in order; an empty list means intact."""
+    ring = load_keyring()
     problems: list[str] = []
     last: dict[int, tuple[int, str]] = {}  # chain -> (last seq, last hash)
     rows = session.scalars(
@@ -201,7 +226,14 @@ def verify_chain(session: Session) -> list[str]:
             problems.append(f"audit record {seq + 1} is missing (next is {record.seq}){where}")
         if record.prev_hash != prev:
             problems.append(f"audit record {record.seq} does not follow its predecessor{where}")
-        if record_hash(record) != record.hash:
+        if not record.mac_key:
+            problems.append(f"audit record {record.seq} is not keyed{where}")
+        elif record.mac_key not in ring.audit.keys:
+            problems.append(
+                f"audit record {record.seq} is keyed with {record.mac_key!r}, which is not "
+                f"in the keyring{where}"
+            )
+        elif not constant_time_equal(record_hash(record, ring), record.hash):
             problems.append(f"audit record {record.seq} was altered{where}")
         last[record.chain] = (record.seq, record.hash)
     for head in session.scalars(select(AuditHead)):
@@ -211,6 +243,94 @@ def verify_chain(session: Session) -> list[str]:
             problems.append(
                 "audit chain head does not match the last record (records removed)"
                 + (f" (chain {chain})" if chain else "")
+            )
+    return problems
+
+
+# --- the checkpoint: each chain's head, outside the database -----------------------------
+
+
+def checkpoint_path() -> Path | None:
+    """Where `wangyin verify` anchors the heads (WANGYIN_AUDIT_CHECKPOINT), if anywhere."""
+    configured = os.environ.get(CHECKPOINT_ENV, "").strip()
+    return Path(configured) if configured else None
+
+
+def chain_heads(session: Session) -> dict[int, tuple[int, str]]:
+    """chain -> (seq, hash) of its head row."""
+    return {
+        int(row.id) - 1: (int(row.seq), str(row.hash))
+        for row in session.execute(select(_HEADS.c.id, _HEADS.c.seq, _HEADS.c.hash))
+    }
+
+
+def _checkpoint_mac(ring: Keyring, key_id: str, body: dict[str, Any]) -> str:
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return keyed_hash(ring.audit.key(key_id), text.encode(), algorithm="SM3")
+
+
+def write_checkpoint(
+    path: Path, heads: dict[int, tuple[int, str]], *, at: datetime | None = None
+) -> None:
+    """Write (seq, hash) of every chain to `path`, signed (HMAC-SM3) with the active audit
+    key: whole or not at all (a private temporary file renamed over the old one)."""
+    ring = load_keyring()
+    body: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "written_at": as_utc(at or datetime.now(UTC)).isoformat(),
+        "key": ring.audit.active,
+        "chains": {str(c): {"seq": seq, "hash": h} for c, (seq, h) in sorted(heads.items())},
+    }
+    signed = {**body, "mac": _checkpoint_mac(ring, ring.audit.active, body)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(signed, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def check_checkpoint(session: Session, path: Path) -> list[str]:
+    """Every problem between the checkpoint at `path` and the database: a bad signature,
+    or a checkpointed record that is gone or differs. No file yet is no problem (the first
+    `verify` writes it)."""
+    if not path.exists():
+        return []
+    ring = load_keyring()
+    try:
+        signed = cast(dict[str, Any], json.loads(path.read_text()))
+        mac = str(signed.pop("mac"))
+        key_id = str(signed["key"])
+        ok = signed.get("format") == CHECKPOINT_FORMAT and constant_time_equal(
+            _checkpoint_mac(ring, key_id, signed), mac
+        )
+        chains = {
+            int(c): (int(v["seq"]), str(v["hash"]))
+            for c, v in cast(dict[str, Any], signed["chains"]).items()
+        }
+    except (ValueError, KeyError, TypeError, AttributeError, KeyringError):
+        ok, chains = False, {}
+    if not ok:
+        return [
+            f"the audit checkpoint {path} fails its signature check (edited, or signed with "
+            "a key that is not in this keyring)"
+        ]
+    problems: list[str] = []
+    written = signed.get("written_at", "?")
+    for chain, (seq, expected) in sorted(chains.items()):
+        if seq == 0:
+            continue
+        stored = session.scalar(
+            select(AuditRecord.hash).where(AuditRecord.chain == chain, AuditRecord.seq == seq)
+        )
+        if stored is None:
+            problems.append(
+                f"audit chain {chain}: record {seq} of the checkpoint of {written} is gone "
+                "(records removed, or the database rolled back)"
+            )
+        elif not constant_time_equal(stored, expected):
+            problems.append(
+                f"audit chain {chain}: record {seq} differs from the checkpoint of {written}"
             )
     return problems
 

@@ -92,6 +92,9 @@ class Channel(Base):
     last_counter: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The login session the channel belongs to (SHA-256 of its token), when it was opened
+    # by a logged-in caller; None for the anonymous channels of login and registration.
+    session_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class KeyboardLayout(Base):

@@ -30,7 +30,10 @@ class AuditRecord(Base):
     client: Mapped[str] = mapped_column(String(300), default="")  # type, OS, user agent
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON, no secrets
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SM3 under the keyring's audit key `mac_key` (security.audit); NULL only for a
+    # record that could not be keyed when the chains were (its chain was already broken).
     hash: Mapped[str] = mapped_column(String(64))
+    mac_key: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AuditHead(Base):
