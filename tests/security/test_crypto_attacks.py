@@ -10,18 +10,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from sqlalchemy import text
 
+from factories import DEFAULT_PASSWORD
 from factories.bank import DEFAULT_PIN
 from security.conftest import Bank, assert_problem
 from wangyin.client import WangyinClient
+from wangyin.identity import passwords
+from wangyin.notify import service as notify
 from wangyin.security import fields
 from wangyin.security.crypto import sm3
 from wangyin.security.keys import load_keyring, new_keyring, use_keyring
-from wangyin.uow import run_read
+from wangyin.uow import run_read, run_write
+from wangyin.verify import verify_all
 
 
 @pytest.fixture
@@ -132,3 +139,128 @@ def test_lookup_hashes_of_id_mobile_and_card_are_keyed(bank: Bank) -> None:
             assert fields.lookup_hash(value) != stored
     finally:
         use_keyring(ring)
+
+
+# --- the PIN's hash has a secret outside the database (issue 11 #15) ----------------------------
+
+
+def _stored_pin_hash(bank: Bank, who: str = "zhangwei") -> str:
+    return str(
+        run_read(
+            bank.db,
+            lambda s: s.execute(
+                text("SELECT transaction_pin_hash FROM users WHERE username = :u"), {"u": who}
+            ).scalar_one(),
+        )
+    )
+
+
+def test_a_pin_hash_copied_from_the_database_cannot_be_checked_offline(bank: Bank) -> None:
+    """With the database alone, a six-digit PIN is found by trying the million values
+    against its Argon2 hash. The hash is of an HMAC of the PIN under the keyring's pepper:
+    even the right PIN does not verify against it without the keyring."""
+    stored = _stored_pin_hash(bank)
+    assert stored.startswith("$argon2id$")
+    # The attacker's Argon2 reads the hash once the pepper's key id is taken out of it.
+    parts = stored.split("$")
+    parts[3] = ",".join(p for p in parts[3].split(",") if not p.startswith("keyid="))
+    with pytest.raises(VerificationError):  # the right PIN stands for the whole search
+        PasswordHasher().verify("$".join(parts), DEFAULT_PIN)
+    assert passwords.verify_password(stored, DEFAULT_PIN)
+    ring = load_keyring()
+    use_keyring(replace(ring, pepper=new_keyring().pepper))  # another bank's pepper
+    try:
+        assert not passwords.verify_password(stored, DEFAULT_PIN)
+    finally:
+        use_keyring(ring)
+
+
+def test_hashes_of_before_the_pepper_verify_and_are_rehashed_on_success() -> None:
+    legacy = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1).hash("582936")
+    assert passwords.verify_password(legacy, "582936")
+    assert not passwords.verify_password(legacy, "582937")
+    assert passwords.needs_rehash(legacy)
+    fresh = passwords.rehash_if_needed(legacy, "582936")
+    assert fresh is not None and passwords.pepper_of(fresh) == load_keyring().pepper.active
+    assert fresh.startswith("$argon2id$") and passwords.pepper_of(legacy) is None
+    assert passwords.verify_password(fresh, "582936") and not passwords.needs_rehash(fresh)
+    assert passwords.rehash_if_needed(fresh, "582936") is None
+    # After a rotation (a new pepper version), the old version still verifies and is
+    # re-hashed with the new one.
+    ring = load_keyring()
+    use_keyring(ring.rotated())
+    try:
+        assert passwords.verify_password(fresh, "582936")
+        assert passwords.needs_rehash(fresh)
+        again = str(passwords.rehash_if_needed(fresh, "582936"))
+        assert (
+            passwords.pepper_of(again) == load_keyring().pepper.active != passwords.pepper_of(fresh)
+        )
+    finally:
+        use_keyring(ring)
+    # A pepper version the keyring does not hold verifies nothing.
+    unknown = fresh.replace(",keyid=", ",keyid=eA", 1)  # another key id
+    assert passwords.pepper_of(unknown) not in load_keyring().pepper.keys
+    assert not passwords.verify_password(unknown, "582936")
+
+
+def test_a_login_with_a_password_hashed_before_the_pepper_rehashes_it(bank: Bank) -> None:
+    legacy = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1).hash(
+        DEFAULT_PASSWORD
+    )
+    run_write(
+        bank.db,
+        lambda s: s.execute(
+            text("UPDATE users SET password_hash = :h WHERE username = 'lina'"), {"h": legacy}
+        ),
+    )
+    bank.login("lina")
+    stored = run_read(
+        bank.db,
+        lambda s: s.execute(
+            text("SELECT password_hash FROM users WHERE username = 'lina'")
+        ).scalar_one(),
+    )
+    assert passwords.pepper_of(stored) == load_keyring().pepper.active
+
+
+# --- an encrypted mobile moved to another customer's row (issue 11 #9) ---------------------------
+
+
+def test_codes_never_go_to_a_mobile_copied_from_another_customers_row(bank: Bank) -> None:
+    """Someone with the database copies 张伟's encrypted mobile into 李娜's row, hoping 李娜's
+    login codes go to that phone. The value no longer decrypts for her row: the code is
+    not sent anywhere (the request fails closed) and nothing is queued for 张伟's phone."""
+    phone = bank.a.customer.mobile
+
+    def queued() -> int:
+        return len(run_read(bank.db, lambda s: notify.messages_to(s, phone=phone, limit=100)))
+
+    before = queued()
+    run_write(
+        bank.db,
+        lambda s: s.execute(
+            text(
+                "UPDATE customers SET mobile = (SELECT mobile FROM customers WHERE id = :a) "
+                "WHERE id = :b"
+            ),
+            {"a": bank.a.customer.id, "b": bank.b.customer.id},
+        ),
+    )
+    new_device = {"X-Device-Id": "attackers-phone"}
+    login = bank.client.post(
+        "/api/v1/auth/login",
+        json={"login": "lina", "password": DEFAULT_PASSWORD},
+        headers=new_device,
+    )
+    if login.status_code == 200 and login.json()["status"] == "challenge_required":
+        sent = bank.client.post(
+            "/api/v1/auth/login/code",
+            json={"challenge_id": login.json()["challenge_id"]},
+            headers=new_device,
+        )
+        assert sent.status_code >= 500, sent.text
+    else:
+        assert login.status_code >= 500, login.text
+    assert queued() == before
+    assert any("customers.mobile" in p for p in verify_all(bank.db).problems)
