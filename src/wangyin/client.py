@@ -10,7 +10,9 @@
                               code=input("code: "))
 
 It opens a channel (`POST /api/v1/channel`, ECDH P-256 or SM2, HKDF-SHA256), keeps the
-counter and sends every sensitive field as an envelope. Any object with httpx's
+counter and sends every sensitive field as an envelope. A channel belongs to the login
+session it was opened in: `login` seals the password under a fresh anonymous channel and,
+once logged in, the next envelope opens a new channel of the new session. Any object with httpx's
 `request(method, url, json=..., headers=...)` can carry it (tests pass a TestClient).
 """
 
@@ -181,7 +183,11 @@ class WangyinClient:
         code_channel: str = "sms",
     ) -> dict[str, Any]:
         """Password, then (at night or from a new device) the code from `code_callback`,
-        which is called with the challenge id once the code has been sent."""
+        which is called with the challenge id once the code has been sent. The login's
+        envelopes go under a fresh anonymous channel; afterwards the client opens a
+        channel of the new session on its next envelope."""
+        self.token = None
+        self.handshake()
         body: dict[str, Any] = self.call(
             "POST",
             "/auth/login",
@@ -202,11 +208,13 @@ class WangyinClient:
                 verify["id_number"] = self.seal("id_number", id_number)
             body = self.call("POST", "/auth/login/verify", json_body=verify)
         self.token = body["token"]
+        self.channel = None  # the session's own channel is opened on the next envelope
         return body
 
     def logout(self) -> None:
         self.call("POST", "/auth/logout")
         self.token = None
+        self.channel = None
 
     # --- transfers ------------------------------------------------------------------
 

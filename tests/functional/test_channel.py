@@ -77,7 +77,7 @@ def test_login_with_challenge_and_transfer_over_each_suite(required: Bank, suite
         id_number=id_of(required, "zhangwei"),
     )
     assert body["status"] == "authenticated"
-    assert api.channel is not None and api.channel.suite == suite
+    assert api.channel is None  # the login's channel is not the session's
     t = api.prepare_transfer(
         from_account_id=required.a.account.public_id,
         to_account_number=required.b.account.account_number,
@@ -93,6 +93,7 @@ def test_login_with_challenge_and_transfer_over_each_suite(required: Bank, suite
         code=code_for(required, "zhangwei")(t["id"]),
     )
     assert done["status"] == "COMPLETED"
+    assert api.channel is not None and api.channel.suite == suite  # opened for the session
 
 
 def test_a_replayed_envelope_fails(required: Bank) -> None:

@@ -22,9 +22,10 @@ from factories import DEFAULT_PASSWORD
 from factories.bank import DEFAULT_PIN
 from security.conftest import Bank, assert_problem
 from wangyin.client import WangyinClient
+from wangyin.errors import DomainError
 from wangyin.identity import passwords
 from wangyin.notify import service as notify
-from wangyin.security import fields
+from wangyin.security import channel, fields
 from wangyin.security.crypto import sm3
 from wangyin.security.keys import load_keyring, new_keyring, use_keyring
 from wangyin.uow import run_read, run_write
@@ -222,6 +223,87 @@ def test_a_login_with_a_password_hashed_before_the_pepper_rehashes_it(bank: Bank
         ).scalar_one(),
     )
     assert passwords.pepper_of(stored) == load_keyring().pepper.active
+
+
+# --- channels belong to the login session (issue 11 #14, 4.1.2.2-b) -----------------------------
+
+
+def _session_of(row_kid: str, bank: Bank) -> str | None:
+    return run_read(
+        bank.db,
+        lambda s: s.execute(
+            text("SELECT session_hash FROM channels WHERE kid = :k"), {"k": row_kid}
+        ).scalar_one(),
+    )
+
+
+def _reveal(bank: Bank, values: dict[str, Any], token: str | None) -> dict[str, str | None]:
+    state = bank.client.app.state.wangyin  # type: ignore[attr-defined]
+    sealed = {k: channel.Envelope.model_validate(v) for k, v in values.items()}
+    return channel.reveal_many(state, sealed, session_token=token)
+
+
+def test_a_channel_opened_after_login_belongs_to_that_session(bank: Bank) -> None:
+    """The handshake of a logged-in caller (bearer token, or the web session cookie) binds
+    the channel to that session; an anonymous one, or one with a token that is no (longer
+    a) session, opens an anonymous channel."""
+    zhangwei = api_for(bank, "zhangwei")
+    bound = zhangwei.handshake()
+    token = zhangwei.token or ""
+    assert _session_of(bound.kid, bank) == hashlib.sha256(token.encode()).hexdigest()
+    anonymous = WangyinClient(http=bank.client).handshake()  # type: ignore[arg-type]
+    assert _session_of(anonymous.kid, bank) is None
+    stale = WangyinClient(http=bank.client)  # type: ignore[arg-type]
+    stale.token = "not-a-session-token"
+    assert _session_of(stale.handshake().kid, bank) is None
+
+
+def test_a_strangers_anonymous_channel_is_refused_in_a_customers_session(bank: Bank) -> None:
+    """Issue 11 #14: envelopes sealed under a stranger's anonymous channel confirmed a
+    transfer in another customer's session. Opening them for a session now requires the
+    channel to be that session's own."""
+    stranger = WangyinClient(http=bank.client)  # type: ignore[arg-type]
+    envelopes = {
+        "transaction_password": stranger.seal("transaction_password", DEFAULT_PIN),
+        "code": stranger.seal("code", "123456"),
+    }
+    token = bank.headers["zhangwei"]["Authorization"].split()[1]
+    with pytest.raises(DomainError) as refused:
+        _reveal(bank, envelopes, token)
+    assert refused.value.code == "channel_invalid"
+    # Nor another customer's channel.
+    lina = api_for(bank, "lina")
+    with pytest.raises(DomainError) as refused:
+        _reveal(bank, {"code": lina.seal("code", "123456")}, token)
+    assert refused.value.code == "channel_invalid"
+    # The session's own channel opens.
+    zhangwei = api_for(bank, "zhangwei")
+    assert _reveal(bank, {"code": zhangwei.seal("code", "123456")}, token) == {"code": "123456"}
+
+
+def test_a_new_login_needs_a_new_channel(bank: Bank) -> None:
+    zhangwei = api_for(bank, "zhangwei")
+    old_token = zhangwei.token or ""
+    assert _reveal(bank, {"code": zhangwei.seal("code", "1")}, old_token) == {"code": "1"}
+    new_token = bank.login("zhangwei")["Authorization"].split()[1]
+    with pytest.raises(DomainError) as refused:
+        _reveal(bank, {"code": zhangwei.seal("code", "2")}, new_token)
+    assert refused.value.code == "channel_invalid"
+    zhangwei.token = new_token
+    zhangwei.handshake()
+    assert _reveal(bank, {"code": zhangwei.seal("code", "3")}, new_token) == {"code": "3"}
+
+
+def test_the_client_opens_a_session_channel_after_login(required: Bank) -> None:
+    api = WangyinClient(http=required.client, device_id="device-lina")  # type: ignore[arg-type]
+    api.login("lina", DEFAULT_PASSWORD)
+    login_channel = api.channel
+    envelope = api.seal("code", "654321")
+    assert api.channel is not None and api.channel is not login_channel
+    assert _session_of(api.channel.kid, required) == (
+        hashlib.sha256((api.token or "").encode()).hexdigest()
+    )
+    assert _reveal(required, {"code": envelope}, api.token) == {"code": "654321"}
 
 
 # --- an encrypted mobile moved to another customer's row (issue 11 #9) ---------------------------

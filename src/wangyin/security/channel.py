@@ -16,6 +16,14 @@ highest one it has accepted (`UPDATE … WHERE last_counter < :ctr`, its own tra
 so a replayed envelope fails, and an envelope only decrypts under the channel (and for
 the field) it was made for.
 
+Sessions (4.1.2.2-b, issue 11 #14): a channel opened by a logged-in caller belongs to that
+login session (`session_hash`, the SHA-256 of its token). An authenticated call passes its
+session token to `reveal_many`, which then opens only envelopes of that session's own
+channels: a stranger's anonymous channel, another customer's, or one from an earlier login
+of the same customer is `channel_invalid`. So after login a client opens a new channel, and
+so after every new login. Anonymous calls (login, registration, password reset) pass no
+token and take any live channel.
+
 Soft keyboard: a layout is a random permutation of the ten digits, kept server-side
 under an id, single use and short-lived. A PIN field's envelope may carry
 {"keyboard": id, "positions": [...]} instead of the digits; the server maps the positions
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping
@@ -177,9 +186,22 @@ def agree(suite: Suite, client_public_key: bytes, kid: str) -> tuple[bytes, byte
     return public, derive_key(suite, shared, kid)
 
 
+def session_binding(token: str) -> str:
+    """What a channel stores of the login session it belongs to: SHA-256 of its token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def open_channel(
-    session: Session, *, suite: Suite, client_public_key: bytes, at: datetime, ttl_seconds: int
+    session: Session,
+    *,
+    suite: Suite,
+    client_public_key: bytes,
+    at: datetime,
+    ttl_seconds: int,
+    session_token: str | None = None,
 ) -> Opened:
+    """A new channel; with `session_token` (a live login session's, checked by the
+    caller) it belongs to that session."""
     kid = secrets.token_urlsafe(18)
     try:
         public, key = agree(suite, client_public_key, kid)
@@ -194,6 +216,7 @@ def open_channel(
             last_counter=0,
             created_at=as_utc(at),
             expires_at=expires_at,
+            session_hash=session_binding(session_token) if session_token else None,
         )
     )
     return Opened(kid=kid, suite=suite, server_public_key=public, expires_at=expires_at)
@@ -216,6 +239,7 @@ def seal(suite: Suite, key: bytes, *, kid: str, ctr: int, field: str, plaintext:
 class _ChannelKey:
     suite: Suite
     key: bytes
+    session_hash: str | None
 
 
 def _load_key(session: Session, kid: str, at: datetime) -> _ChannelKey | None:
@@ -223,7 +247,7 @@ def _load_key(session: Session, kid: str, at: datetime) -> _ChannelKey | None:
     if row is None or as_utc(row.expires_at) <= as_utc(at) or row.suite not in SUITES:
         return None
     suite: Suite = "P256-AESGCM" if row.suite == "P256-AESGCM" else "SM2-SM4GCM"
-    return _ChannelKey(suite=suite, key=base64.b64decode(row.key))
+    return _ChannelKey(suite=suite, key=base64.b64decode(row.key), session_hash=row.session_hash)
 
 
 def _open(channel: _ChannelKey, kid: str, envelope: Envelope, field: str) -> str:
@@ -252,11 +276,21 @@ def _advance(session: Session, *, kid: str, lowest: int, highest: int, at: datet
         raise DomainError("channel_replay")
 
 
-def reveal_many(state: ChannelState, values: Mapping[str, Sealed | None]) -> dict[str, str | None]:
+def reveal_many(
+    state: ChannelState,
+    values: Mapping[str, Sealed | None],
+    *,
+    session_token: str | None = None,
+) -> dict[str, str | None]:
     """The clear values of sensitive fields: envelopes are opened (and their counters
     consumed, one small transaction per channel); plain strings pass only when the
-    settings allow them (`channel_encryption = "optional"`) or are empty."""
+    settings allow them (`channel_encryption = "optional"`) or are empty.
+
+    An authenticated call passes its `session_token` (bearer token or session cookie):
+    then every envelope must come from a channel of that very session (`channel_invalid`
+    otherwise). Anonymous calls pass none."""
     at = state.clock.now()
+    expected_session = session_binding(session_token) if session_token is not None else None
     required = state.settings.channel_encryption == "required"
     clear: dict[str, str | None] = {}
     by_kid: dict[str, list[tuple[str, Envelope]]] = {}
@@ -271,6 +305,11 @@ def reveal_many(state: ChannelState, values: Mapping[str, Sealed | None]) -> dic
         channel = run_read(state.db, partial(_load_key, kid=kid, at=at))
         if channel is None:
             raise DomainError("channel_invalid")
+        if expected_session is not None and (
+            channel.session_hash is None
+            or not secrets.compare_digest(channel.session_hash, expected_session)
+        ):
+            raise DomainError("channel_invalid")  # another session's, or nobody's
         counters = [envelope.ctr for _, envelope in sealed]
         if len(set(counters)) != len(counters):
             raise DomainError("channel_replay")
@@ -295,9 +334,11 @@ def reveal_many(state: ChannelState, values: Mapping[str, Sealed | None]) -> dic
     return clear
 
 
-def reveal(state: ChannelState, value: Sealed, *, field: str) -> str:
+def reveal(
+    state: ChannelState, value: Sealed, *, field: str, session_token: str | None = None
+) -> str:
     """One sensitive field's clear value (see `reveal_many`)."""
-    return reveal_many(state, {field: value})[field] or ""
+    return reveal_many(state, {field: value}, session_token=session_token)[field] or ""
 
 
 # --- soft keyboard ----------------------------------------------------------------------

@@ -38,6 +38,9 @@
   }
 
   // --- the channel: one handshake per page, a counter per sealed field ----------------
+  // The handshake carries the session cookie (credentials: "same-origin"), so on a page of
+  // a logged-in customer the channel belongs to that login session: the server opens its
+  // envelopes for that session only, and a new login (a new page) gets a new channel.
 
   var channelPromise = null;
 
