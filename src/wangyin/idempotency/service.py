@@ -38,7 +38,13 @@ _LOOKUP = select(
 _INSERT = insert(_RECORDS)
 
 # Answers that do not say what happened to the action: never the "first answer".
-NOT_STORED = {"busy", "service_unavailable", "outcome_unknown", "idempotency_key_reused"}
+NOT_STORED = {
+    "busy",
+    "service_unavailable",
+    "outcome_unknown",
+    "idempotency_key_reused",
+    "rate_limited",  # "not now": the same request may run once the window has passed
+}
 
 
 def valid_key(key: str | None) -> bool:

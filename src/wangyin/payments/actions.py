@@ -62,9 +62,9 @@ def _guarded(
     """The shape every money POST shares: authenticate, check the key, run once.
 
     The session look-up (with the answer stored under the key) and the action's own first
-    read (`read_with_session`: a statement that depends only on the request, e.g. the
+    reads (`read_with_session`: statements that depend only on the request, e.g. the
     accounts named in it) go to the database together, in one round trip; `execute` gets
-    that read's rows."""
+    their rows, one list per statement."""
     now = state.clock.now()
 
     def action(s: Session) -> Answer:
@@ -76,7 +76,7 @@ def _guarded(
             )
         ]
         if read_with_session is not None and caller.token:
-            reads.append(read_with_session)
+            reads.extend(read_with_session)
         rows = read_together(s, reads) if caller.token else [[]]
         user = identity.authenticate_caller(
             s,
@@ -87,7 +87,7 @@ def _guarded(
             with_limits=with_limits,
             session_rows=rows[0],
         )
-        own_rows = rows[1] if len(rows) > 1 else None
+        own_rows = rows[1:] if len(rows) > 1 else None
         try:
             checked = idempotency.check_key(key)
             return idempotency.once(
@@ -113,7 +113,7 @@ def prepare_transfer(
     """Validate a transfer and fix the key data the customer confirms."""
     now = state.clock.now()
 
-    def execute(s: Session, user: CurrentUser, parties: Any) -> tuple[int, dict[str, Any]]:
+    def execute(s: Session, user: CurrentUser, own: Any) -> tuple[int, dict[str, Any]]:
         require_transfers_allowed(user)
         transfer = payments.prepare(
             s,
@@ -127,7 +127,8 @@ def prepare_transfer(
             limits_state=(
                 payments.limit_state_of(SimpleNamespace(**user.limits)) if user.limits else None
             ),
-            parties=parties,
+            parties=own[0] if own else None,
+            payee_misses=own[1] if own else None,
         )
         return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -139,7 +140,10 @@ def prepare_transfer(
         details={"step": "prepare", "amount": body.amount[:40], "currency": body.currency[:3]},
         execute=execute,
         with_limits=True,
-        read_with_session=payments.parties_read(body.from_account_id, body.to_account_number),
+        read_with_session=[
+            payments.parties_read(body.from_account_id, body.to_account_number),
+            payments.payee_misses_read(token=caller.token),
+        ],
     )
 
 
@@ -170,7 +174,7 @@ def confirm_transfer(
             at=now,
             settings=state.settings,
             client=caller.client,
-            locked_transfer=locked,
+            locked_transfer=locked[0] if locked else None,
         )
         return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -187,7 +191,7 @@ def confirm_transfer(
         },
         details={"step": "confirm", "transfer": transfer_id[:40]},
         execute=execute,
-        read_with_session=payments.transfer_lock_read(transfer_id, token=caller.token),
+        read_with_session=[payments.transfer_lock_read(transfer_id, token=caller.token)],
     )
 
 

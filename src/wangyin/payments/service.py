@@ -10,13 +10,14 @@ idempotency record, the audit record, a counted wrong PIN) in the same transacti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, String, bindparam, cast, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account, Card
@@ -38,10 +39,11 @@ from wangyin.ledger.service import VerifyReport
 from wangyin.money import exponent, format_grouped, format_minor, parse_amount
 from wangyin.notify import service as notify
 from wangyin.payments.models import COMPLETED, EXPIRED, PENDING, TransferRequest
-from wangyin.security import audit
+from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
 from wangyin.security.masking import mask_account_number, mask_name
+from wangyin.security.ratelimit import RateLimitCounter
 
 
 def key_data(
@@ -218,6 +220,7 @@ def prepare(
     user_public_id: str | None = None,
     limits_state: LimitState | None = None,
     parties: list[Any] | None = None,
+    payee_misses: list[Any] | None = None,
 ) -> TransferRow:
     """Validate and fix the key data: one read of both accounts (`parties`, when the use
     case read them together with the session: `parties_read`), the transfer row, the
@@ -226,6 +229,9 @@ def prepare(
     currency = currency.strip().upper()
     amount_minor = parse_amount(amount, currency)
     number = "".join(to_account_number.split())
+    if payee_misses is None:
+        payee_misses = list(session.execute(*payee_misses_read(customer_id=customer_id)))
+    _refuse_after_payee_misses(payee_misses, at=at)
     if parties is None:
         parties = list(session.execute(*parties_read(from_account_id, to_account_number)))
     rows = parties
@@ -238,10 +244,12 @@ def prepare(
         (r for r in rows if r.account_number == number), None
     )
     if payee is None:
+        _count_payee_miss(session, customer_id=customer_id, at=at)
         raise DomainError("payee_not_found")
     _check_parties(source, payee, currency=currency)
     payee_name = " ".join(payee_name.split())
     if payee_name != payee.name:
+        _count_payee_miss(session, customer_id=customer_id, at=at)
         raise DomainError("payee_name_mismatch")
     if amount_minor > source.available:
         raise DomainError("insufficient_funds")
@@ -319,6 +327,39 @@ def prepare(
 
 
 _INSERT_TRANSFER = insert(_TRANSFERS)
+
+# Prepare says whether an account number exists and whether a name is its holder's: an
+# enumeration oracle (issue 11 #12). Each customer may miss a payee so many times an hour;
+# past that, prepare is refused until the window ends. Counted with the refusal (kept by
+# the idempotency layer); read on every prepare in the round trip of the session look-up.
+PAYEE_MISSES_PER_HOUR = 10
+_PAYEE_MISS = "account:payee_miss:"
+_COUNTERS = table_of(RateLimitCounter)
+_MISSES_OF_TOKEN = select(_COUNTERS.c.count, _COUNTERS.c.expires_at).where(
+    _COUNTERS.c.key == literal(_PAYEE_MISS) + cast(customer_of_token(), String)
+)
+_MISSES_BY_KEY = select(_COUNTERS.c.count, _COUNTERS.c.expires_at).where(
+    _COUNTERS.c.key == bindparam("key")
+)
+
+
+def payee_misses_read(
+    *, token: str | None = None, customer_id: int | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The customer's payee misses this hour (by the caller's token, or by customer)."""
+    if token is not None:
+        return _MISSES_OF_TOKEN, {"token_hash": token_hash(token)}
+    return _MISSES_BY_KEY, {"key": f"{_PAYEE_MISS}{customer_id}"}
+
+
+def _refuse_after_payee_misses(rows: list[Any], *, at: datetime) -> None:
+    if rows and rows[0].count >= PAYEE_MISSES_PER_HOUR and as_utc(rows[0].expires_at) > at:
+        wait = (as_utc(rows[0].expires_at) - as_utc(at)).total_seconds()
+        raise DomainError("rate_limited", retry_after=max(1, math.ceil(wait)))
+
+
+def _count_payee_miss(session: Session, *, customer_id: int, at: datetime) -> None:
+    ratelimit.count(session, key=f"{_PAYEE_MISS}{customer_id}", window_seconds=3600, at=at)
 
 
 def parties_read(from_account_id: str, to_account_number: str) -> tuple[Any, dict[str, Any]]:
