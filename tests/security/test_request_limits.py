@@ -5,6 +5,7 @@ query string never reach a route (nor a database)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any
 
 from security.conftest import Bank, assert_problem
@@ -48,6 +49,13 @@ def test_form_over_the_limit_is_refused(bank: Bank) -> None:
     assert response.status_code == 413
 
 
+def _run(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: an earlier test in this worker (the browser
+    tests' Playwright) may have left an event loop running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_middleware_counts_streamed_chunks_and_stops_the_app() -> None:
     """Below the transport: an app reading the body in chunks gets a disconnect once the
     limit is passed, and the client gets one 413 (the app's own answer is dropped)."""
@@ -88,12 +96,12 @@ def test_middleware_counts_streamed_chunks_and_stops_the_app() -> None:
         await middleware(scope, receive, send)
         return sent
 
-    sent = asyncio.run(drive(5))  # 200 bytes in 40-byte chunks, no Content-Length
+    sent = _run(drive(5))  # 200 bytes in 40-byte chunks, no Content-Length
     starts = [m for m in sent if m["type"] == "http.response.start"]
     assert [m["status"] for m in starts] == [413]
     assert sum(len(b) for b in seen) <= 100 + 40
     seen.clear()
-    sent = asyncio.run(drive(2))  # 80 bytes: under the limit, passed through
+    sent = _run(drive(2))  # 80 bytes: under the limit, passed through
     assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200]
     assert b"".join(seen) == b"y" * 80
 
