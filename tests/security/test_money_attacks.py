@@ -6,8 +6,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from factories import make_account
+from factories.bank import DEFAULT_PIN
 from factories.transfers import latest_code
 from security.conftest import Bank, assert_problem, prepare
+from wangyin.client import WangyinClient
 from wangyin.identity.models import Customer
 from wangyin.payments.service import PAYEE_MISSES_PER_HOUR
 from wangyin.uow import run_read, run_write
@@ -66,3 +68,22 @@ def test_a_transfer_code_is_bound_to_the_payee_account(bank: Bank) -> None:
     assert stolen.status_code == 422, stolen.text
     assert stolen.json()["code"] in {"otp_invalid", "second_factor_invalid"}
     assert bank.balances()[other] == "0.00"
+
+
+def test_a_strangers_channel_cannot_confirm_a_transfer_in_a_customers_session(bank: Bank) -> None:
+    """Issue 11 #14 over HTTP: the transaction password and code sealed under a stranger's
+    anonymous channel are refused by the confirm route of a customer's session, before
+    anything is checked; nothing moves."""
+    prepared = prepare(bank, amount="2000.00")
+    tid = prepared.json()["id"]
+    stranger = WangyinClient(http=bank.client)  # type: ignore[arg-type]
+    refused = bank.client.post(
+        f"/api/v1/transfers/{tid}/confirm",
+        json={
+            "transaction_password": stranger.seal("transaction_password", DEFAULT_PIN),
+            "code": stranger.seal("code", "123456"),
+        },
+        headers={**bank.headers["zhangwei"], "Idempotency-Key": "confirm-under-strangers-channel"},
+    )
+    assert_problem(refused, "channel_invalid")
+    assert bank.balances()[bank.b.account.account_number] == "500.00"

@@ -20,12 +20,14 @@ def enqueue(
 ) -> OutboxMessage:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
+    public_id = new_public_id()
     message = OutboxMessage(
-        public_id=new_public_id(),
+        public_id=public_id,
         channel=channel,
-        recipient=encrypt_value("outbox_recipient", phone),
+        # Bound to the row's public id: a copied value does not decrypt (issue 11 #9).
+        recipient=encrypt_value("outbox_recipient", phone, row=public_id),
         recipient_lookup=lookup_hash(phone),
-        body=encrypt_value("outbox_body", text),
+        body=encrypt_value("outbox_body", text, row=public_id),
         purpose=purpose,
         status="pending",
         attempts=0,
@@ -43,12 +45,13 @@ def outbox_row(
     """One outbox row as column values, for `enqueue_many` on hot paths."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
+    public_id = new_public_id()
     return {
-        "public_id": new_public_id(),
+        "public_id": public_id,
         "channel": channel,
-        "recipient": encrypt_value("outbox_recipient", phone),
+        "recipient": encrypt_value("outbox_recipient", phone, row=public_id),
         "recipient_lookup": lookup_hash(phone),
-        "body": encrypt_value("outbox_body", text),
+        "body": encrypt_value("outbox_body", text, row=public_id),
         "purpose": purpose,
         "status": "pending",
         "attempts": 0,
@@ -68,11 +71,13 @@ def enqueue_many(session: Session, rows: list[dict[str, object]]) -> None:
 
 
 def recipient_of(message: OutboxMessage) -> str:
-    return decrypt_value("outbox_recipient", message.recipient)
+    return decrypt_value("outbox_recipient", message.recipient, row=message.public_id)
 
 
 def body_of(message: OutboxMessage) -> str:
-    return decrypt_value("outbox_body", message.body) if message.body else ""
+    if not message.body:
+        return ""
+    return decrypt_value("outbox_body", message.body, row=message.public_id)
 
 
 def messages_to(session: Session, *, phone: str, limit: int = 20) -> list[OutboxMessage]:

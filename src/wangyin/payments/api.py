@@ -98,8 +98,11 @@ def confirm(
     a small password-free payment (`second_factor_required` is false). A retry with the
     same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once."""
     body = body or TransferConfirmIn()
+    # Only the caller's own session's channels open here (4.1.2.2-b, issue 11 #14).
     clear = reveal_many(
-        state, {"transaction_password": body.transaction_password, "code": body.code}
+        state,
+        {"transaction_password": body.transaction_password, "code": body.code},
+        session_token=caller_of(request).token or None,
     )
 
     def run() -> Answer:

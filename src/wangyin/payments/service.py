@@ -29,7 +29,7 @@ from wangyin.errors import DomainError
 from wangyin.identity import otp
 from wangyin.identity import service as identity_pins
 from wangyin.identity.models import Customer, User
-from wangyin.identity.passwords import verify_password
+from wangyin.identity.passwords import rehash_if_needed, verify_password
 from wangyin.identity.security_center import effective_limits
 from wangyin.identity.service import customer_of_token, token_hash
 from wangyin.ids import new_public_id
@@ -668,6 +668,7 @@ def confirm(
         at=at,
         settings=settings,
     )
+    repeppered: str | None = None
     if _password_free(limits_state, amount_cny_minor=amount_cny, at=at, settings=settings):
         confirmed_with = "password_free"
     else:
@@ -705,6 +706,8 @@ def confirm(
             raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
         otp.accept(session, otp_row, at=at)
         confirmed_with = "pin+otp"
+        # A PIN hashed before the pepper (or under an older one) is re-hashed now.
+        repeppered = rehash_if_needed(user.transaction_pin_hash, transaction_password)
 
     memo = transfer.remark or "转账"
     entry = ledger.post(
@@ -757,6 +760,7 @@ def confirm(
             + (amount_cny if confirmed_with == "password_free" else 0),
             # A strong confirmation ends a run of wrong PINs.
             "failed_pins": 0 if confirmed_with != "password_free" else user.failed_pins,
+            **({"transaction_pin_hash": repeppered} if repeppered else {}),
         },
     )
     transfer.status = COMPLETED
