@@ -119,7 +119,8 @@ def create_app(
     app = FastAPI(
         title="Wangyin internet banking API",
         version=__version__,
-        openapi_url="/openapi.json",
+        # Off in production unless configured (issue 11 #15): no map of the API for anyone.
+        openapi_url="/openapi.json" if settings.openapi_enabled else None,
         docs_url=None,
         redoc_url=None,
         dependencies=[Depends(limit_by_ip)],  # per-IP rate limits, keyed by path

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # ones get 413 before anything parses them (web/middleware.py). Every form and API
     # body of ours is a few KiB at most.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # The OpenAPI document at /openapi.json (issue 11 #15): a map of every route and field
+    # for whoever asks. Unset means on in development and off in production; production
+    # may publish it on purpose (WANGYIN_OPENAPI_ENABLED=true).
+    openapi_enabled: bool | None = None
 
     # Transfers
     transfer_confirm_seconds: int = 300
@@ -120,6 +124,8 @@ class Settings(BaseSettings):
     def _refuse_dev_defaults_in_prod(self) -> Settings:
         """Production refuses to start with development conveniences; every complaint is
         named at once, so one restart fixes them all."""
+        if self.openapi_enabled is None:
+            self.openapi_enabled = self.env == "dev"
         if self.env != "prod":
             return self
         complaints = []

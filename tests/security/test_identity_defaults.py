@@ -1,0 +1,77 @@
+"""Identity and default-settings defects from the attack on the running bank (issue 11 #7,
+#10, #15): device binding by a server-issued secret, the dev inbox for loopback clients
+only, `seed-demo` refusing production, password history, no Host-built redirects, no
+user id before the second factor, no OpenAPI document in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from wangyin.app import create_app
+from wangyin.clock import FrozenClock
+from wangyin.config import Settings
+from wangyin.db import Database
+
+PG_UNUSED = "postgresql://unused@127.0.0.1/unused"  # the app is handed its database
+GOOD_SECRET = "q7Vb2-Lm9xTz4Rk8Wp1Ns6Yh3Jd0Fc5Gu_Ea7Ko2Mi9Xv4Bt"
+
+
+def prod_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "prod",
+        "database_url": PG_UNUSED,
+        "secret_key": GOOD_SECRET,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def served(sqlite_db: Database, clock: FrozenClock) -> Iterator[Any]:
+    """An app with the given settings on the test database, as a TestClient factory."""
+    clients: list[TestClient] = []
+
+    def make(settings: Settings, **client_args: Any) -> TestClient:
+        app = create_app(settings, db=sqlite_db, clock=clock)
+        client = TestClient(app, raise_server_exceptions=False, **client_args)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+# --- #15: /openapi.json is a setting, off by default in production ---------------------------
+
+
+def test_openapi_is_served_in_development_by_default(served: Any, settings: Settings) -> None:
+    assert settings.openapi_enabled is True
+    response = served(settings).get("/openapi.json")
+    assert response.status_code == 200
+    assert "/api/v1/auth/login" in response.json()["paths"]
+
+
+def test_openapi_is_not_served_in_production_by_default(served: Any) -> None:
+    """ASVS5-13.4.5 / issue 11 #15: production does not publish its API description
+    unless told to."""
+    settings = prod_settings()
+    assert settings.openapi_enabled is False
+    client = served(settings)
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
+
+
+def test_openapi_can_be_turned_on_in_production_explicitly(served: Any) -> None:
+    response = served(prod_settings(openapi_enabled=True)).get("/openapi.json")
+    assert response.status_code == 200
+
+
+def test_openapi_can_be_turned_off_in_development(served: Any, settings: Settings) -> None:
+    client = served(settings.model_copy(update={"openapi_enabled": False}))
+    assert client.get("/openapi.json").status_code == 404
