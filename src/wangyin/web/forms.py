@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -98,6 +99,10 @@ def _refuse_unsafe_text(data: dict[str, str]) -> None:
             raise DomainError("validation_error")
 
 
+def _behind_login(path: str) -> bool:
+    return path == "/password" or path.startswith(("/security", "/transfer"))
+
+
 async def form_data(request: Request) -> dict[str, Any]:
     """The submitted form, with sensitive fields decrypted (4.1.2.2-b); a field with a
     control character (or a name with a bidi control) refuses the whole form."""
@@ -107,7 +112,14 @@ async def form_data(request: Request) -> dict[str, Any]:
     sealed = {key: _sealed_value(data[key]) for key in SEALED_FORM_FIELDS & data.keys()}
     if sealed:
         state = app_state(request)
-        clear = await run_in_threadpool(reveal_many, state, sealed)
+        # Behind login, only the session's own channels open (4.1.2.2-b, issue 11 #14);
+        # before it (login, registration, a forgotten password) there is no session yet.
+        session_token = (
+            request.cookies.get(SESSION_COOKIE) if _behind_login(request.url.path) else None
+        )
+        clear = await run_in_threadpool(
+            partial(reveal_many, session_token=session_token or None), state, sealed
+        )
         opened = {key: value or "" for key, value in clear.items()}
         _refuse_unsafe_text(opened)
         data.update(opened)
