@@ -75,3 +75,43 @@ def test_openapi_can_be_turned_on_in_production_explicitly(served: Any) -> None:
 def test_openapi_can_be_turned_off_in_development(served: Any, settings: Settings) -> None:
     client = served(settings.model_copy(update={"openapi_enabled": False}))
     assert client.get("/openapi.json").status_code == 404
+
+
+# --- #15: the trailing-slash redirect takes nothing from the Host header -----------------------
+
+
+@pytest.mark.parametrize("path", ["/login/", "/api/v1/me/", "/accounts/?x=1"])
+def test_trailing_slash_redirect_does_not_use_the_host_header(
+    served: Any, settings: Settings, path: str
+) -> None:
+    """Issue 11 #15: Starlette's redirect_slashes answered `Location:
+    http://<Host header>/login` - an open redirect and a cache-poisoning lever. The
+    redirect is relative now, whatever Host says."""
+    client = served(settings)
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code in (307, 308), response.status_code
+    location = response.headers["location"]
+    assert "evil.example" not in location
+    assert location.startswith("/") and not location.startswith("//")
+    assert location.split("?")[0] == path.split("?")[0].rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        ("http://evil.example/login", "/login"),
+        ("http://evil.example/accounts?x=1", "/accounts?x=1"),
+        ("http://evil.example//evil.example/login", "/evil.example/login"),
+        ("http://evil.example/\\\\evil.example/login", "/evil.example/login"),
+        ("http://evil.example", "/"),
+    ],
+)
+def test_a_redirect_to_this_host_is_made_relative_never_protocol_relative(
+    location: str, relative: str
+) -> None:
+    """A path of `//host/...` must not turn into a `//host` Location (another site)."""
+    from wangyin.web.middleware import relative_location
+
+    assert relative_location(location.encode(), b"evil.example") == relative.encode()
+    # Another host's absolute Location (none of ours, but a reverse proxy's) is left alone.
+    assert relative_location(b"https://other.example/x", b"evil.example") is None

@@ -38,6 +38,25 @@ CSP = (
 
 Scope = dict[str, Any]
 
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def relative_location(location: bytes, host: bytes) -> bytes | None:
+    """An absolute redirect to the request's own Host, as a path (None: leave it alone).
+
+    Starlette's trailing-slash redirect (`redirect_slashes`) writes `Location:
+    http://<Host header>/path`: whoever sets the Host header picks the site the browser
+    (or a shared cache) is sent to (issue 11 #15). A path is the same place on whatever
+    host the browser asked. Leading slashes and backslashes collapse into one slash, so
+    the path can never read as `//other.site` (a network-path reference)."""
+    scheme, sep, rest = location.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        return None
+    netloc, slash, path = rest.partition(b"/")
+    if not host or netloc.lower() != host.lower():
+        return None
+    return b"/" + (slash + path).lstrip(b"/\\")
+
 
 def _configured_limit(scope: Scope) -> int:
     """The app's `max_body_bytes` setting (Starlette puts the app into the scope)."""
@@ -117,9 +136,18 @@ class SecurityAndLanguage:
         path = scope.get("path", "")
         no_store = not path.startswith("/static/")
 
+        host = raw.get(b"host", b"")
+
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if message.get("status") in _REDIRECTS:
+                    headers = [
+                        (name, relative_location(value, host) or value)
+                        if name.lower() == b"location"
+                        else (name, value)
+                        for name, value in headers
+                    ]
                 headers.extend(self.headers)
                 headers.append((b"content-language", b"zh-CN" if lang == "zh" else b"en"))
                 if no_store:
