@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from functional.conftest import Bank
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
@@ -115,3 +116,26 @@ def test_a_redirect_to_this_host_is_made_relative_never_protocol_relative(
     assert relative_location(location.encode(), b"evil.example") == relative.encode()
     # Another host's absolute Location (none of ours, but a reverse proxy's) is left alone.
     assert relative_location(b"https://other.example/x", b"evil.example") is None
+
+
+# --- #15: nothing identifying before the second factor ----------------------------------------
+
+
+def test_challenge_answer_reveals_no_user_id(bank: Bank) -> None:
+    """Issue 11 #15: a right password from a new device got the user's public id (and
+    edition) in the challenge answer, before any second factor."""
+    body = bank.client.post(
+        "/api/v1/auth/login",
+        json={"login": "lina", "password": "Qiang-Mima-42"},
+        headers={"X-Device-Id": "stolen-password-phone"},
+    ).json()
+    assert body["status"] == "challenge_required"
+    assert body.get("user_id") is None
+    assert body.get("edition") is None
+    assert bank.b.user.public_id not in str(body)
+    assert {k for k, v in body.items() if v not in (None, [], "")} <= {
+        "status",
+        "challenge_id",
+        "reasons",
+        "token_type",
+    }

@@ -111,8 +111,6 @@ def _login_out(outcome: LoginOutcome) -> LoginOut:
         status="challenge_required",
         challenge_id=outcome.challenge_id,
         reasons=list(outcome.reasons),
-        user_id=outcome.user_public_id,
-        edition=outcome.edition,
     )
 
 

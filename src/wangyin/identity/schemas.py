@@ -42,8 +42,10 @@ class LoginOut(BaseModel):
         default=None, description="Send a code for it, then verify it to finish logging in"
     )
     reasons: list[str] = Field(default_factory=list, description="night and/or new_device")
-    user_id: str
-    edition: str
+    # Only once logged in: a challenge answer names nobody (issue 11 #15), since a right
+    # password alone must not tell whose account it opened.
+    user_id: str | None = Field(default=None, description="Once authenticated")
+    edition: str | None = Field(default=None, description="Once authenticated")
 
 
 Channel = Literal["sms", "voice"]
