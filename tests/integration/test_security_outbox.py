@@ -170,7 +170,9 @@ def test_dev_inbox_exists_only_in_dev(
     else:
         app_settings = settings
     app = create_app(app_settings, db=sqlite_db, clock=clock)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # From this machine: the dev inbox answers loopback clients only (issue 11 #10).
+    loopback = ("127.0.0.1", 50000)
+    with TestClient(app, raise_server_exceptions=False, client=loopback) as client:
         response = client.get("/api/v1/dev/messages", params={"phone": PHONE})
         inbox = client.get("/dev/inbox", params={"phone": PHONE})
     if env == "dev":

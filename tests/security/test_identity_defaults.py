@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from factories import make_person
 from functional.conftest import Bank
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
+from wangyin.uow import run_write
 
 PG_UNUSED = "postgresql://unused@127.0.0.1/unused"  # the app is handed its database
 GOOD_SECRET = "q7Vb2-Lm9xTz4Rk8Wp1Ns6Yh3Jd0Fc5Gu_Ea7Ko2Mi9Xv4Bt"
@@ -139,3 +141,42 @@ def test_challenge_answer_reveals_no_user_id(bank: Bank) -> None:
         "reasons",
         "token_type",
     }
+
+
+# --- #10: the dev inbox answers loopback clients only -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "answers"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.168.1.20", False),
+        ("203.0.113.9", False),
+        ("testclient", False),
+    ],
+)
+def test_dev_inbox_answers_only_loopback_clients(
+    served: Any,
+    settings: Settings,
+    sqlite_db: Database,
+    clock: FrozenClock,
+    peer: str,
+    answers: bool,
+) -> None:
+    """Issue 11 #10: with the default host (every interface) the dev inbox served every
+    code to the network. It now answers only a client on this machine; others get the
+    404 any unknown path gets."""
+    person = run_write(sqlite_db, lambda s: make_person(s, at=clock.now()))
+    client = served(settings, client=(peer, 50000))
+    paths = [
+        ("/api/v1/dev/messages", {"phone": person.customer.mobile}),
+        ("/dev/inbox", {"phone": person.customer.mobile}),
+        ("/dev/query-stats", {}),
+    ]
+    for path, params in paths:
+        response = client.get(path, params=params)
+        assert (response.status_code == 200) is answers, (path, peer, response.status_code)
+        if not answers:
+            assert response.status_code == 404

@@ -1,21 +1,47 @@
 """Dev-only: the inbox of the dev message gateway, and this process's query counters for
-bench/. Mounted only when WANGYIN_ENV=dev."""
+bench/. Mounted only when WANGYIN_ENV=dev, and answering only clients on this machine.
+
+The inbox holds every one-time code in clear, and the default host serves every
+interface: a phone on the same Wi-Fi read the demo's codes (issue 11 #10). Every route
+here answers a loopback peer only (127.0.0.0/8, ::1, ::ffff:127.x) and is a plain 404 for
+anyone else, like a path that does not exist. The peer is the socket's, or the one a
+trusted proxy names (`forwarded_allow_ips`): a header from anyone else changes nothing.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from wangyin.notify import service as notify
 from wangyin.uow import run_read
-from wangyin.web.context import State
+from wangyin.web.context import State, client_ip
 from wangyin.web.render import render
 
-router = APIRouter()
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and the IPv4-mapped ::ffff:127.x; a name or garbage is not."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def loopback_only(request: Request) -> None:
+    if not is_loopback(client_ip(request)):
+        raise HTTPException(status_code=404)
+
+
+router = APIRouter(dependencies=[Depends(loopback_only)])
 
 
 class DevMessage(BaseModel):
