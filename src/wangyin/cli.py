@@ -44,11 +44,16 @@ def seed_demo() -> None:
     from wangyin.clock import SystemClock
     from wangyin.db import Database
     from wangyin.identity.models import Customer
-    from wangyin.seed import DEMO_PASSWORD, DEMO_PIN, PEOPLE
+    from wangyin.seed import DEMO_PASSWORD, DEMO_PIN, PEOPLE, SeedRefused, refuse_production
     from wangyin.seed import seed_demo as run_seed
     from wangyin.uow import run_write
 
     settings = _settings()
+    try:
+        refuse_production(settings)  # before any connection (issue 11 #10)
+    except SeedRefused as refused:
+        console.print(f"[red]{refused}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
     db = Database(settings.database_url)
     now = SystemClock().now()
     with console.status("seeding demo bank…"):
@@ -204,7 +209,13 @@ def demo(
     import threading
 
     from wangyin.jobs import worker as jobs
+    from wangyin.seed import SeedRefused, refuse_production
 
+    try:
+        refuse_production(_settings())  # the demo seeds: not even a migration in prod
+    except SeedRefused as refused:
+        console.print(f"[red]{refused}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
     # --host/--port stand for WANGYIN_HOST/WANGYIN_PORT in this process, so the dev-inbox
     # address printed with the logins is the one served.
     if host:

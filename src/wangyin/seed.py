@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
+from wangyin.config import Settings
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import hash_password
 from wangyin.identity.validators import id_check_digit
@@ -19,6 +20,20 @@ from wangyin.ledger import service as ledger
 
 DEMO_PASSWORD = "Wangyin@2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_PIN = "147258"  # the demo customers' transaction password, printed too
+
+
+class SeedRefused(Exception):
+    """The demo bank is not loaded here (a production environment)."""
+
+
+def refuse_production(settings: Settings) -> None:
+    """The demo's passwords are published (README, `make demo`): loading its customers
+    into a production database opens them to anyone (issue 11 #10)."""
+    if settings.env == "prod":
+        raise SeedRefused(
+            "seed-demo refuses WANGYIN_ENV=prod: the demo customers' passwords are "
+            "published, so they never go into a production database"
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from factories import make_person
 from functional.conftest import Bank
@@ -180,3 +181,34 @@ def test_dev_inbox_answers_only_loopback_clients(
         assert (response.status_code == 200) is answers, (path, peer, response.status_code)
         if not answers:
             assert response.status_code == 404
+
+
+# --- #10: seed-demo refuses production -----------------------------------------------------
+
+
+def test_seed_demo_refuses_a_production_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11 #10: `seed-demo` wrote the published demo passwords into a production
+    database. With WANGYIN_ENV=prod it refuses before connecting to anything."""
+    from wangyin import cli
+
+    monkeypatch.setenv("WANGYIN_ENV", "prod")
+    monkeypatch.setenv("WANGYIN_DATABASE_URL", PG_UNUSED)
+    monkeypatch.setenv("WANGYIN_SECRET_KEY", GOOD_SECRET)
+
+    def no_database(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("seed-demo touched the database")
+
+    monkeypatch.setattr("wangyin.db.Database", no_database)
+    monkeypatch.setattr("wangyin.migrate.upgrade", no_database)
+    for command in (["seed-demo"], ["demo"]):
+        result = CliRunner().invoke(cli.app, command)
+        assert result.exit_code != 0, result.output
+        assert "prod" in result.output.lower(), result.output
+
+
+def test_seed_demo_function_refuses_production_settings() -> None:
+    from wangyin.seed import SeedRefused, refuse_production
+
+    with pytest.raises(SeedRefused):
+        refuse_production(prod_settings())
+    refuse_production(Settings())  # dev: fine
