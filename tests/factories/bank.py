@@ -2,21 +2,31 @@
 
 Password hashes are Argon2id (~30 ms each), so users made with the default password share
 one hash computed once per process.
+
+Every factory user has a bound phone (`device_of(username)` is the name it gives itself,
+`credential_of(username)` the credential the bank issued for it, `device_headers` both as
+an app sends them). A login from that phone replaces its credential (identity.devices):
+`track_devices(client)` follows those replacements on a TestClient, so a test logs in
+from the phone again and again as the phone itself would.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account, Card
-from wangyin.identity.models import Customer, Device, User
+from wangyin.identity import devices
+from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import hash_password
 from wangyin.identity.validators import id_check_digit
 from wangyin.ids import new_public_id
@@ -42,8 +52,73 @@ def _default_pin_hash() -> str:
 
 
 def device_of(username: str) -> str:
-    """The device id a factory user has already bound (a returning customer's phone)."""
+    """The device id (X-Device-Id) a factory user's bound phone sends: a name, which binds
+    nothing by itself."""
     return f"device-{username}"
+
+
+# username -> the current credential of the factory user's bound phone (this process).
+_CREDENTIALS: dict[str, str] = {}
+
+
+def credential_of(username: str) -> str:
+    """The current credential of the factory user's bound phone."""
+    return _CREDENTIALS[username]
+
+
+def device_headers(username: str) -> dict[str, str]:
+    """What the factory user's bound phone sends with a login (a login name that is no
+    factory user's - a mobile number, nobody's - has no phone: its name only)."""
+    headers = {"X-Device-Id": device_of(username)}
+    if username in _CREDENTIALS:
+        headers["X-Device-Credential"] = _CREDENTIALS[username]
+    return headers
+
+
+def replaced_credential(old: str, new: str) -> None:
+    """The bank replaced `old` by `new`: the phone (or browser) keeps the new one."""
+    for username, current in list(_CREDENTIALS.items()):
+        if current == old:
+            _CREDENTIALS[username] = new
+
+
+def _cookie(header: str, name: str) -> str | None:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:  # a cookie we cannot read is not ours
+        return None
+    return jar[name].value if name in jar else None
+
+
+def _follow_credentials(response: Any) -> None:
+    """A TestClient response hook: when a login answers a new credential for the one the
+    request presented, the phone or browser that holds it keeps the new one."""
+    request = response.request
+    if request.url.path.startswith("/api/"):
+        old = request.headers.get("x-device-credential")
+        if not old or "json" not in response.headers.get("content-type", ""):
+            return
+        response.read()
+        try:
+            new = json.loads(response.content).get("device_credential")
+        except (ValueError, AttributeError):
+            return
+    else:
+        old = _cookie(request.headers.get("cookie", ""), "wy_device")
+        new = None
+        for header in response.headers.get_list("set-cookie"):
+            new = _cookie(header, "wy_device") or new
+    if old and new and new != old:
+        replaced_credential(old, new)
+
+
+def track_devices(client: Any) -> Any:
+    """Follow the bound phones' credential replacements on this TestClient (see above)."""
+    hooks = dict(client.event_hooks)
+    hooks["response"] = [*hooks.get("response", []), _follow_credentials]
+    client.event_hooks = hooks
+    return client
 
 
 def new_id_number(birth: str = "19880808") -> str:
@@ -105,17 +180,10 @@ def make_user(
     )
     session.add(user)
     session.flush()
-    session.add(
-        Device(
-            public_id=new_public_id(),
-            user_id=user.id,
-            device_id=device_of(user.username),
-            label="factory phone",
-            bound_at=at,
-            last_seen_at=at,
-        )
+    _, credential = devices.bind(
+        session, user_id=user.id, name=device_of(user.username), label="factory phone", at=at
     )
-    session.flush()
+    _CREDENTIALS[user.username] = credential
     return user
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, Person, make_person
-from factories.bank import DEFAULT_PIN, device_of
+from factories.bank import DEFAULT_PIN, device_headers, track_devices
 from factories.transfers import latest_code
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
@@ -34,9 +34,10 @@ class Bank:
     def login(
         self, who: str, password: str = DEFAULT_PASSWORD, device: str | None = None
     ) -> dict[str, str]:
-        """Log in from the user's bound device; from another one, answer the challenge with
-        the texted code and the ID number, as a customer would."""
-        device_header = {"X-Device-Id": device or device_of(who)}
+        """Log in from the user's bound phone (its credential); from another device (a
+        name, which binds nothing), answer the challenge with the texted code and the ID
+        number, as a customer would."""
+        device_header = {"X-Device-Id": device} if device else device_headers(who)
         response = self.client.post(
             "/api/v1/auth/login",
             json={"login": who, "password": password},
@@ -123,6 +124,7 @@ def bank(sqlite_db: Database, clock: FrozenClock, settings: Settings) -> Iterato
     a, b, c = run_write(sqlite_db, build)
     app = create_app(settings, db=sqlite_db, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
+        track_devices(client)  # the bound phones keep the credential each login answers
         bank = Bank(client, sqlite_db, clock, settings, a, b, c)
         bank.headers = {p.username: bank.login(p.username) for p in (a, b, c)}
         yield bank

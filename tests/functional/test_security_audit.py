@@ -18,6 +18,7 @@ from factories import DEFAULT_PASSWORD
 from factories.bank import DEFAULT_PIN, device_of
 from functional.conftest import Bank, _phone_and_id
 from wangyin.config import Settings
+from wangyin.identity.models import Device
 from wangyin.notify import service as notify
 from wangyin.notify.models import OutboxMessage
 from wangyin.security.models import AuditRecord
@@ -219,11 +220,20 @@ def test_audit_records_every_security_event_with_who_when_ip_and_device(bank: Ba
     }
     assert expected <= seen, expected - seen
     by_event = {r.event: r for r in rows}
+    # The bound device is recorded by its public id (issue 11 #7), other requests by the
+    # name the app gives itself (X-Device-Id).
+    bound = run_read(
+        bank.db,
+        lambda s: s.scalars(
+            select(Device.public_id).where(Device.device_id == "audit-phone")
+        ).one(),
+    )
     for event in ("device_bound", "transfer_prepared", "transfer_confirmed", "limits_changed"):
         record = by_event[event]
         assert record.actor == bank.b.user.public_id, event
         assert record.customer_id == bank.b.customer.id, event
-        assert (record.ip, record.device_id) == ("testclient", "audit-phone"), event
+        device = bound if event == "device_bound" else "audit-phone"
+        assert (record.ip, record.device_id) == ("testclient", device), event
         assert "Android 14" in record.client and UA in record.client, event
         assert record.at is not None
     confirmed = json.loads(by_event["transfer_confirmed"].details)

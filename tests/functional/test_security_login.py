@@ -13,9 +13,10 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from factories import DEFAULT_PASSWORD
-from factories.bank import device_of
+from factories.bank import credential_of, device_headers, device_of
 from functional.conftest import Bank, _phone_and_id, assert_problem
 from wangyin.config import Settings
+from wangyin.identity import devices
 from wangyin.identity.models import UserSession
 from wangyin.notify import service as notify
 from wangyin.security.models import AuditRecord
@@ -41,7 +42,10 @@ def post_login(
     return bank.client.post(
         "/api/v1/auth/login",
         json={"login": who, "password": password},
-        headers={"X-Device-Id": device if device is not None else device_of(who), **headers},
+        headers={
+            **({"X-Device-Id": device} if device is not None else device_headers(who)),
+            **headers,
+        },
     )
 
 
@@ -246,10 +250,14 @@ def test_new_device_needs_code_and_id_number_then_is_listed_and_removable(bank: 
 
     security = bank.client.get("/api/v1/security", headers=headers).json()
     assert len(security["devices"]) == 2  # the factory phone and this one
-    # From now on this phone logs in without a challenge (daytime).
-    assert post_login(bank, "lina", DEFAULT_PASSWORD, device=phone).json()["status"] == (
-        "authenticated"
-    )
+    # From now on this phone logs in without a challenge (daytime), with the credential
+    # the binding gave it (and then the one each login gives it).
+    credential = done.json()["device_credential"]
+    again = post_login(
+        bank, "lina", DEFAULT_PASSWORD, device=phone, **{"X-Device-Credential": credential}
+    ).json()
+    assert again["status"] == "authenticated"
+    credential = again["device_credential"]
     bound_ids = {
         d["id"]
         for d in bank.client.get("/api/v1/security", headers=bank.headers["lina"]).json()["devices"]
@@ -264,7 +272,9 @@ def test_new_device_needs_code_and_id_number_then_is_listed_and_removable(bank: 
     )
     remaining = bank.client.get("/api/v1/security", headers=bank.headers["lina"]).json()
     assert newest not in {d["id"] for d in remaining["devices"]}
-    again = post_login(bank, "lina", DEFAULT_PASSWORD, device=phone).json()
+    again = post_login(
+        bank, "lina", DEFAULT_PASSWORD, device=phone, **{"X-Device-Credential": credential}
+    ).json()
     assert again["status"] == "challenge_required" and again["reasons"] == ["new_device"]
 
 
@@ -285,8 +295,10 @@ def test_new_device_at_night_gives_both_reasons(bank: Bank) -> None:
 
 def test_login_records_client_type_ip_device_os_and_user_agent(bank: Bank) -> None:
     """4.3.2-a, 4.4-c2: the session row and the audit record hold client type, IP, device
-    id, OS version and user agent of the login."""
+    (the bound device's public id, not its credential), OS version and user agent of the
+    login."""
     ua = "WangyinApp/3.2 (iPhone; CPU iPhone OS 17_4 like Mac OS X)"
+    phone = devices.public_id_of(credential_of("lina"))
     response = post_login(bank, "lina", DEFAULT_PASSWORD, **{"User-Agent": ua})
     token = response.json()["token"]
     row = run_read(
@@ -297,7 +309,7 @@ def test_login_records_client_type_ip_device_os_and_user_agent(bank: Bank) -> No
             )
         ).one(),
     )
-    assert (row.client_type, row.ip, row.device_id) == ("api", "testclient", device_of("lina"))
+    assert (row.client_type, row.ip, row.device_id) == ("api", "testclient", phone)
     assert row.os_version == "iOS 17.4"
     assert row.user_agent == ua
     record = run_read(
@@ -309,7 +321,7 @@ def test_login_records_client_type_ip_device_os_and_user_agent(bank: Bank) -> No
         ).first(),
     )
     assert record is not None
-    assert (record.ip, record.device_id) == ("testclient", device_of("lina"))
+    assert (record.ip, record.device_id) == ("testclient", phone)
     assert "api" in record.client and "iOS 17.4" in record.client and ua in record.client
     # An explicit app header wins over the user agent.
     token2 = post_login(bank, "lina", DEFAULT_PASSWORD, **{"X-Client-OS": "HarmonyOS 4.2"}).json()[

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from factories import DEFAULT_PASSWORD
-from factories.bank import device_of
+from factories.bank import credential_of
 from functional.conftest import Bank
 
 
 def test_security_center_page_shows_every_section(bank: Bank) -> None:
     client = bank.client
-    client.cookies.set("wy_device", device_of("zhangwei"))
+    client.cookies.set("wy_device", credential_of("zhangwei"))
     page = client.get("/login")
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     client.post(

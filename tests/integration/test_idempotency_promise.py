@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from factories import Person, balance, make_person
-from factories.bank import DEFAULT_PASSWORD, device_of, fund
+from factories.bank import DEFAULT_PASSWORD, device_headers, fund
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
@@ -75,7 +75,7 @@ def api(db: Database, clock: FrozenClock, settings: Settings) -> Iterator[Api]:
     payer, payee = run_write(db, build)
     app = create_app(settings, db=db, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
-        device = {"X-Device-Id": device_of(payer.username)}
+        device = device_headers(payer.username)
         login = client.post(
             "/api/v1/auth/login",
             json={"login": payer.username, "password": DEFAULT_PASSWORD},

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from conftest import truncate_all
 from factories import make_account, make_customer, make_person
-from factories.bank import DEFAULT_PASSWORD, DEFAULT_PIN, card_of, device_of
+from factories.bank import DEFAULT_PASSWORD, DEFAULT_PIN, card_of, device_headers
 from factories.transfers import latest_code
 from wangyin import migrate
 from wangyin.accounts.models import Card
@@ -323,7 +323,7 @@ def run_customer_journey(
             "/api/v1/auth/login",
             200,
             json={"login": "zhoujie", "password": DEFAULT_PASSWORD},
-            headers={"X-Device-Id": device_of("zhoujie")},
+            headers=device_headers("zhoujie"),
         )
         j.call(
             "GET", "/api/v1/accounts", 200, headers={"Authorization": f"Bearer {other['token']}"}

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from factories import DEFAULT_PASSWORD
-from factories.bank import device_of
+from factories.bank import credential_of
 from functional.conftest import Bank, assert_problem, bank
 
 __all__ = ["Bank", "assert_problem", "bank", "prepare", "web_login"]
@@ -26,7 +26,7 @@ def web_login(bank: Bank, who: str = "zhangwei") -> str:
     # The bound device's cookie, and no other (an earlier page may have set a new one).
     if "wy_device" in client.cookies:
         client.cookies.delete("wy_device")
-    client.cookies.set("wy_device", device_of(who))
+    client.cookies.set("wy_device", credential_of(who))
     done = client.post(
         "/login",
         data={"login": who, "password": DEFAULT_PASSWORD, "csrf_token": hidden_csrf(page.text)},

@@ -296,7 +296,14 @@ def test_a_new_login_needs_a_new_channel(bank: Bank) -> None:
 
 def test_the_client_opens_a_session_channel_after_login(required: Bank) -> None:
     api = WangyinClient(http=required.client, device_id="device-lina")  # type: ignore[arg-type]
-    api.login("lina", DEFAULT_PASSWORD)
+    # A device id alone is a new device (issue 11 #7): the code and the ID number bind it.
+    mobile, id_number = required.b.customer.mobile, required.b.customer.id_number
+    api.login(
+        "lina",
+        DEFAULT_PASSWORD,
+        code_callback=lambda _challenge: required.last_code(mobile),
+        id_number=id_number,
+    )
     login_channel = api.channel
     envelope = api.seal("code", "654321")
     assert api.channel is not None and api.channel is not login_channel

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, Person, card_of, make_account, make_customer, make_person
-from factories.bank import DEFAULT_PIN, device_of, new_id_number
+from factories.bank import DEFAULT_PIN, credential_of, device_headers, device_of, new_id_number
 from factories.transfers import latest_code
 from functional.conftest import _phone_and_id
 from security.conftest import Bank, assert_problem, hidden_csrf, prepare
@@ -54,7 +54,7 @@ def post_login(bank: Bank, who: str, password: str, device: str | None = None) -
     return bank.client.post(
         "/api/v1/auth/login",
         json={"login": who, "password": password},
-        headers={"X-Device-Id": device if device is not None else device_of(who)},
+        headers={"X-Device-Id": device} if device is not None else device_headers(who),
     )
 
 
@@ -342,6 +342,7 @@ def test_concurrent_wrong_reset_codes_each_consume_a_try(state: AppState, person
         login=person.username,
         password=DEFAULT_PASSWORD,
         client=client(0, device_of(person.username)),
+        device_credential=credential_of(person.username),
     )
     assert outcome.session is not None  # the old password still works
 

@@ -5,21 +5,30 @@ user id before the second factor, no OpenAPI document in production."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
-from factories import make_person
-from functional.conftest import Bank
+from factories import DEFAULT_PASSWORD, make_person
+from factories.bank import credential_of, device_of
+from functional.conftest import Bank, _phone_and_id
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
-from wangyin.uow import run_write
+from wangyin.identity import actions, devices
+from wangyin.runtime import AppState
+from wangyin.security.audit import Client
+from wangyin.security.keys import load_keyring, use_keyring
+from wangyin.uow import run_read, run_write
 
+THREADS = 10
 PG_UNUSED = "postgresql://unused@127.0.0.1/unused"  # the app is handed its database
 GOOD_SECRET = "q7Vb2-Lm9xTz4Rk8Wp1Ns6Yh3Jd0Fc5Gu_Ea7Ko2Mi9Xv4Bt"
 
@@ -212,3 +221,267 @@ def test_seed_demo_function_refuses_production_settings() -> None:
     with pytest.raises(SeedRefused):
         refuse_production(prod_settings())
     refuse_production(Settings())  # dev: fine
+
+
+# --- #7: a device is bound by a secret the bank issued, not by a name it was told ------------
+
+
+def login_api(bank: Bank, who: str, **headers: str) -> Any:
+    return bank.client.post(
+        "/api/v1/auth/login",
+        json={"login": who, "password": DEFAULT_PASSWORD},
+        headers=headers,
+    )
+
+
+def bind_api(bank: Bank, who: str, name: str) -> dict[str, Any]:
+    """A new phone `name` logs in and binds itself with the code and the ID number."""
+    first = login_api(bank, who, **{"X-Device-Id": name}).json()
+    assert first["status"] == "challenge_required" and "new_device" in first["reasons"]
+    mobile, id_number = run_read(bank.db, lambda s: _phone_and_id(s, who))
+    sent = bank.client.post("/api/v1/auth/login/code", json={"challenge_id": first["challenge_id"]})
+    assert sent.status_code == 204, sent.text
+    done = bank.client.post(
+        "/api/v1/auth/login/verify",
+        json={
+            "challenge_id": first["challenge_id"],
+            "code": bank.last_code(mobile),
+            "id_number": id_number,
+        },
+        headers={"X-Device-Id": name},
+    )
+    assert done.status_code == 200, done.text
+    body: dict[str, Any] = done.json()
+    return body
+
+
+def secret_part(credential: str) -> str:
+    return credential.rsplit(".", 1)[-1]
+
+
+def test_a_copied_device_id_does_not_skip_the_new_device_step(bank: Bank) -> None:
+    """Issue 11 #7, 4.3.2-c: the attacker has lina's password and the device id her phone
+    sends (or the device's public id from her device list, or her browser's cookie name):
+    none of them is a binding. Only the secret the bank issued is."""
+    devices = bank.client.get("/api/v1/security", headers=bank.headers["lina"]).json()
+    public_ids = [d["id"] for d in devices["devices"]]
+    assert public_ids
+    for claimed in [device_of("lina"), *public_ids]:
+        body = login_api(bank, "lina", **{"X-Device-Id": claimed}).json()
+        assert body["status"] == "challenge_required", claimed
+        assert body["reasons"] == ["new_device"]
+        bank.clock.advance(seconds=7)  # under the per-customer login limit
+    # Her real credential, presented for another customer, binds nothing there either.
+    body = login_api(bank, "zhangwei", **{"X-Device-Credential": credential_of("lina")}).json()
+    assert body["status"] == "challenge_required"
+
+
+def test_binding_issues_a_credential_that_rotates_at_every_login(bank: Bank) -> None:
+    """Issue 11 #7: binding answers a random device credential (>= 128 bits); a login that
+    presents it skips the new-device step and answers a new one; the old one then counts
+    for nothing (a copy taken before is spent as soon as the phone logs in again)."""
+    bound = bind_api(bank, "lina", "lina-new-phone")
+    first = bound["device_credential"]
+    assert first and len(secret_part(first)) >= 22  # 22 base64url characters: 132 bits
+    again = login_api(bank, "lina", **{"X-Device-Credential": first}).json()
+    assert again["status"] == "authenticated", again
+    second = again["device_credential"]
+    assert second and second != first and secret_part(second) != secret_part(first)
+    bank.clock.advance(seconds=7)
+    stale = login_api(bank, "lina", **{"X-Device-Credential": first}).json()
+    assert stale["status"] == "challenge_required" and stale["reasons"] == ["new_device"]
+    assert stale.get("device_credential") is None
+    third = login_api(bank, "lina", **{"X-Device-Credential": second}).json()
+    assert third["status"] == "authenticated" and third["device_credential"] not in (first, second)
+
+
+def everything(table: str) -> str:
+    return f"SELECT * FROM {table}"  # noqa: S608 - a fixed table name
+
+
+def test_device_credential_is_never_echoed_nor_stored(bank: Bank) -> None:
+    """Issue 11 #7: the security log, the device list and the login history show a
+    device's public id and label, never its credential; the database keeps only a keyed
+    hash of it."""
+    bound = bind_api(bank, "lina", "lina-tablet")["device_credential"]
+    rotated = login_api(bank, "lina", **{"X-Device-Credential": bound}).json()
+    credential = rotated["device_credential"]
+    headers = {"Authorization": f"Bearer {rotated['token']}"}
+    shown = bank.client.get("/api/v1/security/log", headers=headers).text
+    shown += bank.client.get("/api/v1/security", headers=headers).text
+    for value in (bound, credential, factory_credential := credential_of("lina")):
+        assert secret_part(value) not in shown, value
+    overview = bank.client.get("/api/v1/security", headers=headers).json()
+    device_ids = {d["id"] for d in overview["devices"]}
+    log = bank.client.get("/api/v1/security/log", headers=headers).json()
+    logged = {r["device_id"] for r in log if r["event"] in ("login", "device_bound")}
+    assert logged & device_ids  # the log names devices by their public id
+    assert overview["recent_logins"][0]["device_bound"] is True
+    dump = "\n".join(
+        str(row)
+        for table in ("devices", "user_sessions", "login_challenges", "audit_records")
+        for row in run_read(bank.db, lambda s, t=table: s.execute(text(everything(t))).all())
+    )
+    for value in (bound, credential, factory_credential):
+        assert secret_part(value) not in dump
+
+
+def test_a_removed_device_no_longer_counts(bank: Bank) -> None:
+    credential = bind_api(bank, "lina", "lina-old-phone")["device_credential"]
+    headers = bank.headers["lina"]
+    devices = bank.client.get("/api/v1/security", headers=headers).json()["devices"]
+    (old_phone,) = [d["id"] for d in devices if d["id"] in credential]
+    removed = bank.client.delete(f"/api/v1/security/devices/{old_phone}", headers=headers)
+    assert removed.status_code == 204
+    body = login_api(bank, "lina", **{"X-Device-Credential": credential}).json()
+    assert body["status"] == "challenge_required" and body["reasons"] == ["new_device"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "wyd1",
+        "wyd1..",
+        "wyd1.x.y",
+        "wyd1.01234567-89ab-cdef-0123-456789abcdef.AAAA",
+        "." * 80,
+        "wyd1." + "a" * 500,
+        "wyd1.%C3%A9.%00",
+    ],
+)
+def test_a_malformed_credential_is_a_new_device(bank: Bank, forged: str) -> None:
+    response = login_api(bank, "lina", **{"X-Device-Credential": forged})
+    assert response.status_code == 200, response.text
+    assert response.json()["reasons"] == ["new_device"]
+
+
+def test_clients_sending_only_a_device_id_still_log_in_as_a_new_device(bank: Bank) -> None:
+    """What client.py (and any app of before) sends - X-Device-Id only - keeps working:
+    every login is a new device's, finished with the code and the ID number."""
+    for _ in range(2):
+        body = bind_api(bank, "lina", "old-app")
+        assert body["status"] == "authenticated" and body["token"]
+        bank.clock.advance(seconds=7)
+
+
+def hidden_csrf(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def web_login(bank: Bank, who: str) -> Any:
+    page = bank.client.get("/login")
+    return bank.client.post(
+        "/login",
+        data={"login": who, "password": DEFAULT_PASSWORD, "csrf_token": hidden_csrf(page.text)},
+        follow_redirects=False,
+    )
+
+
+def device_cookie(response: Any) -> str:
+    for header in response.headers.get_list("set-cookie"):
+        if header.startswith("wy_device="):
+            return str(header)
+    return ""
+
+
+def test_web_binding_sets_an_httponly_credential_cookie_that_rotates(bank: Bank) -> None:
+    """Issue 11 #7 for browsers: the wy_device cookie holds the bank-issued credential
+    (HttpOnly, SameSite=Strict), set when the browser is bound and replaced at every
+    login; a browser presenting an old or invented cookie goes through the code step."""
+    bank.client.cookies.clear()
+    first = web_login(bank, "lina")
+    assert "/login/verify/" in first.headers["location"]
+    assert not device_cookie(first)  # nothing to bind with before the second factor
+    challenge = first.headers["location"].rsplit("/", 1)[-1]
+    page = bank.client.get(first.headers["location"])
+    csrf = hidden_csrf(page.text)
+    mobile, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "lina"))
+    bank.client.post(f"/login/verify/{challenge}/code", data={"csrf_token": csrf})
+    done = bank.client.post(
+        f"/login/verify/{challenge}",
+        data={"csrf_token": csrf, "code": bank.last_code(mobile), "id_number": id_number},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/accounts"
+    cookie = device_cookie(done)
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    bound = bank.client.cookies["wy_device"]
+    assert len(secret_part(bound)) >= 22
+
+    bank.clock.advance(seconds=7)
+    again = web_login(bank, "lina")
+    assert again.headers["location"] == "/accounts"  # the bound browser: no code step
+    rotated = bank.client.cookies["wy_device"]
+    assert rotated != bound
+    log = bank.client.get("/security").text
+    assert secret_part(bound) not in log and secret_part(rotated) not in log
+
+    bank.clock.advance(seconds=7)
+    bank.client.cookies.delete("wy_device")
+    bank.client.cookies.set("wy_device", bound)  # the copy taken before the rotation
+    stale = web_login(bank, "lina")
+    assert "/login/verify/" in stale.headers["location"]
+
+
+def test_concurrent_logins_with_one_credential_open_one_session(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    """Issue 11 #7 with a copy of the credential: 10 logins presenting it at once (the
+    phone and whoever copied it) are decided one after the other under the user row's
+    lock - the first replaces the credential, the other 9 find it replaced and are
+    challenged as new devices. On both databases."""
+    person = run_write(db, lambda s: make_person(s, at=clock.now()))
+    credential = credential_of(person.username)
+    state = AppState(
+        settings=settings.model_copy(update={"ratelimit_login_per_account": 100}),
+        db=db,
+        clock=clock,
+    )
+    start = threading.Barrier(THREADS)
+    outcomes: list[str] = []
+    guard = threading.Lock()
+
+    def attempt(i: int) -> None:
+        start.wait()
+        try:
+            outcome = actions.password_login(
+                state=state,
+                login=person.username,
+                password=DEFAULT_PASSWORD,
+                client=Client(ip=f"198.51.100.{i + 1}", client_type="api"),
+                device_credential=credential,
+            )
+            result = "authenticated" if outcome.session else ",".join(outcome.reasons)
+        except Exception as error:  # reported as an outcome, then asserted
+            result = f"crash: {error!r}"
+        with guard:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert Counter(outcomes) == Counter({"authenticated": 1, "new_device": THREADS - 1})
+
+
+def test_device_credentials_keep_verifying_after_key_rotation(bank: Bank) -> None:
+    """`wangyin keys rotate` adds a look-up key version: a credential hashed under the old
+    one still verifies (its key id is stored with the hash); the next is hashed under the
+    new one."""
+    before = load_keyring()
+    use_keyring(before.rotated())
+    try:
+        body = login_api(bank, "lina", **{"X-Device-Credential": credential_of("lina")}).json()
+        assert body["status"] == "authenticated"
+        stored = run_read(
+            bank.db,
+            lambda s: s.execute(
+                text("SELECT credential_hash FROM devices WHERE public_id = :p"),
+                {"p": devices.public_id_of(body["device_credential"])},
+            ).scalar_one(),
+        )
+        assert stored.startswith(f"{load_keyring().lookup.active}:")
+        assert load_keyring().lookup.active != before.lookup.active
+    finally:
+        use_keyring(before)

@@ -35,14 +35,22 @@ def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.Acc
     )
 
 
-def password_login(*, state: AppState, login: str, password: str, client: Client) -> LoginOutcome:
-    """One transaction: the per-login-name limit, the lock, the password and its counting
-    (`identity.login`)."""
+def password_login(
+    *, state: AppState, login: str, password: str, client: Client, device_credential: str = ""
+) -> LoginOutcome:
+    """One transaction: the per-login-name limit, the lock, the password and its counting,
+    the device credential checked and replaced (`identity.login`)."""
     now = state.clock.now()
     return run_write(
         state.db,
         lambda s: identity.login(
-            s, login=login, password=password, client=client, at=now, settings=state.settings
+            s,
+            login=login,
+            password=password,
+            client=client,
+            at=now,
+            settings=state.settings,
+            device_credential=device_credential,
         ),
     )
 

@@ -30,7 +30,7 @@ from wangyin.identity.service import LoginOutcome
 from wangyin.security.channel import reveal, reveal_many
 from wangyin.text import SealedText, Text
 from wangyin.uow import run_write
-from wangyin.web.context import ApiUser, State, client_of
+from wangyin.web.context import ApiUser, State, client_of, device_credential_of
 
 router = APIRouter(tags=["identity"])
 
@@ -106,6 +106,7 @@ def _login_out(outcome: LoginOutcome) -> LoginOut:
             expires_at=outcome.session.expires_at,
             user_id=outcome.user_public_id,
             edition=outcome.edition,
+            device_credential=outcome.device_credential,
         )
     return LoginOut(
         status="challenge_required",
@@ -117,11 +118,16 @@ def _login_out(outcome: LoginOutcome) -> LoginOut:
 @router.post("/auth/login", response_model=LoginOut)
 def login(body: LoginIn, request: Request, state: State) -> LoginOut:
     """Password first. At night (00:00–06:00 Beijing time) or from a device that is not
-    bound yet (send `X-Device-Id`), the answer is a challenge to finish with a code."""
+    bound (no `X-Device-Credential`, or not the current one), the answer is a challenge to
+    finish with a code. A bound device's login answers its next credential."""
     password = reveal(state, body.password, field="password")
     return _login_out(
         identity_actions.password_login(
-            state=state, login=body.login, password=password, client=client_of(request)
+            state=state,
+            login=body.login,
+            password=password,
+            client=client_of(request),
+            device_credential=device_credential_of(request),
         )
     )
 
@@ -140,7 +146,8 @@ def login_code(body: ChallengeCodeIn, request: Request, state: State) -> Respons
 
 @router.post("/auth/login/verify", response_model=LoginOut)
 def login_verify(body: ChallengeVerifyIn, request: Request, state: State) -> LoginOut:
-    """The code (and, for a new device, the ID number, which binds the device)."""
+    """The code (and, for a new device, the ID number, which binds the device: the answer
+    carries its first `device_credential`)."""
     clear = reveal_many(state, {"code": body.code, "id_number": body.id_number})
     return _login_out(
         identity_actions.verify_login_code(

@@ -96,7 +96,12 @@ class UserSession(Base):
 
 
 class Device(Base):
-    """A browser or phone the customer bound with a code and their ID number (4.3.2-c)."""
+    """A browser or phone the customer bound with a code and their ID number (4.3.2-c).
+
+    A device is recognised only by the credential the bank issued when it was bound
+    (`identity.devices`, issue 11 #7): only a keyed hash of it is kept here, and it is
+    replaced at every login. `device_id` is the name the app gave itself (X-Device-Id),
+    kept for the record and trusted for nothing."""
 
     __tablename__ = "devices"
     __table_args__ = (Index("ix_devices_user_device", "user_id", "device_id"),)
@@ -105,6 +110,9 @@ class Device(Base):
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     device_id: Mapped[str] = mapped_column(String(80))
+    # "<look-up key id>:<HMAC-SHA256 hex>" of the current credential; None: bound before
+    # credentials existed, recognised no more.
+    credential_hash: Mapped[str | None] = mapped_column(String(100))
     label: Mapped[str] = mapped_column(String(120), default="")
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -140,9 +148,24 @@ class LoginChallenge(Base):
     reasons: Mapped[str] = mapped_column(String(64))  # comma-separated: night, new_device
     client_type: Mapped[str] = mapped_column(String(16))
     device_id: Mapped[str] = mapped_column(String(80), default="")
+    # The bound device whose credential the login presented (a night login from it): its
+    # credential is replaced when the challenge is passed. None: a new device.
+    bound_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PasswordHistory(Base):
+    """A login password the customer used before (issue 11 #15): its Argon2id hash, as it
+    was stored, so that a change or reset can refuse the latest ones again."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Registration(Base):

@@ -10,7 +10,6 @@ from wangyin.errors import DomainError
 from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
-from wangyin.ids import new_token
 from wangyin.uow import run_write
 from wangyin.web.context import (
     DEVICE_COOKIE,
@@ -21,6 +20,7 @@ from wangyin.web.context import (
     app_state,
     check_form_csrf,
     client_of,
+    device_credential_of,
 )
 from wangyin.web.forms import (
     anonymous_csrf,
@@ -37,6 +37,9 @@ router = APIRouter()
 REGISTER_FIELDS = ("name", "id_number", "mobile", "card_number", "username")
 # Shown again after a refusal; the ID and card numbers are not echoed back (4.1.2.1-e).
 ECHOED_REGISTER_FIELDS = ("name", "mobile", "username")
+# The device cookie is replaced at every login; one that is never used again dies with
+# the longest lifetime browsers keep a cookie (400 days).
+DEVICE_COOKIE_DAYS = 400
 
 
 def _anonymous_page(
@@ -55,17 +58,6 @@ def _anonymous_page(
         status=status,
     )
     set_anonymous_csrf(request, response, token)
-    if not request.cookies.get(DEVICE_COOKIE):
-        # A random id for this browser, so it can be bound as a device (4.3.2-c).
-        response.set_cookie(
-            DEVICE_COOKIE,
-            new_token(),
-            max_age=5 * 365 * 86400,
-            httponly=True,
-            samesite="strict",
-            secure=app_state(request).settings.secure_cookies,
-            path="/",
-        )
     return response
 
 
@@ -73,6 +65,18 @@ def _after_login(request: Request, outcome: LoginOutcome) -> Response:
     if outcome.session is not None:
         response = RedirectResponse("/accounts", status_code=303)
         set_session_cookie(request, response, outcome.session.token)
+        if outcome.device_credential:
+            # The browser's device credential (4.3.2-c, issue 11 #7): issued when it was
+            # bound, replaced at every login; no script of any page can read it.
+            response.set_cookie(
+                DEVICE_COOKIE,
+                outcome.device_credential,
+                max_age=DEVICE_COOKIE_DAYS * 86400,
+                httponly=True,
+                samesite="strict",
+                secure=app_state(request).settings.secure_cookies,
+                path="/",
+            )
         return response
     return RedirectResponse(f"/login/verify/{outcome.challenge_id}", status_code=303)
 
@@ -101,6 +105,7 @@ async def login_submit(request: Request, state: State) -> Response:
             login=form.get("login", ""),
             password=form.get("password", ""),
             client=client_of(request, "web"),
+            device_credential=device_credential_of(request),
         )
     except DomainError as exc:
         return _anonymous_page(

@@ -46,6 +46,14 @@ class LoginOut(BaseModel):
     # password alone must not tell whose account it opened.
     user_id: str | None = Field(default=None, description="Once authenticated")
     edition: str | None = Field(default=None, description="Once authenticated")
+    device_credential: str | None = Field(
+        default=None,
+        description=(
+            "Once authenticated: this device's credential. Keep it secret and send it as "
+            "X-Device-Credential with the next login, which answers a new one: without it "
+            "every login is a new device's"
+        ),
+    )
 
 
 Channel = Literal["sms", "voice"]

@@ -56,7 +56,7 @@ def amount_or_zero(text: str) -> int:
 def overview(session: Session, *, user: CurrentUser, settings: Settings) -> SecurityOut:
     record = session.get_one(User, user.user_id)
     limits = center.effective_limits(record, settings)
-    bound = {d.device_id for d in center.devices(session, user_id=user.user_id)}
+    bound = {d.public_id for d in center.devices(session, user_id=user.user_id)}
     return SecurityOut(
         freeze=record.freeze,  # type: ignore[arg-type]
         limits=LimitsOut(

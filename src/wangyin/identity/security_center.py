@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.config import Settings
 from wangyin.errors import DomainError
+from wangyin.identity import devices as devices_
 from wangyin.identity import otp, validators
 from wangyin.identity import service as identity
 from wangyin.identity.models import Customer, Device, User, UserSession
@@ -301,7 +302,7 @@ def remove_device(
     device = session.scalars(select(Device).where(Device.public_id == device_public_id)).first()
     if device is None or device.user_id != user_id or device.removed_at is not None:
         raise DomainError("device_not_found")
-    device.removed_at = at
+    devices_.remove(device, at=at)  # its credential counts no more
     user = session.get_one(User, user_id)
     audit.append(
         session,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NoReturn
@@ -21,7 +21,7 @@ from wangyin.db import table_of
 from wangyin.errors import DomainError
 from wangyin.idempotency.models import IdempotencyRecord
 from wangyin.idempotency.service import StoredAnswer
-from wangyin.identity import otp, validators
+from wangyin.identity import devices, otp, validators
 from wangyin.identity.models import (
     Customer,
     Device,
@@ -707,21 +707,14 @@ class LoginOutcome:
     reasons: tuple[str, ...] = ()
     user_public_id: str = ""
     edition: str = ""
+    # With a session: the device's new credential (binding, or the one before replaced),
+    # for the browser's cookie or the app to keep; shown nowhere else.
+    device_credential: str | None = None
 
 
 def is_night(at: datetime) -> bool:
     """00:00–06:00 in the bank's time zone (4.3.2-e)."""
     return as_utc(at).astimezone(BANK_TZ).hour < 6
-
-
-def _device_bound(session: Session, *, user_id: int, device_id: str) -> Device | None:
-    if not device_id:
-        return None
-    return session.scalars(
-        select(Device).where(
-            Device.user_id == user_id, Device.device_id == device_id, Device.removed_at.is_(None)
-        )
-    ).first()
 
 
 def login(
@@ -732,8 +725,13 @@ def login(
     client: Client,
     at: datetime,
     settings: Settings,
+    device_credential: str = "",
 ) -> LoginOutcome:
     """Check the password; then open a session or ask for a code.
+
+    A bound device is one that presents the credential the bank issued it
+    (`device_credential`, issue 11 #7); a device id alone is a new device. A login from a
+    bound device replaces its credential (`LoginOutcome.device_credential`).
 
     One transaction decides and counts (ARCHITECTURE rule 9, issue 11 #2/#3/#12): the
     attempt is counted against the login name's rate limit, the user row is locked, and
@@ -780,9 +778,18 @@ def login(
     reasons = []
     if is_night(at):
         reasons.append("night")
-    device = _device_bound(session, user_id=user.id, device_id=client.device_id)
-    if device is None:
+    device = devices.verified(session, user_id=user.id, credential=device_credential)
+    details: dict[str, Any] = {}
+    if device is not None:
+        client = replace(client, device_id=device.public_id)
+    else:
         reasons.append("new_device")
+        if device_credential:
+            # A credential that is not (or no longer) a bound device's: a copy spent by a
+            # later login, a removed device's, or a forgery. Its name is not recorded.
+            details["device_credential"] = "refused"
+            if client.device_id == devices.public_id_of(device_credential):
+                client = replace(client, device_id="")
     if reasons:
         challenge = LoginChallenge(
             public_id=new_public_id(),
@@ -790,6 +797,7 @@ def login(
             reasons=",".join(reasons),
             client_type=client.client_type,
             device_id=client.device_id,
+            bound_device_id=device.id if device is not None else None,
             created_at=at,
             expires_at=at + timedelta(minutes=5),
         )
@@ -802,7 +810,7 @@ def login(
             at=at,
             client=client,
             customer_id=user.customer_id,
-            details={"reasons": reasons},
+            details={"reasons": reasons, **details},
         )
         return LoginOutcome(
             challenge_id=challenge.public_id,
@@ -811,13 +819,25 @@ def login(
             edition=user.edition,
         )
     assert device is not None  # noqa: S101 - reasons is empty only for a bound device
-    device.last_seen_at = at
-    return _open_session(session, user=user, client=client, at=at, settings=settings)
+    return _open_session(session, user=user, device=device, client=client, at=at, settings=settings)
 
 
 def _open_session(
-    session: Session, *, user: User, client: Client, at: datetime, settings: Settings
+    session: Session,
+    *,
+    user: User,
+    device: Device,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+    credential: str | None = None,
 ) -> LoginOutcome:
+    """A session from a bound device, whose credential is replaced now (`credential`: the
+    one a binding has just issued)."""
+    if credential is None:
+        credential = devices.issue(device)
+    device.last_seen_at = at
+    client = replace(client, device_id=device.public_id)
     started = start_session(
         session,
         user=user,
@@ -826,7 +846,7 @@ def _open_session(
         user_agent=client.user_agent,
         at=at,
         settings=settings,
-        device_id=client.device_id,
+        device_id=device.public_id,
         os_version=client.os_version,
     )
     audit.append(
@@ -838,7 +858,12 @@ def _open_session(
         client=client,
         customer_id=user.customer_id,
     )
-    return LoginOutcome(session=started, user_public_id=user.public_id, edition=user.edition)
+    return LoginOutcome(
+        session=started,
+        user_public_id=user.public_id,
+        edition=user.edition,
+        device_credential=credential,
+    )
 
 
 def _local_hhmm(moment: datetime) -> str:
@@ -1068,16 +1093,16 @@ def complete_challenge(
         if not normalized or lookup_hash(normalized) != customer.id_number_hash:
             raise otp.refusal(session, row, at=at, client=client, code="wrong_id_number")
     otp.accept(session, row, at=at)
-    if "new_device" in challenge.reasons and challenge.device_id:
-        session.add(
-            Device(
-                public_id=new_public_id(),
-                user_id=user.id,
-                device_id=challenge.device_id,
-                label=client.describe()[:120],
-                bound_at=at,
-                last_seen_at=at,
-            )
+    challenge.completed_at = at
+    device = devices.active(session, device_id=challenge.bound_device_id, user_id=user.id)
+    credential = None
+    if device is None:
+        # A new device (or the bound one was removed meanwhile): the code and the ID
+        # number bind it, and it gets its first credential.
+        if "new_device" not in challenge.reasons:
+            raise DomainError("challenge_not_found")
+        device, credential = devices.bind(
+            session, user_id=user.id, name=challenge.device_id, label=client.describe(), at=at
         )
         audit.append(
             session,
@@ -1085,11 +1110,18 @@ def complete_challenge(
             outcome="success",
             actor=user.public_id,
             at=at,
-            client=client,
+            client=replace(client, device_id=device.public_id),
             customer_id=user.customer_id,
         )
-    challenge.completed_at = at
-    return _open_session(session, user=user, client=client, at=at, settings=settings)
+    return _open_session(
+        session,
+        user=user,
+        device=device,
+        client=client,
+        at=at,
+        settings=settings,
+        credential=credential,
+    )
 
 
 # ---------------------------------------------------------------------------------------

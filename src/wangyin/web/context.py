@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from wangyin.errors import DomainError
+from wangyin.identity import devices
 from wangyin.identity import service as identity
 from wangyin.identity.service import Caller, CurrentUser
 from wangyin.runtime import AppState as AppState  # re-exported for the routes
@@ -17,7 +18,11 @@ from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
 SESSION_COOKIE = "wy_session"
+# The bound browser's device credential (identity.devices): HttpOnly, set by the bank
+# when the browser is bound and replaced at every login.
 DEVICE_COOKIE = "wy_device"
+# An app's device credential, as the login answered it (`device_credential`).
+DEVICE_CREDENTIAL_HEADER = "x-device-credential"
 ANON_CSRF_COOKIE = "wy_csrf"
 LANG_COOKIE = "lang"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -53,13 +58,27 @@ def os_version_of(user_agent: str) -> str:
     return ""
 
 
+def device_credential_of(request: Request) -> str:
+    """The device credential the caller presents: an app's X-Device-Credential header on
+    the API, the browser's wy_device cookie on pages (never the other way round)."""
+    if request.url.path.startswith("/api/"):
+        return request.headers.get(DEVICE_CREDENTIAL_HEADER, "")
+    return request.cookies.get(DEVICE_COOKIE, "")
+
+
 def client_of(request: Request, client_type: str | None = None) -> Client:
-    """Who is calling from where (4.3.2-a): apps send X-Device-Id and X-Client-OS; the web
-    has its device cookie and the user agent."""
+    """Who is calling from where (4.3.2-a): apps send X-Device-Id (a name they give
+    themselves) and X-Client-OS; the web has the user agent. The device is recorded as the
+    name an app gives, else as the public id inside its device credential - never the
+    credential itself (issue 11 #7); a login records the bound device it verified."""
     user_agent = request.headers.get("user-agent", "")[:300]
     if client_type is None:
         client_type = "api" if request.url.path.startswith("/api/") else "web"
-    device = request.headers.get("x-device-id") or request.cookies.get(DEVICE_COOKIE) or ""
+    device = (
+        (request.headers.get("x-device-id") if request.url.path.startswith("/api/") else None)
+        or devices.public_id_of(device_credential_of(request))
+        or ""
+    )
     return Client(
         ip=client_ip(request),
         device_id=device[:80],
