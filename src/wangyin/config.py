@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Login hardening (4.3.2-f): lock after the 5th consecutive failure, timed unlock.
     login_max_failures: int = 5
     login_lock_minutes: int = 30
+    # A new login password may not be any of the customer's last N (the current one
+    # included; issue 11 #15). Their Argon2id hashes are kept, N - 1 of them.
+    password_history_count: int = Field(default=5, ge=1, le=24)
 
     # Rate limits (4.1.2.x, ASVS 6.6.3): at most N requests per window, counted in the
     # database so every app node sees the same counts. Per client IP on the routes...

@@ -38,6 +38,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "weak_password": (422, "The password is too weak: {reason}"),
     "password_reused": (422, "The new password must differ from the current one."),
+    "password_in_history": (
+        422,
+        "The new password must not be one of your last {count} passwords.",
+    ),
     "invalid_credentials": (401, "The login name or password is incorrect."),
     "wrong_password": (422, "The current password is incorrect."),
     "not_authenticated": (401, "Please log in first."),

@@ -5,6 +5,7 @@ user id before the second factor, no OpenAPI document in production."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 
 from factories import DEFAULT_PASSWORD, make_person
 from factories.bank import credential_of, device_of
-from functional.conftest import Bank, _phone_and_id
+from functional.conftest import Bank, _phone_and_id, assert_problem
 from wangyin.app import create_app
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
@@ -221,6 +222,80 @@ def test_seed_demo_function_refuses_production_settings() -> None:
     with pytest.raises(SeedRefused):
         refuse_production(prod_settings())
     refuse_production(Settings())  # dev: fine
+
+
+# --- #15: password history -------------------------------------------------------------------
+
+HISTORY = ["Lishi-Mima-1a", "Lishi-Mima-2b", "Lishi-Mima-3c", "Lishi-Mima-4d", "Lishi-Mima-5e"]
+
+
+def change(bank: Bank, old: str, new: str, who: str = "lina") -> Any:
+    return bank.client.post(
+        "/api/v1/auth/password",
+        json={"old_password": old, "new_password": new},
+        headers=bank.headers[who],
+    )
+
+
+def test_password_change_refuses_each_of_the_last_five_passwords(bank: Bank) -> None:
+    """Issue 11 #15, ASVS5-6.2.x, 4.1.2.1-g: a new login password may not be the current
+    one or any of the four before it; the sixth one back may come again."""
+    passwords = [DEFAULT_PASSWORD, *HISTORY[:4]]  # the 5 latest, the current last
+    for old, new in itertools.pairwise(passwords):
+        assert change(bank, old, new).status_code == 204
+    current = passwords[-1]
+    assert_problem(change(bank, current, current), "password_reused", 422)
+    for earlier in passwords[:-1]:
+        body = assert_problem(change(bank, current, earlier), "password_in_history", 422)
+        assert "5" in body["detail"]
+    assert change(bank, current, HISTORY[4]).status_code == 204
+    # DEFAULT_PASSWORD is now the sixth back: allowed again.
+    assert change(bank, HISTORY[4], DEFAULT_PASSWORD).status_code == 204
+
+
+def test_password_reset_refuses_the_last_five_passwords(bank: Bank) -> None:
+    """Issue 11 #15: "forgot password" cannot set an old password again either (checked
+    after the code, so the answer tells nothing to whoever lacks it)."""
+    assert change(bank, DEFAULT_PASSWORD, HISTORY[0]).status_code == 204
+    mobile, id_number = run_read(bank.db, lambda s: _phone_and_id(s, "lina"))
+
+    def reset(new_password: str) -> Any:
+        started = bank.client.post(
+            "/api/v1/auth/password/reset",
+            json={"id_number": id_number, "card_number": bank.b.card_number},
+        )
+        assert started.status_code == 200, started.text
+        return bank.client.post(
+            "/api/v1/auth/password/reset/finish",
+            json={
+                "challenge_id": started.json()["challenge_id"],
+                "code": bank.last_code(mobile),
+                "new_password": new_password,
+            },
+        )
+
+    assert_problem(reset(HISTORY[0]), "password_reused", 422)
+    assert_problem(reset(DEFAULT_PASSWORD), "password_in_history", 422)
+    assert reset(HISTORY[1]).status_code == 204
+
+
+def test_password_history_keeps_argon2_hashes_only(bank: Bank) -> None:
+    """The old passwords are kept as their Argon2id hashes (peppered like the current
+    one), at most the four before the current one."""
+    passwords = [DEFAULT_PASSWORD, *HISTORY]
+    for old, new in itertools.pairwise(passwords):
+        assert change(bank, old, new).status_code == 204
+    rows = run_read(
+        bank.db,
+        lambda s: s.execute(
+            text("SELECT password_hash FROM password_history WHERE user_id = :u"),
+            {"u": bank.b.user.id},
+        ).all(),
+    )
+    assert len(rows) == 4
+    for (stored,) in rows:
+        assert stored.startswith("$argon2id$")
+        assert not any(p in stored for p in passwords)
 
 
 # --- #7: a device is bound by a secret the bank issued, not by a name it was told ------------

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Card
@@ -26,6 +26,7 @@ from wangyin.identity.models import (
     Customer,
     Device,
     LoginChallenge,
+    PasswordHistory,
     Registration,
     User,
     UserSession,
@@ -643,8 +644,7 @@ def change_password(
         mobile=customer.mobile,
         username=user.username,
     )
-    user.password_hash = hash_password(new_password)
-    user.password_changed_at = at
+    replace_password(session, user=user, new_password=new_password, at=at, settings=settings)
     others = update(UserSession).where(
         UserSession.user_id == user.id, UserSession.ended_at.is_(None)
     )
@@ -660,6 +660,33 @@ def change_password(
         client=client,
         customer_id=user.customer_id,
     )
+
+
+def replace_password(
+    session: Session, *, user: User, new_password: str, at: datetime, settings: Settings
+) -> None:
+    """Set a new login password unless it is one of the customer's last
+    `password_history_count` (the current one included; issue 11 #15, 4.1.2.1-g): the
+    current hash goes into `password_history`, which keeps the latest ones before it.
+    Called once the customer is authenticated for the change (current password, or the
+    reset code), so the refusal tells nothing to someone who is not."""
+    depth = settings.password_history_count
+    if verify_password(user.password_hash, new_password):
+        raise DomainError("password_reused")
+    earlier = session.execute(
+        select(PasswordHistory.id, PasswordHistory.password_hash)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+    ).all()
+    for _, stored in earlier[: depth - 1]:
+        if verify_password(stored, new_password):
+            raise DomainError("password_in_history", count=depth)
+    session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, replaced_at=at))
+    dropped = [row_id for row_id, _ in earlier[max(depth - 2, 0) :]]
+    if dropped:
+        session.execute(delete(PasswordHistory).where(PasswordHistory.id.in_(dropped)))
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = at
 
 
 def upgrade_to_professional(session: Session, *, login: str, at: datetime) -> User:
@@ -1266,8 +1293,7 @@ def finish_password_reset(
         settings=settings,
         client=client,
     )
-    user.password_hash = hash_password(new_password)
-    user.password_changed_at = at
+    replace_password(session, user=user, new_password=new_password, at=at, settings=settings)
     # A login lock is not lifted here: only its time or staff end it (issue 11 #3).
     challenge.completed_at = at
     session.execute(
