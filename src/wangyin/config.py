@@ -65,8 +65,14 @@ class Settings(BaseSettings):
     # these rates (CNY per one unit of the currency), stated to the customer beside the
     # limits. Rounded up, so a limit is never exceeded through rounding.
     limit_cny_rates: dict[str, str] = Field(
-        default={"CNY": "1", "USD": "7.30", "EUR": "7.90", "HKD": "0.94", "GBP": "9.20",
-                 "JPY": "0.050"}
+        default={
+            "CNY": "1",
+            "USD": "7.30",
+            "EUR": "7.90",
+            "HKD": "0.94",
+            "GBP": "9.20",
+            "JPY": "0.050",
+        }
     )
     # The bank's own accounts (cash, clearing, fees, ...) are split into this many
     # sub-accounts per purpose and currency, so concurrent payments never queue on one row.

@@ -173,7 +173,9 @@ def change_password(
     body: ChangePasswordIn, request: Request, user: ApiUser, state: State
 ) -> Response:
     clear = reveal_many(
-        state, {"old_password": body.old_password, "new_password": body.new_password}
+        state,
+        {"old_password": body.old_password, "new_password": body.new_password},
+        session_token=request.state.session_token,  # only this session's channels
     )
     identity_actions.change_password(
         state=state,

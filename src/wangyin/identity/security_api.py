@@ -204,7 +204,11 @@ def get_security(user: ApiUser, state: State) -> SecurityOut:
 @router.put("/limits", status_code=204)
 def put_limits(body: LimitsIn, request: Request, user: ApiUser, state: State) -> Response:
     single, daily = parse_amount(body.single_limit, "CNY"), parse_amount(body.daily_limit, "CNY")
-    code = reveal(state, body.code, field="code") if body.code is not None else None
+    code = (
+        reveal(state, body.code, field="code", session_token=request.state.session_token)
+        if body.code is not None
+        else None
+    )
     change_settings(
         state=state,
         user=user,
@@ -222,7 +226,11 @@ def put_password_free(
     body: PasswordFreeIn, request: Request, user: ApiUser, state: State
 ) -> Response:
     single, daily = amount_or_zero(body.single), amount_or_zero(body.daily)
-    code = reveal(state, body.code, field="code") if body.code is not None else None
+    code = (
+        reveal(state, body.code, field="code", session_token=request.state.session_token)
+        if body.code is not None
+        else None
+    )
     change_settings(
         state=state,
         user=user,
@@ -270,6 +278,7 @@ def change_transaction_password(
             "old_transaction_password": body.old_transaction_password,
             "new_transaction_password": body.new_transaction_password,
         },
+       session_token=request.state.session_token,
     )
     change_pin(
         state=state,
@@ -314,6 +323,7 @@ def post_unfreeze(body: UnfreezeBody, request: Request, user: ApiUser, state: St
             "transaction_password": body.transaction_password,
             "id_number": body.id_number,
         },
+       session_token=request.state.session_token,
     )
     unfreeze_with_code(
         state=state,

@@ -16,7 +16,7 @@ from wangyin.identity import devices as devices_
 from wangyin.identity import otp, validators
 from wangyin.identity import service as identity
 from wangyin.identity.models import Customer, Device, User, UserSession
-from wangyin.identity.passwords import verify_password
+from wangyin.identity.passwords import rehash_if_needed, verify_password
 from wangyin.money import format_grouped
 from wangyin.security import audit
 from wangyin.security.audit import Client
@@ -259,6 +259,9 @@ def unfreeze(
         if not verify_password(user.transaction_pin_hash, transaction_password):
             identity.record_pin_failure(session, user_id=user_id, client=client, at=at)
             raise otp.refusal(session, row, at=at, client=client, code="wrong_transaction_password")
+        repeppered = rehash_if_needed(user.transaction_pin_hash or "", transaction_password)
+        if repeppered:  # a hash from before the pepper, or under an older one
+            user.transaction_pin_hash = repeppered
     else:
         customer = session.get_one(Customer, user.customer_id)
         try:

@@ -31,7 +31,12 @@ from wangyin.identity.models import (
     User,
     UserSession,
 )
-from wangyin.identity.passwords import hash_password, needs_rehash, verify_password
+from wangyin.identity.passwords import (
+    hash_password,
+    needs_rehash,
+    rehash_if_needed,
+    verify_password,
+)
 from wangyin.ids import new_public_id, new_token
 from wangyin.notify import service as notify
 from wangyin.security import audit, ratelimit
@@ -1366,6 +1371,9 @@ def check_transaction_pin(session: Session, *, user_id: int, pin: str) -> None:
     user = session.get_one(User, user_id)
     if not verify_password(user.transaction_pin_hash, pin):
         raise DomainError("wrong_transaction_password")
+    repeppered = rehash_if_needed(user.transaction_pin_hash or "", pin)
+    if repeppered:  # a hash from before the pepper, or under an older one
+        user.transaction_pin_hash = repeppered
 
 
 def _locked_user(session: Session, user_id: int) -> User:

@@ -39,6 +39,7 @@ from wangyin.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database cannot be reached (or written) at all, as opposed
     to a bug, a constraint or a conflict in this one request."""
