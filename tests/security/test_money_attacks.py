@@ -10,7 +10,7 @@ from factories.bank import DEFAULT_PIN
 from factories.transfers import latest_code
 from security.conftest import Bank, assert_problem, prepare
 from wangyin.client import WangyinClient
-from wangyin.identity.models import Customer
+from wangyin.identity.models import Customer, User
 from wangyin.payments.service import PAYEE_MISSES_PER_HOUR
 from wangyin.uow import run_read, run_write
 
@@ -87,3 +87,34 @@ def test_a_strangers_channel_cannot_confirm_a_transfer_in_a_customers_session(ba
     )
     assert_problem(refused, "channel_invalid")
     assert bank.balances()[bank.b.account.account_number] == "500.00"
+
+
+def test_limits_are_in_cny_and_other_currencies_count_at_the_stated_rate(bank: Bank) -> None:
+    """Issue 11 #5: password-free 1,000/5,000 CNY let foreign-currency transfers through as
+    if their units were yuan. 150.00 USD is 1,095.00 CNY at the stated 7.30: over the
+    password-free 1,000, so it needs the PIN and code; the rates are stated to the customer."""
+
+    def usd_accounts(s: Session) -> tuple[str, str]:
+        user = s.get_one(User, bank.a.user.id)
+        user.password_free_single_minor = 1_000_00
+        user.password_free_daily_minor = 5_000_00
+        payer = s.get_one(Customer, bank.a.customer.id)
+        payee = s.get_one(Customer, bank.b.customer.id)
+        source = make_account(
+            s, payer, at=bank.clock.now(), currency="USD", balance_minor=10_000_00
+        )
+        target = make_account(s, payee, at=bank.clock.now(), currency="USD")
+        return source.public_id, target.account_number
+
+    source, target = run_write(bank.db, usd_accounts)
+    usd = {"from_account_id": source, "to_account_number": target, "currency": "USD"}
+    small = prepare(bank, amount="130.00", **usd)  # 949.00 CNY: password-free
+    assert small.status_code == 201, small.text
+    assert small.json()["second_factor_required"] is False
+    large = prepare(bank, amount="150.00", **usd)  # 1,095.00 CNY: PIN and code
+    assert large.status_code == 201, large.text
+    assert large.json()["second_factor_required"] is True
+
+    shown = bank.client.get("/api/v1/security", headers=bank.headers["zhangwei"]).json()
+    assert shown["limits"]["currency"] == "CNY"
+    assert shown["limits"]["cny_rates"]["USD"] == "7.30"

@@ -68,6 +68,7 @@ def overview(session: Session, *, user: CurrentUser, settings: Settings) -> Secu
             password_free_daily=_cny(limits.password_free_daily_minor),
             password_free_single_max=_cny(settings.password_free_single_max_minor),
             password_free_daily_max=_cny(settings.password_free_daily_max_minor),
+            cny_rates={k: v for k, v in settings.limit_cny_rates.items() if k != "CNY"},
         ),
         devices=[
             DeviceOut(

@@ -38,6 +38,9 @@ class LimitsOut(BaseModel):
     password_free_daily: str
     password_free_single_max: str
     password_free_daily_max: str
+    # A transfer in another currency counts against these CNY limits at these rates
+    # (CNY per one unit), rounded up (issue 11 #5).
+    cny_rates: dict[str, str] = {}
 
 
 class SecurityOut(BaseModel):
