@@ -29,7 +29,7 @@ def _settings() -> Settings:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Apply migrations up to REVISION."""
     from wangyin.migrate import upgrade
 
@@ -222,7 +222,7 @@ def demo(
         os.environ["WANGYIN_HOST"] = host
     if port:
         os.environ["WANGYIN_PORT"] = str(port)
-    db_upgrade("head")
+    db_upgrade("heads")
     seed_demo()
     threading.Thread(target=jobs.run, args=(_settings(),), daemon=True, name="worker").start()
     serve(host=None, port=None, workers=1, tls_cert=None, tls_key=None)  # type: ignore[arg-type]

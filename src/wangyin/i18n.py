@@ -1,7 +1,9 @@
 """Simplified Chinese first, English second.
 
-Source strings are English (gettext msgids); `web/locales/<lang>/LC_MESSAGES/messages.po`
-holds the translations, read with Babel at start-up (no compile step to forget).
+Source strings are English (gettext msgids); `web/locales/<lang>/LC_MESSAGES/*.po` hold
+the translations, read with Babel at start-up (no compile step to forget): `messages.po`
+for the core, and one catalog per domain that needs many strings (`clearing.po`, …), so
+work on different domains does not edit one file. A msgid defined twice is an error.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ _CATALOG_NAMES = {"zh": "zh_Hans", "en": "en"}
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    path = LOCALE_DIR / _CATALOG_NAMES[lang] / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        po = read_po(handle)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+    table: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / _CATALOG_NAMES[lang] / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            po = read_po(handle)
+        for m in po:
+            if m.id and m.string and not m.fuzzy:
+                if str(m.id) in table and table[str(m.id)] != str(m.string):
+                    raise ValueError(f"{path.name}: {m.id!r} is translated differently elsewhere")
+                table[str(m.id)] = str(m.string)
+    return table
 
 
 def gettext(text: str, lang: str, **params: Any) -> str:

@@ -67,7 +67,10 @@ def schema_problem(database_url: str) -> str | None:
     )
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """To every head: a domain may start its own branch of migrations from the revision it
+    builds on (its own `branch_labels`), so work on two domains never fights over one
+    `down_revision`; "heads" applies all of them."""
     command.upgrade(alembic_config(database_url), revision)
 
 
