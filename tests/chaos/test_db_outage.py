@@ -11,19 +11,13 @@ connection; the server logs one warning for the outage and no traceback. When it
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
-import pwd
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -33,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from private_postgres import PrivatePostgres, free_port, private_postgres
 from wangyin.app import create_app
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -68,88 +63,15 @@ uvicorn.run(
 """
 
 
-# Trusted local superuser, no fsync: a throwaway cluster for one test.
-INITDB_OPTIONS = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pg_bin() -> Path | None:
-    for directory in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        path = Path(directory)
-        if all((path / name).exists() for name in ("initdb", "pg_ctl", "postgres")):
-            return path
-    return None
-
-
-@dataclass
-class PrivatePostgres:
-    bin: Path
-    root: Path
-    port: int
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        command = [str(self.bin / args[0]), *args[1:]]
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=60)
-
-    def start(self) -> None:
-        options = f"-F -p {self.port} -k {self.root} -h 127.0.0.1 -c max_connections=30"
-        log = str(self.root / "postgres.log")
-        self.run(
-            "pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "30", "-o", options, "start"
-        )
-
-    def stop(self, check: bool = True) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=check)
-
-
 @pytest.fixture
 def private_pg() -> Iterator[PrivatePostgres]:
-    binaries = _pg_bin()
-    if binaries is None:
-        reason = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin"
-        if IN_CI:
-            pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
-        pytest.skip(reason)
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            if IN_CI:
-                pytest.fail("running as root without a postgres OS user", pytrace=False)
-            pytest.skip("running as root without a postgres OS user to run PostgreSQL as")
-    # Not under pytest's tmp_path: its parents are private to root, and postgres must enter.
-    root = Path(tempfile.mkdtemp(prefix="wangyin-outage-pg-"))
-    if os.geteuid() == 0:
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-    pg = PrivatePostgres(bin=binaries, root=root, port=_free_port())
-    try:
-        pg.run("initdb", "-D", str(pg.data), *INITDB_OPTIONS)
-        pg.start()
+    with private_postgres("wangyin-outage-pg-") as pg:
         yield pg
-    finally:
-        with contextlib.suppress(Exception):
-            pg.stop(check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def served_app(url: str, workdir: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "server.log"
     # dev settings: the keyring is created in the working directory (var/keys.json).
     env = {**os.environ, "WANGYIN_ENV": "dev"}
