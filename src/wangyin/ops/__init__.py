@@ -1,0 +1,1 @@
+"""Running the bank on several machines: app nodes behind a load balancer."""

@@ -1,0 +1,150 @@
+"""Several app nodes behind HAProxy: the drain on SIGTERM, and the proxy's configuration.
+
+A rolling restart stops one node at a time. uvicorn alone, on SIGTERM, closes its
+listening socket at once and finishes the requests it has; a load balancer that still
+counts the node as up keeps sending it new connections meanwhile, which fail. So the
+first SIGTERM here only *drains*: `/readyz` answers 503 `draining` while the node keeps
+serving for `drain_seconds`, long enough for the balancer's health checks (every
+`inter`, `fall` misses) to take it out; then uvicorn's own graceful shutdown runs (stop
+accepting, finish in-flight requests within `timeout_graceful_shutdown`, exit). A second
+SIGTERM, or SIGINT (Ctrl-C), skips what is left of the drain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import jinja2
+import uvicorn
+from uvicorn.supervisors import multiprocess
+
+log = logging.getLogger(__name__)
+
+DRAIN_ENV = "WANGYIN_DRAIN_SECONDS"
+# deploy/haproxy/haproxy.cfg.j2 of a checkout (the CLI reads it from the working directory).
+HAPROXY_TEMPLATE = Path("deploy") / "haproxy" / "haproxy.cfg.j2"
+
+# Set once this process was told to stop: /readyz answers 503 from then on.
+_draining = threading.Event()
+
+
+def draining() -> bool:
+    return _draining.is_set()
+
+
+def start_draining() -> None:
+    _draining.set()
+
+
+def drain_seconds_from_env() -> float:
+    return max(0.0, float(os.environ.get(DRAIN_ENV) or 0))
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a drain before its graceful shutdown (module docstring)."""
+
+    def __init__(self, config: uvicorn.Config, drain_seconds: float | None = None) -> None:
+        super().__init__(config)
+        self.drain_seconds = drain_seconds_from_env() if drain_seconds is None else drain_seconds
+        self._drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        start_draining()
+        first_term = sig == signal.SIGTERM and self._drain_until is None and not self.should_exit
+        if first_term and self.drain_seconds > 0:
+            self._drain_until = time.monotonic() + self.drain_seconds
+            log.warning("SIGTERM: draining for %.1f s, /readyz answers 503", self.drain_seconds)
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            self._drain_until = None
+            # uvicorn's own exit path: closes the socket, waits for in-flight requests,
+            # and re-raises the SIGTERM once stopped (the exit status says why).
+            super().handle_exit(signal.SIGTERM, None)
+        return await super().on_tick(counter)
+
+
+class _DrainingProcess(multiprocess.Process):
+    """A `--workers N` child whose server drains too. Pickled by reference into the
+    spawned child, which reads the drain from the environment it inherits."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(config=self.config)
+        return self._server
+
+
+def serve(config: uvicorn.Config, sock: socket.socket, *, drain_seconds: float) -> None:
+    """Serve on `sock` with `config.workers` processes, each draining on SIGTERM."""
+    os.environ[DRAIN_ENV] = str(drain_seconds)  # for the spawned workers
+    if config.workers > 1:
+        sock.listen(2048)
+        # The supervisor builds its children from this module global; ours drain.
+        multiprocess.Process = _DrainingProcess  # type: ignore[misc]
+        multiprocess.Multiprocess(config, sockets=[sock]).run()
+    else:
+        DrainingServer(config, drain_seconds=drain_seconds).run(sockets=[sock])
+
+
+# --- HAProxy ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    address: str  # host:port ([v6]:port for IPv6)
+
+
+def parse_node(text: str, index: int) -> Node:
+    """`name=host:port` or `host:port` (named node<index>)."""
+    name, _, address = text.rpartition("=")
+    return Node(name or f"node{index}", address)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """How HAProxy probes `/readyz`: every `inter_ms`, down after `fall` misses, up after
+    `rise` answers. A drain must outlast inter_ms * fall (plus one probe's timeout)."""
+
+    inter_ms: int = 1000
+    fall: int = 2
+    rise: int = 2
+    timeout_ms: int = 2000
+
+    def drain_seconds(self) -> float:
+        """The shortest drain that lets the checks take a node out before it stops."""
+        return (self.inter_ms * (self.fall + 1) + self.timeout_ms) / 1000
+
+
+def haproxy_config(
+    *,
+    nodes: list[Node],
+    listen: str,
+    check: HealthCheck | None = None,
+    stats_socket: str | None = None,
+    template: Path | None = None,
+) -> str:
+    """haproxy.cfg from the repository's template (deploy/haproxy/haproxy.cfg.j2)."""
+    if not nodes:
+        raise ValueError("at least one node")
+    path = template or HAPROXY_TEMPLATE
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.parent)),
+        autoescape=False,  # noqa: S701 - a configuration file, not HTML
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template(path.name).render(
+        nodes=nodes, listen=listen, check=check or HealthCheck(), stats_socket=stats_socket
+    )
