@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3
 
-.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium bench verify clean
+.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,14 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium fonts-wqy-microhei >/dev/null; }
 
+# Debian's HAProxy for the several-nodes tests (tests/chaos/test_nodes.py) and for
+# production's load balancer (deploy/haproxy/); installed, never started as a service here.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+	  echo "installing Debian haproxy for the several-nodes tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    haproxy >/dev/null; }
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -52,7 +60,7 @@ audit: install
 	    "(vulnerability service unreachable or without data for that version; see above)."; \
 	  exit 1; }
 
-pytest: install chromium
+pytest: install chromium haproxy
 	$(BIN)/pytest -n 2
 
 test: lint typecheck security pytest

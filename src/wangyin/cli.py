@@ -6,6 +6,7 @@ import contextlib
 import socket
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -145,12 +146,24 @@ def serve(
         None, "--tls-cert", help="PEM certificate (chain): serve HTTPS only, TLS 1.2+"
     ),
     tls_key: str | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert"),
+    drain_seconds: float = typer.Option(
+        0.0,
+        envvar="WANGYIN_DRAIN_SECONDS",
+        help="On SIGTERM, keep serving this long with /readyz not ready before stopping "
+        "(behind a load balancer: longer than its health checks take to mark a node down)",
+    ),
+    graceful_timeout: float = typer.Option(
+        30.0,
+        envvar="WANGYIN_GRACEFUL_TIMEOUT",
+        help="Once stopping, wait at most this long for in-flight requests",
+    ),
 ) -> None:
     """Serve the web UI and the JSON API."""
     import os
 
     import uvicorn
 
+    from wangyin.ops import nodes
     from wangyin.web.tls import uvicorn_options
 
     settings = _settings()
@@ -179,24 +192,46 @@ def serve(
         server_header=False,
         access_log=False,
         log_level="info",
+        timeout_graceful_shutdown=int(graceful_timeout) if graceful_timeout > 0 else None,
     )
-    if workers > 1:
-        from uvicorn.supervisors import Multiprocess
+    # SIGTERM drains (ops/nodes.py): /readyz not ready, serve on, then stop gracefully.
+    nodes.serve(config, sock, drain_seconds=drain_seconds)
 
-        sock.listen(2048)
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+
+@app.command("haproxy-config")
+def haproxy_config(
+    node: Annotated[list[str], typer.Option(help="An app node: [name=]host:port (repeat it)")],
+    listen: str = typer.Option("*:8080", help="Where HAProxy accepts clients (its bind)"),
+    stats_socket: str | None = typer.Option(None, help="HAProxy's admin socket, if any"),
+) -> None:
+    """Print haproxy.cfg for NODES from deploy/haproxy/haproxy.cfg.j2 (run from the checkout)."""
+    from wangyin.ops import nodes
+
+    if not nodes.HAPROXY_TEMPLATE.exists():
+        console.print(f"{nodes.HAPROXY_TEMPLATE} not found: run from the repository root")
+        raise typer.Exit(2)
+    check = nodes.HealthCheck()
+    nodes_ = [nodes.parse_node(text, i) for i, text in enumerate(node, start=1)]
+    sys.stdout.write(nodes.haproxy_config(nodes=nodes_, listen=listen, check=check,
+                                          stats_socket=stats_socket))
+    console.print(f"# serve each node with --drain-seconds {check.drain_seconds():g} or more",
+                  style="dim", highlight=False)
 
 
 @app.command()
 def worker() -> None:
     """Deliver the outbox (SMS and voice) and run scheduled jobs until stopped."""
+    import signal
+    import threading
+
     from wangyin.jobs import worker as jobs
 
     console.print("worker running (Ctrl-C stops it)")
+    # SIGTERM finishes the message in hand, then stops (each is its own transaction).
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        jobs.run(_settings())
+        jobs.run(_settings(), stop=stop)
 
 
 @app.command()
@@ -225,7 +260,10 @@ def demo(
     db_upgrade("heads")
     seed_demo()
     threading.Thread(target=jobs.run, args=(_settings(),), daemon=True, name="worker").start()
-    serve(host=None, port=None, workers=1, tls_cert=None, tls_key=None)  # type: ignore[arg-type]
+    serve(
+        host=None, port=None, workers=1, tls_cert=None, tls_key=None,  # type: ignore[arg-type]
+        drain_seconds=0.0, graceful_timeout=30.0,
+    )
 
 
 @app.command()

@@ -38,7 +38,7 @@ class FlakyGateway:
         self.sent: list[tuple[str, str, str]] = []
         self.calls = 0
 
-    def send(self, *, channel: str, phone: str, text: str) -> None:
+    def send(self, *, channel: str, phone: str, text: str, message_id: str = "") -> None:
         self.calls += 1
         if self.calls <= self.failures:
             raise DeliveryError("provider answered 503")
@@ -115,7 +115,8 @@ def test_outbox_gives_up_after_max_attempts(db: Database, clock: FrozenClock) ->
 
 
 def test_outbox_http_gateway_posts_json_and_maps_refusals(db: Database, clock: FrozenClock) -> None:
-    """The HTTP provider adapter posts {channel, to, text} with basic auth; a 5xx is a
+    """The HTTP provider adapter posts {id, channel, to, text} with basic auth, the id (the
+    outbox row's) also as Idempotency-Key, the same on every attempt; a 5xx is a
     DeliveryError the worker retries, a 2xx a delivery whose body is then erased."""
     seen: list[httpx.Request] = []
     answers = iter([503, 200])
@@ -133,11 +134,13 @@ def test_outbox_http_gateway_posts_json_and_maps_refusals(db: Database, clock: F
     assert message(db, public_id).last_error == "provider answered 503"
     assert deliver_pending(db, gateway, now=clock.now() + timedelta(seconds=2)) == 1
     assert json.loads(seen[-1].content) == {
+        "id": public_id,
         "channel": "sms",
         "to": PHONE,
         "text": "登录验证码 123456，60 秒内有效。",
     }
     assert seen[-1].headers["authorization"].startswith("Basic ")
+    assert [r.headers["idempotency-key"] for r in seen] == [public_id, public_id]
     assert message(db, public_id).body == ""
 
 

@@ -18,7 +18,9 @@ class MessageGateway(Protocol):
     #: Keep delivered bodies readable in the outbox (dev inbox only).
     keeps_bodies: bool
 
-    def send(self, *, channel: str, phone: str, text: str) -> None: ...
+    def send(self, *, channel: str, phone: str, text: str, message_id: str = "") -> None:
+        """Hand one message to the provider; `message_id` (the outbox row's public id) is
+        its idempotency key, the same on every attempt."""
 
 
 class DevMessageGateway:
@@ -26,12 +28,13 @@ class DevMessageGateway:
 
     keeps_bodies = True
 
-    def send(self, *, channel: str, phone: str, text: str) -> None:
+    def send(self, *, channel: str, phone: str, text: str, message_id: str = "") -> None:
         log.info("dev gateway: %s message delivered to the dev inbox", channel)
 
 
 class HttpMessageGateway:
-    """POSTs {channel, to, text} as JSON to a provider URL with HTTP basic credentials."""
+    """POSTs {id, channel, to, text} as JSON to a provider URL with HTTP basic credentials;
+    the id is also sent as `Idempotency-Key`: a resend after a crash is the same message."""
 
     keeps_bodies = False
 
@@ -39,10 +42,12 @@ class HttpMessageGateway:
         self._client = httpx.Client(timeout=timeout, auth=(username, password))
         self._url = url
 
-    def send(self, *, channel: str, phone: str, text: str) -> None:
+    def send(self, *, channel: str, phone: str, text: str, message_id: str = "") -> None:
         try:
             response = self._client.post(
-                self._url, json={"channel": channel, "to": phone, "text": text}
+                self._url,
+                json={"id": message_id, "channel": channel, "to": phone, "text": text},
+                headers={"Idempotency-Key": message_id} if message_id else None,
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(type(exc).__name__) from None

@@ -3,8 +3,9 @@
 `/healthz` is the process only: it never touches the database, so a database outage
 does not get healthy app processes killed. `/readyz` says whether this process can serve
 customers: the database answers and is writable (not a standby, not read-only), its
-schema is at this code's migration head, and the keyring is loaded. Anything else is
-`503 service_unavailable` (problem+json, with `Retry-After` and a machine `reason`).
+schema is at this code's migration head, the keyring is loaded, and the process is not
+draining for a restart (wangyin/ops/nodes.py). Anything else is `503 service_unavailable`
+(problem+json, with `Retry-After` and a machine `reason`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from wangyin.app import problem  # app.py imports this router inside create_app
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.migrate import MIGRATIONS_DIR
+from wangyin.ops import nodes
 from wangyin.security.keys import KeyringError, load_keyring
 from wangyin.web.availability import RETRY_AFTER_SECONDS, availability_of, is_unavailable
 from wangyin.web.context import State
@@ -90,7 +92,8 @@ def _database_problem(db: Database) -> str | None:
 def readyz(request: Request, state: State) -> Response:
     try:
         load_keyring(env=state.settings.env)
-        reason = _database_problem(state.db)
+        # Told to stop: the load balancer takes this node out while it still serves.
+        reason = "draining" if nodes.draining() else _database_problem(state.db)
     except KeyringError:
         reason = "keyring_not_loaded"
     except Exception as exc:
