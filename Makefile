@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3
 
-.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean
+.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean ha-packages drill
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,16 @@ chromium:
 	  echo "installing Debian chromium and a CJK font for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium fonts-wqy-microhei >/dev/null; }
+
+# Debian's patroni, etcd-server and postgresql-15 for the failover drill and its test
+# (issue 8 §3): installed when missing, never configured or started as services.
+ha-packages:
+	@sh scripts/install-ha.sh
+
+# The failover drill: a private Patroni cluster (primary + synchronous standby), the app on
+# it under transfer load, SIGKILL of the primary; prints RPO and RTO (docs/operations.md).
+drill: install ha-packages
+	$(PY) -m wangyin.ops.drill
 
 # Debian's HAProxy for the several-nodes tests (tests/chaos/test_nodes.py) and for
 # production's load balancer (deploy/haproxy/); installed, never started as a service here.
@@ -60,7 +70,7 @@ audit: install
 	    "(vulnerability service unreachable or without data for that version; see above)."; \
 	  exit 1; }
 
-pytest: install chromium haproxy
+pytest: install chromium ha-packages haproxy
 	$(BIN)/pytest -n 2
 
 test: lint typecheck security pytest

@@ -25,6 +25,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.base import Executable
 
+from wangyin.dbfaults import is_read_only_server
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -61,12 +63,23 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return _sqlite_engine(url)
     # No pre-ping: it costs a round trip on every checkout. A connection that died under
     # us is invalidated by SQLAlchemy and the unit of work retries (uow.is_retryable).
-    return create_engine(
+    # With a multi-host URL (`?host=h1:p1&host=h2:p2&target_session_attrs=read-write`)
+    # the new connection goes to whichever node is the primary now.
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
     )
+
+    @event.listens_for(engine, "handle_error")
+    def _standby_is_a_lost_primary(context: Any) -> None:
+        # A standby's "read-only transaction" is a disconnect: SQLAlchemy then drops the
+        # whole pool, so the retry connects anew and finds the primary.
+        if is_read_only_server(context.original_exception):
+            context.is_disconnect = True
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -394,10 +407,14 @@ def _wrapped(connection: Any, exc: psycopg.Error, sql: str) -> Exception:
     """A psycopg error as SQLAlchemy would have raised it, so retries and the 503
     handling treat both paths alike; a broken connection is invalidated."""
     raw = _driver(connection)
-    lost = raw is None or raw.closed or raw.broken
+    lost = raw is None or raw.closed or raw.broken or is_read_only_server(exc)
     error = DBAPIError.instance(sql, None, exc, psycopg.Error, connection_invalidated=lost)
     if lost:
         with contextlib.suppress(Exception):
+            # As SQLAlchemy does on its own disconnects: every connection of the pool made
+            # before now is replaced at its next checkout (after a failover they all lead
+            # to the old primary), then this one.
+            connection.engine.pool._invalidate(connection.connection, exc, _checkin=False)
             connection.invalidate()
     return error
 

@@ -42,6 +42,18 @@ _CONNECTION_MESSAGES = (
 )
 
 
+# 25006 read_only_sql_transaction: a write reached a standby (or a demoted primary that
+# kept its connections). Another connection of a multi-host URL with
+# target_session_attrs=read-write finds the primary, so the pool drops every connection it
+# holds (db.py), as it does for a lost one.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def is_read_only_server(exc: BaseException) -> bool:
+    """True when `exc` says the server we are connected to takes no writes."""
+    return getattr(driver_error(exc), "sqlstate", None) == READ_ONLY_SQLSTATE
+
+
 def driver_error(exc: BaseException) -> BaseException:
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return exc.orig
