@@ -290,6 +290,96 @@ def verify() -> None:
     console.print("[green]✓ ledger is consistent[/green]")
 
 
+@app.command()
+def backup(
+    kind: str = typer.Option("full", "--type", help="full, or diff/incr (PostgreSQL only)"),
+    list_only: bool = typer.Option(False, "--list", help="List the backups there are"),
+) -> None:
+    """Back up the database (SQLite: online copy; PostgreSQL: pgBackRest) and drop the
+    backups beyond WANGYIN_BACKUP_RETENTION."""
+    from wangyin.backup import service
+    from wangyin.clock import SystemClock
+
+    settings = _settings()
+    try:
+        if list_only:
+            for item in service.backups(settings=settings):
+                console.print(
+                    f"{item.label}  {item.kind}  consistent to {item.stopped_at.isoformat()}  "
+                    f"{item.size_bytes} bytes ({item.stored_bytes} stored)",
+                    soft_wrap=True,
+                )
+            return
+        made = service.backup(settings=settings, at=SystemClock().now(), kind=kind)
+    except service.BackupError as exc:
+        console.print(f"[red]backup failed: {exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(
+        f"backup {made.label} ({made.kind}) in {made.seconds or 0:.1f} s: "
+        f"{made.size_bytes} bytes, {made.stored_bytes} stored",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def restore(
+    to: str | None = typer.Option(
+        None, "--to", help="New SQLite file, or new (empty) PostgreSQL data directory"
+    ),
+    at_time: str | None = typer.Option(
+        None, "--time", help="Restore as of this moment (ISO 8601 with its offset)"
+    ),
+    replace_live: bool = typer.Option(
+        False, "--replace-live", help="SQLite: copy the verified restore into the live file"
+    ),
+) -> None:
+    """Restore a backup into a new place, verify it (`wangyin verify`'s checks), and say
+    whether it is good; exit 1 when it is not. The live database is never written, but by
+    --replace-live (SQLite, stop the app first) after the restore verified."""
+    from datetime import datetime
+
+    from wangyin.backup import service
+
+    target_time = None
+    if at_time:
+        try:
+            target_time = datetime.fromisoformat(at_time)
+        except ValueError:
+            target_time = None
+        if target_time is None or target_time.tzinfo is None:
+            console.print("[red]--time needs an ISO 8601 moment with its offset[/red]")
+            raise typer.Exit(2)
+    try:
+        done = service.restore(
+            settings=_settings(),
+            target=Path(to) if to else None,
+            to_time=target_time,
+            replace_live=replace_live,
+        )
+    except service.BackupError as exc:
+        console.print(f"[red]restore failed: {exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    for name, count in done.report.checks.items():
+        console.print(f"  {name}: {count}")
+    source = f"backup {done.backup.label} (consistent to {done.backup.stopped_at.isoformat()})"
+    if not done.good:
+        for problem in done.report.problems:
+            console.print(f"[red]✗[/red] {problem}", soft_wrap=True)
+        console.print(
+            f"[red]restore NOT good: {len(done.report.problems)} problem(s) in {done.location} "
+            f"from {source}; the live database is untouched[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    where = "into the live database" if done.replaced_live else f"into {done.location}"
+    console.print(
+        f"[green]✓ restore verified[/green] {where} from {source}"
+        + (f", to {target_time.isoformat()}" if target_time else "")
+        + f" in {done.seconds:.1f} s",
+        soft_wrap=True,
+    )
+
+
 @admin_app.command("upgrade")
 def admin_upgrade(customer: str) -> None:
     """Open the professional edition for CUSTOMER (login name, mobile, ID number or id)."""

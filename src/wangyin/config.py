@@ -124,6 +124,21 @@ class Settings(BaseSettings):
     # none, the socket peer is the client).
     forwarded_allow_ips: str = ""
 
+    # Backups (issue 8 §2, docs/operations.md "Backups and restore"). SQLite: online-backup
+    # copies in backup_dir. PostgreSQL: pgBackRest, its repository and cluster named in its
+    # own config file (backup_pgbackrest_config; empty: /etc/pgbackrest/pgbackrest.conf).
+    backup_dir: str = "var/backups"
+    backup_retention: int = Field(default=7, ge=1)  # full backups kept (repo1-retention-full)
+    # "HH:MM" bank time of the worker's daily full backup; empty: no worker backs up (a
+    # cron entry or systemd timer runs `wangyin backup` instead).
+    backup_daily_at: str = Field(default="", pattern=r"^(|([01]\d|2[0-3]):[0-5]\d)$")
+    backup_stanza: str = "wangyin"
+    backup_pgbackrest_config: str = ""
+    # Run pgBackRest and the restore check's PostgreSQL as this OS user (when run as root).
+    backup_os_user: str = ""
+    # PostgreSQL server binaries for the restore check; empty: the newest installed.
+    backup_pg_bin: str = ""
+
     # SMS/voice provider; dev delivers to the dev inbox when no URL is set.
     sms_gateway_url: str = ""
     sms_gateway_user: str = ""

@@ -9,6 +9,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
+from wangyin.backup.tasks import DailyBackup
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -48,8 +49,10 @@ def run(
     gateway = message_gateway(settings)
     log.info("worker started")
     next_purge = clock.now()
+    daily_backup = DailyBackup(settings, db=db, clock=clock)  # off unless backup_daily_at
     while not stop.is_set():
         try:
+            daily_backup.tick()
             deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:
                 # Expired channel keys and keyboard layouts have no use left: drop them.
