@@ -62,17 +62,19 @@ def account_detail(account_id: str, user: ApiUser, state: State) -> AccountOut:
 class HistoryQuery:
     """The filters shared by the JSON history, its CSV export and the history page."""
 
+    # A search form sends every field, filled or not: an empty one is no filter (issue 9),
+    # so each filter also takes "" (a date that is not one is still refused).
     def __init__(
         self,
-        date_from: Annotated[date | None, Query(alias="from")] = None,
-        date_to: Annotated[date | None, Query(alias="to")] = None,
-        direction: Literal["in", "out"] | None = None,
+        date_from: Annotated[date | Literal[""] | None, Query(alias="from")] = None,
+        date_to: Annotated[date | Literal[""] | None, Query(alias="to")] = None,
+        direction: Literal["in", "out", ""] | None = None,
         min_amount: Annotated[str | None, Query(max_length=30)] = None,
         max_amount: Annotated[str | None, Query(max_length=30)] = None,
     ) -> None:
-        self.date_from = date_from
-        self.date_to = date_to
-        self.direction = direction
+        self.date_from = date_from or None
+        self.date_to = date_to or None
+        self.direction = direction or None
         self.min_amount = min_amount or None
         self.max_amount = max_amount or None
 
@@ -130,7 +132,7 @@ def history(
 
 
 def csv_response(
-    state: State, user_customer_id: int, account_id: str, q: HistoryQuery
+    state: State, user_customer_id: int, account_id: str, q: HistoryQuery, lang: str | None = None
 ) -> StreamingResponse:
     def action(s):  # type: ignore[no-untyped-def]
         account = accounts.owned_account(
@@ -142,6 +144,7 @@ def csv_response(
                 customer_id=user_customer_id,
                 account_public_id=account_id,
                 flt=q.to_filter(account.currency),
+                lang=lang,
             )
         )
         return account.account_number[-4:], chunks

@@ -12,7 +12,7 @@ from wangyin.accounts import service as accounts
 from wangyin.accounts.api import HistoryQuery, csv_response
 from wangyin.errors import DomainError
 from wangyin.uow import run_read
-from wangyin.web.context import PageUser, State
+from wangyin.web.context import PageUser, State, lang
 from wangyin.web.forms import error_text
 from wangyin.web.render import render
 
@@ -92,6 +92,10 @@ def detail(
 
 @router.get("/accounts/{account_id}/history.csv")
 def history_csv(
-    account_id: str, user: PageUser, state: State, q: Annotated[HistoryQuery, Depends()]
+    account_id: str,
+    request: Request,
+    user: PageUser,
+    state: State,
+    q: Annotated[HistoryQuery, Depends()],
 ) -> StreamingResponse:
-    return csv_response(state, user.customer_id, account_id, q)
+    return csv_response(state, user.customer_id, account_id, q, lang=lang(request))

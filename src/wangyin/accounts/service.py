@@ -13,8 +13,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account, Card
-from wangyin.clock import as_utc, bank_day_bounds_utc
+from wangyin.clock import BANK_TZ, as_utc, bank_day_bounds_utc
 from wangyin.errors import DomainError
+from wangyin.i18n import gettext
 from wangyin.identity import validators
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
@@ -302,22 +303,53 @@ CSV_HEADER = [
 ]
 
 
+# The export a customer downloads from the history page: headers in their language and
+# times in Beijing time, so a 00:30 payment shows on its own day (issue 9). The API's
+# export keeps the machine header and UTC (CSV_HEADER).
+CUSTOMER_CSV_HEADER = [
+    "Time (Beijing)",
+    "Direction",
+    "Amount",
+    "Currency",
+    "Balance after",
+    "Counterparty",
+    "Counterparty account",
+    "Remark",
+    "Reference",
+]
+CUSTOMER_CSV_DIRECTIONS = {"in": "Money in", "out": "Money out"}
+
+
 def history_csv(
-    session: Session, *, customer_id: int, account_public_id: str, flt: HistoryFilter
+    session: Session,
+    *,
+    customer_id: int,
+    account_public_id: str,
+    flt: HistoryFilter,
+    lang: str | None = None,
 ) -> Iterator[str]:
-    """Every matching line as CSV (UTF-8 with BOM so spreadsheet programs read Chinese)."""
+    """Every matching line as CSV (UTF-8 with BOM so spreadsheet programs read Chinese);
+    with `lang`, the customer's export (CUSTOMER_CSV_HEADER), else the API's."""
     account = owned_account(session, customer_id=customer_id, account_public_id=account_public_id)
     rows = session.execute(_history_query(account, flt).order_by(Posting.id.desc())).all()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(CSV_HEADER)
+    if lang is None:
+        writer.writerow(CSV_HEADER)
+    else:
+        writer.writerow([gettext(text, lang) for text in CUSTOMER_CSV_HEADER])
     for posting, kind in rows:
         line = _line(posting, kind)
+        if lang is None:
+            booked, direction = line.booked_at.isoformat(), line.direction
+        else:
+            booked = line.booked_at.astimezone(BANK_TZ).strftime("%Y-%m-%d %H:%M:%S")
+            direction = gettext(CUSTOMER_CSV_DIRECTIONS[line.direction], lang)
         writer.writerow(
             [
-                line.booked_at.isoformat(),
-                line.direction,
+                booked,
+                direction,
                 line.amount,
                 line.currency,
                 line.balance_after,
