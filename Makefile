@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3
 
-.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean ha-packages drill
+.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean ha-packages drill pgbackrest
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,14 @@ haproxy:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    haproxy >/dev/null; }
 
+# Debian's pgBackRest: PostgreSQL backups and point-in-time restore (`wangyin backup`,
+# `wangyin restore`, tests/chaos/test_backup_drill.py); installed when missing.
+pgbackrest:
+	@command -v pgbackrest >/dev/null 2>&1 || { \
+	  echo "installing Debian pgbackrest for backups and the backup drill"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    pgbackrest >/dev/null; }
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -70,7 +78,7 @@ audit: install
 	    "(vulnerability service unreachable or without data for that version; see above)."; \
 	  exit 1; }
 
-pytest: install chromium ha-packages haproxy
+pytest: install chromium ha-packages haproxy pgbackrest
 	$(BIN)/pytest -n 2
 
 test: lint typecheck security pytest
