@@ -188,6 +188,8 @@ def create_app(
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
+    from wangyin.payees import api as payees_api
+    from wangyin.payees import pages as payees_pages
     from wangyin.payments import api as payments_api
     from wangyin.payments import pages as payments_pages
     from wangyin.web import channel_api, health
@@ -198,6 +200,7 @@ def create_app(
         security_api.router,
         accounts_api.router,
         payments_api.router,
+        payees_api.router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(health.router)
@@ -206,6 +209,7 @@ def create_app(
         security_pages.router,
         accounts_pages.router,
         payments_pages.router,
+        payees_pages.router,
     ):
         app.include_router(router, include_in_schema=False)
     if settings.env == "dev":

@@ -140,6 +140,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "over_single_limit": (422, "The amount is over the per-transfer limit of {limit}."),
     "over_daily_limit": (422, "The amount is over what remains of today's limit ({remaining})."),
     "transfer_not_found": (404, "No such transfer."),
+    # the payee book (issue 6 §3)
+    "over_payee_limit": (422, "The amount is over the limit of {limit} you set for this payee."),
+    "payee_already_saved": (409, "This payee is already in your payee book."),
+    "payee_book_full": (422, "Your payee book is full ({limit} payees). Remove one first."),
+    "payee_entry_not_found": (404, "No such payee in your payee book."),
     "transfer_expired": (
         422,
         "The confirmation time has run out. Please start the transfer again.",

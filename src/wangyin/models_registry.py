@@ -5,6 +5,7 @@ from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
 from wangyin.notify import models as notify_models
+from wangyin.payees import models as payees_models
 from wangyin.payments import models as payments_models
 from wangyin.security import channel as channel_models
 from wangyin.security import models as security_models
@@ -17,6 +18,7 @@ __all__ = [
     "identity_models",
     "ledger_models",
     "notify_models",
+    "payees_models",
     "payments_models",
     "ratelimit_models",
     "security_models",

@@ -10,6 +10,7 @@ from wangyin.accounts import service as accounts
 from wangyin.errors import DomainError
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
+from wangyin.payees import actions as payee_actions
 from wangyin.payments import actions
 from wangyin.payments import service as payments
 from wangyin.payments.schemas import TransferPrepareIn
@@ -50,7 +51,16 @@ def _form_page(
 
 @router.get("/transfer")
 def transfer_form(request: Request, user: PageUser, state: State) -> Response:
-    values = {"from_account_id": request.query_params.get("from", "")}
+    values = {"from_account_id": request.query_params.get("from", "")[:40]}
+    # From the payee book (?payee=) or "transfer again" (?again=, 再转一笔).
+    values.update(
+        payee_actions.transfer_prefill(
+            state=state,
+            user=user,
+            payee_id=request.query_params.get("payee", "")[:40],
+            again=request.query_params.get("again", "")[:40],
+        )
+    )
     try:
         require_transfers_allowed(user)
     except DomainError as exc:

@@ -38,6 +38,7 @@ from wangyin.ledger.models import LedgerAccount
 from wangyin.ledger.service import VerifyReport
 from wangyin.money import exponent, format_grouped, format_minor, parse_amount
 from wangyin.notify import service as notify
+from wangyin.payees.models import Payee
 from wangyin.payments.models import COMPLETED, EXPIRED, PENDING, TransferRequest
 from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
@@ -96,6 +97,7 @@ class TransferRow:
 
 _TRANSFERS = table_of(TransferRequest)
 _ACCOUNTS = table_of(Account)
+_PAYEES = table_of(Payee)
 _LEDGER = table_of(LedgerAccount)
 _USERS = table_of(User)
 _CUSTOMERS = table_of(Customer)
@@ -258,6 +260,8 @@ def prepare(
     amount_cny = _check_limits(
         limits_state, amount_minor=amount_minor, currency=currency, at=at, settings=settings
     )
+    if payee.payee_limit is not None and amount_cny > payee.payee_limit:
+        raise DomainError("over_payee_limit", limit=format_grouped(payee.payee_limit, "CNY"))
 
     created = at.replace(microsecond=0)
     transfer = TransferRow(
@@ -387,6 +391,21 @@ def _parties_query(*, by_number: bool) -> Select[Any]:
     ]
     if by_number:
         matches.append(_ACCOUNTS.c.account_number == bindparam("number"))
+    # The payer's own ceiling for this payee, if the account is in their payee book (issue
+    # 6 §3): read in the same statement, so the book costs prepare no round trip.
+    payer = _ACCOUNTS.alias("payer")
+    payee_limit = (
+        select(func.min(_PAYEES.c.limit_minor))
+        .where(
+            _PAYEES.c.account_id == _ACCOUNTS.c.id,
+            _PAYEES.c.customer_id
+            == select(payer.c.customer_id)
+            .where(payer.c.public_id == bindparam("from_account_id"))
+            .scalar_subquery(),
+        )
+        .correlate(_ACCOUNTS)
+        .scalar_subquery()
+    )
     return (
         select(
             _ACCOUNTS.c.id,
@@ -398,6 +417,7 @@ def _parties_query(*, by_number: bool) -> Select[Any]:
             (_LEDGER.c.balance_minor - _LEDGER.c.held_minor).label("available"),
             _CUSTOMERS.c.name,
             func.coalesce(_ACCOUNTS.c.id == card_account, False).label("by_card"),
+            payee_limit.label("payee_limit"),
         )
         .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
         .join(_CUSTOMERS, _CUSTOMERS.c.id == _ACCOUNTS.c.customer_id)

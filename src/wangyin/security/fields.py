@@ -72,6 +72,7 @@ FIELDS: dict[str, FieldSpec] = {
     "id_number": FieldSpec("customers", "id_number", "public_id"),
     "mobile": FieldSpec("customers", "mobile", "public_id"),
     "card_number": FieldSpec("cards", "number", "number_hash"),
+    "payee_number": FieldSpec("payees", "number", "public_id"),
     "channel_key": FieldSpec("channels", "key", "kid"),
     "keyboard_layout": FieldSpec("keyboard_layouts", "digits", "id"),
     "outbox_recipient": FieldSpec("outbox_messages", "recipient", "public_id", required=False),

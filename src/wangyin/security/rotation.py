@@ -4,8 +4,9 @@ depends on one rewritten.
 - data key (k1 → k2): every encrypted value re-encrypted under the new key, still bound
   to its row (security.fields);
 - look-up key (l1 → l2): every look-up hash (customers.id_number_hash, .mobile_hash,
-  cards.number_hash, outbox_messages.recipient_lookup) recomputed from the decrypted value,
-  in the same UPDATE as the re-encryption (a card number is bound to its look-up hash);
+  cards.number_hash, payees.number_hash, outbox_messages.recipient_lookup) recomputed
+  from the decrypted value, in the same UPDATE as the re-encryption (a card number is
+  bound to its look-up hash);
 - audit key (a1 → a2) and pepper (p1 → p2): nothing to rewrite. New audit records and the
   next checkpoint are keyed with a2 while a1 keeps verifying the records before; a password
   or PIN hashed with p1 keeps verifying and is re-hashed with p2 when next entered.
@@ -68,6 +69,21 @@ def _cards(s: Session) -> dict[str, int]:
     return {"cards.number": len(rows)}
 
 
+def _payees(s: Session) -> dict[str, int]:
+    rows = s.execute(text("SELECT id, public_id, number FROM payees")).all()
+    for row_id, public_id, stored in rows:
+        number = decrypt_value("payee_number", stored, row=public_id)
+        s.execute(
+            text("UPDATE payees SET number = :n, number_hash = :h WHERE id = :id"),
+            {
+                "n": encrypt_value("payee_number", number, row=public_id),
+                "h": lookup_hash(number),
+                "id": row_id,
+            },
+        )
+    return {"payees.number": len(rows)}
+
+
 def _reencrypt(field: str, stored: str, row: str) -> tuple[str, str]:
     """(clear, new stored) for an outbox value, keeping its format (bound or not)."""
     binding = row if is_bound(stored) else None
@@ -113,6 +129,7 @@ def _bound_by_key(
 _STEPS: tuple[Callable[[Session], dict[str, int]], ...] = (
     _customers,
     _cards,
+    _payees,
     _outbox,
     _bound_by_key("channels", "kid", "key", "channel_key"),
     _bound_by_key("keyboard_layouts", "id", "digits", "keyboard_layout"),
