@@ -185,6 +185,7 @@ def create_app(
 
     from wangyin.accounts import api as accounts_api
     from wangyin.accounts import pages as accounts_pages
+    from wangyin.backoffice import routes as backoffice_routes
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
@@ -194,6 +195,8 @@ def create_app(
     from wangyin.payments import pages as payments_pages
     from wangyin.web import channel_api, health
 
+    # `wangyin serve --admin-only`: the back office (and health) without the customer site.
+    customer_site = not settings.admin_only
     for router in (
         channel_api.router,
         identity_api.router,
@@ -202,7 +205,8 @@ def create_app(
         payments_api.router,
         payees_api.router,
     ):
-        app.include_router(router, prefix="/api/v1")
+        if customer_site:
+            app.include_router(router, prefix="/api/v1")
     app.include_router(health.router)
     for router in (
         identity_pages.router,
@@ -211,7 +215,9 @@ def create_app(
         payments_pages.router,
         payees_pages.router,
     ):
-        app.include_router(router, include_in_schema=False)
+        if customer_site:
+            app.include_router(router, include_in_schema=False)
+    backoffice_routes.install(app, customer_site=customer_site)
     if settings.env == "dev":
         from wangyin.web import dev
 

@@ -90,6 +90,19 @@ def seed_demo() -> None:
         f"at {_local_url(settings)}/dev/inbox?phone=<mobile>; type the ID number above.",
         soft_wrap=True,
     )
+    from wangyin.seed import DEMO_STAFF_PASSWORD, STAFF
+
+    console.print(
+        f"Back office at {_local_url(settings)}/admin — staff password {DEMO_STAFF_PASSWORD}, "
+        "TOTP secrets (demo only; codes: an authenticator app, or "
+        "python -c 'import pyotp; print(pyotp.TOTP(\"<secret>\").now())'):",
+        soft_wrap=True,
+    )
+    for member in STAFF:
+        console.print(
+            f"  {member.username} ({member.role}, {member.name}): TOTP secret {member.totp_secret}",
+            soft_wrap=True,
+        )
     db.dispose()
 
 
@@ -157,9 +170,15 @@ def serve(
         envvar="WANGYIN_GRACEFUL_TIMEOUT",
         help="Once stopping, wait at most this long for in-flight requests",
     ),
+    admin_only: bool = typer.Option(
+        False, "--admin-only", help="Serve only the back office (/admin, /api/admin/v1) and health"
+    ),
 ) -> None:
     """Serve the web UI and the JSON API."""
     import os
+
+    if admin_only is True:  # the app, loaded by uvicorn in each worker, reads it
+        os.environ["WANGYIN_ADMIN_ONLY"] = "true"
 
     import uvicorn
 
@@ -262,7 +281,7 @@ def demo(
     threading.Thread(target=jobs.run, args=(_settings(),), daemon=True, name="worker").start()
     serve(
         host=None, port=None, workers=1, tls_cert=None, tls_key=None,  # type: ignore[arg-type]
-        drain_seconds=0.0, graceful_timeout=30.0,
+        drain_seconds=0.0, graceful_timeout=30.0, admin_only=False,
     )
 
 
@@ -382,19 +401,32 @@ def restore(
 
 @admin_app.command("upgrade")
 def admin_upgrade(customer: str) -> None:
-    """Open the professional edition for CUSTOMER (login name, mobile, ID number or id)."""
+    """Break-glass: open the professional edition for CUSTOMER (login name, mobile, ID
+    number or id) without the back office's approval; recorded in the audit chain."""
+    import getpass
+
     from wangyin.clock import SystemClock
     from wangyin.db import Database
     from wangyin.errors import DomainError
     from wangyin.identity import service as identity
+    from wangyin.security import audit
     from wangyin.uow import run_write
 
     db = Database(_settings().database_url)
     now = SystemClock().now()
-    try:
-        username = run_write(
-            db, lambda s: identity.upgrade_to_professional(s, login=customer, at=now).username
+
+    def upgrade(s):  # type: ignore[no-untyped-def]
+        # Break-glass: the back office's maker-checker is the way (issue 7); this is audited.
+        user = identity.upgrade_to_professional(s, login=customer, at=now)
+        audit.append(
+            s, event="edition_upgraded", outcome="success", actor=f"cli:{getpass.getuser()}",
+            at=now, customer_id=user.customer_id,
+            details={"edition": "professional", "break_glass": True},
         )
+        return user.username
+
+    try:
+        username = run_write(db, upgrade)
     except DomainError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 5
     session_absolute_hours: int = 8
 
+    # The back office (issue 7, docs/backoffice.md): staff sessions time out on their own
+    # clock; admin_only (`wangyin serve --admin-only`) serves only /admin, its API and health.
+    backoffice_session_idle_minutes: int = 15
+    backoffice_session_absolute_hours: int = 10
+    backoffice_login_max_failures: int = 5
+    backoffice_login_lock_minutes: int = 30
+    admin_only: bool = False
+
     # One-time codes (4.3.1.3): valid once for 60 s, 3 tries, a daily cap per customer.
     otp_valid_seconds: int = 60
     otp_max_attempts: int = 3

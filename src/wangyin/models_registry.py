@@ -1,6 +1,7 @@
 """Import every domain's models so Base.metadata knows all tables (Alembic, tests)."""
 
 from wangyin.accounts import models as accounts_models
+from wangyin.backoffice import models as backoffice_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
@@ -13,6 +14,7 @@ from wangyin.security import ratelimit as ratelimit_models
 
 __all__ = [
     "accounts_models",
+    "backoffice_models",
     "channel_models",
     "idempotency_models",
     "identity_models",

@@ -151,6 +151,54 @@ def _pay_out(
     )
 
 
+# Back-office staff of every role (issue 7), their authenticators already enrolled with
+# these published secrets: demo only, printed by `make demo` with the password.
+DEMO_STAFF_PASSWORD = "Houtai@2026"  # noqa: S105 - printed for the demo on purpose
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    username: str
+    name: str
+    role: str
+    totp_secret: str
+
+
+STAFF = (
+    DemoStaff("teller", "柜员 王小明", "teller", "IH5KTFMIYBZ7646WI5XGXVFTW7IYWA3U"),
+    DemoStaff("supervisor", "主管 李建国", "supervisor", "KFQZTQ2KCTJFMH3QRNJHOOTAREGL5YSL"),
+    DemoStaff("risk", "风控 赵敏", "risk_officer", "3KYFRI3ECNBRGUGYRLAEJVANTQQHKYOZ"),
+    DemoStaff("service", "客服 孙丽", "service_agent", "EN2RIHQOK7SWXXDG5Y4OEQSFOVLG55K3"),
+    DemoStaff("auditor", "审计 周平", "auditor", "RL5DOT2ZEE4TJVSDOT5TE5ACY3ZKGFF4"),
+    DemoStaff("admin", "管理员 吴刚", "administrator", "ACBNWZVMN6XI5ZRUDRHWT4MUF7JQLI5X"),
+)
+
+
+def seed_staff(session: Session, *, now: datetime) -> None:
+    """The demo's staff, enrolled (their secrets are the published ones above)."""
+    from wangyin.backoffice import totp
+    from wangyin.backoffice.models import StaffUser
+
+    password_hash = hash_password(DEMO_STAFF_PASSWORD)
+    for member in STAFF:
+        public_id = new_public_id()
+        session.add(
+            StaffUser(
+                public_id=public_id,
+                username=member.username,
+                name=member.name,
+                role=member.role,
+                status="active",
+                password_hash=password_hash,
+                totp_secret=totp.seal(member.totp_secret, staff_public_id=public_id),
+                totp_enrolled_at=now,
+                totp_last_step=0,
+                failed_logins=0,
+                created_at=now,
+            )
+        )
+
+
 def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[DemoLogin] | None:
     """Load the demo bank once; returns None when it is already there."""
     if session.scalars(select(Customer.id).limit(1)).first() is not None:
@@ -198,6 +246,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
                 )
             )
             logins.append(DemoLogin(person.username, DEMO_PASSWORD, person.name, person.edition))
+    seed_staff(session, now=now)
     session.flush()
     return logins
 

@@ -109,13 +109,17 @@ def set_limits(
     at: datetime,
     settings: Settings,
     code: str | None = None,
+    staff: str | None = None,
 ) -> None:
+    """`staff`: set at the counter by this staff actor after the customer's identity was
+    checked there and a checker approved it (backoffice), so no code is asked."""
     user = session.get_one(User, user_id)
     current = effective_limits(user, settings)
     _step_up(
         session,
         user=user,
-        raising=single_minor > current.single_minor or daily_minor > current.daily_minor,
+        raising=staff is None
+        and (single_minor > current.single_minor or daily_minor > current.daily_minor),
         code=code,
         at=at,
         settings=settings,
@@ -127,7 +131,7 @@ def set_limits(
         session,
         event="limits_changed",
         outcome="success",
-        actor=user.public_id,
+        actor=staff or user.public_id,
         at=at,
         client=client,
         customer_id=user.customer_id,
@@ -177,8 +181,17 @@ def set_password_free(
     )
 
 
-def freeze(session: Session, *, user_id: int, scope: str, client: Client, at: datetime) -> None:
-    """Self-service freeze: 'transfers' or 'all' (logging in to unfreeze still works)."""
+def freeze(
+    session: Session,
+    *,
+    user_id: int,
+    scope: str,
+    client: Client,
+    at: datetime,
+    actor: str | None = None,
+) -> None:
+    """Self-service freeze: 'transfers' or 'all' (logging in to unfreeze still works).
+    `actor`: staff freezing it at the counter (backoffice), else the customer."""
     if scope not in ("transfers", "all"):
         raise DomainError("validation_error")
     user = session.get_one(User, user_id)
@@ -189,7 +202,7 @@ def freeze(session: Session, *, user_id: int, scope: str, client: Client, at: da
         session,
         event="frozen",
         outcome="success",
-        actor=user.public_id,
+        actor=actor or user.public_id,
         at=at,
         client=client,
         customer_id=user.customer_id,

@@ -1,0 +1,125 @@
+"""Who may do what in the back office: roles, permissions and the permission of every
+route (docs/backoffice.md has the same table; tests/functional/test_backoffice_matrix.py
+checks both and tries every route as every role).
+
+A route that is not in ROUTES is refused to everyone (`permission_of` returns None): a
+new route must be given its permission here before anyone can use it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TELLER: Final = "teller"  # 柜员
+SUPERVISOR: Final = "supervisor"  # 主管
+RISK: Final = "risk_officer"  # 风控
+SERVICE: Final = "service_agent"  # 客服
+AUDITOR: Final = "auditor"  # 审计 (read only)
+ADMIN: Final = "administrator"  # manages staff; no money, no customer data
+
+ROLES: Final = (TELLER, SUPERVISOR, RISK, SERVICE, AUDITOR, ADMIN)
+
+# Command kinds (backoffice.actions): proposed with propose.<kind>, and where a checker
+# is needed, approved or rejected with approve.<kind> by another member of staff.
+KINDS: Final = (
+    "upgrade_professional",
+    "unlock_login",
+    "freeze",
+    "unfreeze",
+    "reset_pin",
+    "set_limits",
+    "close_online_banking",
+)
+
+_ALL = frozenset(ROLES)
+_CUSTOMER_READERS = frozenset({TELLER, SUPERVISOR, RISK, SERVICE, AUDITOR})
+
+# permission -> the roles that hold it.
+PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "session": _ALL,  # one's own session: home page, sign out, who am I
+    "customer.view": _CUSTOMER_READERS,  # find a customer, see them masked
+    "customer.reveal": frozenset({TELLER, SUPERVISOR, RISK}),  # unmask, with a reason
+    "command.view": _CUSTOMER_READERS,
+    "command.decide": frozenset({SUPERVISOR, RISK}),  # holds some approve.<kind>
+    "propose.upgrade_professional": frozenset({TELLER}),
+    "propose.unlock_login": frozenset({TELLER, SERVICE, SUPERVISOR}),
+    "propose.freeze": frozenset({TELLER, SERVICE, RISK, SUPERVISOR}),
+    "propose.unfreeze": frozenset({TELLER, RISK}),
+    "propose.reset_pin": frozenset({TELLER}),
+    "propose.set_limits": frozenset({TELLER}),
+    "propose.close_online_banking": frozenset({TELLER, SERVICE}),
+    "approve.upgrade_professional": frozenset({SUPERVISOR}),
+    "approve.unfreeze": frozenset({SUPERVISOR, RISK}),
+    "approve.reset_pin": frozenset({SUPERVISOR}),
+    "approve.set_limits": frozenset({SUPERVISOR}),
+    "approve.close_online_banking": frozenset({SUPERVISOR}),
+    "audit.view": frozenset({AUDITOR, SUPERVISOR}),
+    "staff.view": frozenset({ADMIN, AUDITOR}),
+    "staff.manage": frozenset({ADMIN}),
+}
+
+# Kinds that take effect when proposed (protective, or neither money nor identity at
+# stake); every other kind waits for a checker.
+DIRECT_KINDS: Final = frozenset({"unlock_login", "freeze"})
+
+PUBLIC: Final = "public"  # sign-in steps, before any session
+
+API = "/api/admin/v1"
+# (method, route path) -> permission; "{kind}" is filled from the path.
+ROUTES: Final[dict[tuple[str, str], str]] = {
+    ("GET", "/admin/login"): PUBLIC,
+    ("POST", "/admin/login"): PUBLIC,
+    ("POST", "/admin/enrol"): PUBLIC,
+    ("POST", "/admin/logout"): "session",
+    ("GET", "/admin"): "session",
+    ("GET", "/admin/customers"): "customer.view",
+    ("GET", "/admin/customers/{customer_id}"): "customer.view",
+    ("POST", "/admin/customers/{customer_id}/reveal"): "customer.reveal",
+    ("POST", "/admin/customers/{customer_id}/commands/{kind}"): "propose.{kind}",
+    ("GET", "/admin/commands"): "command.view",
+    ("POST", "/admin/commands/{command_id}/approve"): "command.decide",
+    ("POST", "/admin/commands/{command_id}/reject"): "command.decide",
+    ("GET", "/admin/staff"): "staff.view",
+    ("POST", "/admin/staff"): "staff.manage",
+    ("POST", f"{API}/auth/login"): PUBLIC,
+    ("POST", f"{API}/auth/enrol"): PUBLIC,
+    ("POST", f"{API}/auth/logout"): "session",
+    ("GET", f"{API}/me"): "session",
+    ("GET", f"{API}/customers"): "customer.view",
+    ("GET", f"{API}/customers/{{customer_id}}"): "customer.view",
+    ("POST", f"{API}/customers/{{customer_id}}/reveal"): "customer.reveal",
+    ("POST", f"{API}/customers/{{customer_id}}/commands/{{kind}}"): "propose.{kind}",
+    ("GET", f"{API}/commands"): "command.view",
+    ("GET", f"{API}/commands/{{command_id}}"): "command.view",
+    ("POST", f"{API}/commands/{{command_id}}/approve"): "command.decide",
+    ("POST", f"{API}/commands/{{command_id}}/reject"): "command.decide",
+    ("GET", f"{API}/audit"): "audit.view",
+    ("GET", f"{API}/staff"): "staff.view",
+    ("POST", f"{API}/staff"): "staff.manage",
+    ("POST", f"{API}/staff/{{staff_id}}/disable"): "staff.manage",
+    ("POST", f"{API}/staff/{{staff_id}}/reset"): "staff.manage",
+}
+
+
+def permission_of(method: str, route_path: str, path_params: dict[str, str]) -> str | None:
+    """The permission a request needs, or None: the route has no entry (refused)."""
+    template = ROUTES.get((method, route_path))
+    if template is None:
+        return None
+    if "{kind}" in template:
+        kind = path_params.get("kind", "")
+        return template.format(kind=kind) if kind in KINDS else None
+    return template
+
+
+def allowed(role: str, permission: str | None) -> bool:
+    if permission is None:
+        return False
+    if permission == PUBLIC:
+        return True
+    return role in PERMISSIONS.get(permission, frozenset())
+
+
+def approves(role: str, kind: str) -> bool:
+    """May this role be the checker of a command of this kind?"""
+    return allowed(role, f"approve.{kind}")

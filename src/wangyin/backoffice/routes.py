@@ -1,0 +1,23 @@
+"""Wires the back office into the app: its pages (/admin), its API (/api/admin/v1), the
+customer's PIN-reset page and API, and the redirect to the staff sign-in page."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from wangyin.backoffice import api, pages
+from wangyin.backoffice.context import StaffLoginRequired
+
+
+def install(app: FastAPI, *, customer_site: bool) -> None:
+    """`customer_site`: False under `wangyin serve --admin-only` (no customer routes)."""
+    app.include_router(api.router)
+    app.include_router(pages.router, include_in_schema=False)
+    if customer_site:
+        app.include_router(api.customer_router, prefix="/api/v1")
+        app.include_router(pages.customer_router, include_in_schema=False)
+
+    @app.exception_handler(StaffLoginRequired)
+    async def _staff_login(request: Request, exc: StaffLoginRequired) -> Response:
+        return RedirectResponse("/admin/login", status_code=303)
