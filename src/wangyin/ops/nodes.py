@@ -6,8 +6,9 @@ counts the node as up keeps sending it new connections meanwhile, which fail. So
 first SIGTERM here only *drains*: `/readyz` answers 503 `draining` while the node keeps
 serving for `drain_seconds`, long enough for the balancer's health checks (every
 `inter`, `fall` misses) to take it out; then uvicorn's own graceful shutdown runs (stop
-accepting, finish in-flight requests within `timeout_graceful_shutdown`, exit). A second
-SIGTERM, or SIGINT (Ctrl-C), skips what is left of the drain.
+accepting, finish in-flight requests within `timeout_graceful_shutdown`, exit). More
+SIGTERMs change nothing (systemd signals every process of the unit and uvicorn's
+supervisor signals its workers again); SIGINT (Ctrl-C) skips what is left of the drain.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         start_draining()
-        first_term = sig == signal.SIGTERM and self._drain_until is None and not self.should_exit
-        if first_term and self.drain_seconds > 0:
-            self._drain_until = time.monotonic() + self.drain_seconds
-            log.warning("SIGTERM: draining for %.1f s, /readyz answers 503", self.drain_seconds)
+        if sig == signal.SIGTERM and self.drain_seconds > 0 and not self.should_exit:
+            if self._drain_until is None:
+                self._drain_until = time.monotonic() + self.drain_seconds
+                log.warning("SIGTERM: draining for %.1f s, /readyz answers 503", self.drain_seconds)
             return
+        self._drain_until = None
         super().handle_exit(sig, frame)
 
     async def on_tick(self, counter: int) -> bool:
@@ -133,6 +135,7 @@ def haproxy_config(
     listen: str,
     check: HealthCheck | None = None,
     stats_socket: str | None = None,
+    log: str | None = None,
     template: Path | None = None,
 ) -> str:
     """haproxy.cfg from the repository's template (deploy/haproxy/haproxy.cfg.j2)."""
@@ -146,5 +149,29 @@ def haproxy_config(
         keep_trailing_newline=True,
     )
     return environment.get_template(path.name).render(
-        nodes=nodes, listen=listen, check=check or HealthCheck(), stats_socket=stats_socket
+        nodes=nodes,
+        listen=listen,
+        check=check or HealthCheck(),
+        stats_socket=stats_socket,
+        log=log,  # e.g. "stdout" in a container, "/dev/log" with rsyslog
     )
+
+
+def haproxy_states(stats_socket: str, backend: str = "wangyin_nodes") -> dict[str, str]:
+    """Each node's state as HAProxy sees it (`UP`, `DOWN`, `UP 1/2` while rising, ...),
+    from its admin socket: what a rolling restart waits on before the next node."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(stats_socket)
+        sock.sendall(b"show stat\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    lines = b"".join(chunks).decode().splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+    return {
+        row["svname"]: row["status"]
+        for row in rows
+        if row.get("pxname") == backend and row["svname"] not in ("FRONTEND", "BACKEND")
+    }
