@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +81,14 @@ def _unavailable(reason: str) -> None:
 
 
 @contextlib.contextmanager
-def private_postgres(prefix: str, conf: Sequence[str] = ()) -> Iterator[PrivatePostgres]:
+def private_postgres(
+    prefix: str,
+    conf: Sequence[str] = (),
+    before_start: Callable[[PrivatePostgres], None] | None = None,
+) -> Iterator[PrivatePostgres]:
     """initdb in a fresh temporary directory (readable by the postgres OS user), append
-    `conf` lines to its postgresql.conf, start it; stop it and remove everything after."""
+    `conf` lines to its postgresql.conf, call `before_start` (files that name its directory
+    or port), start it; stop it and remove everything after."""
     binaries = pg_bin()
     if binaries is None:
         _unavailable("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
@@ -104,6 +109,8 @@ def private_postgres(prefix: str, conf: Sequence[str] = ()) -> Iterator[PrivateP
         if conf:
             with (pg.data / "postgresql.conf").open("a") as handle:
                 handle.write("\n".join(conf) + "\n")
+        if before_start is not None:
+            before_start(pg)
         pg.start()
         yield pg
     finally:
