@@ -19,6 +19,7 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
+from wangyin.observability import metrics
 from wangyin.security.keys import load_keyring
 from wangyin.web.availability import (
     DATABASE_EXCEPTIONS,
@@ -43,9 +44,11 @@ _HTTP_CODES = {
 
 
 def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
-    """RFC 9457 problem details in the caller's language, with a stable machine code."""
+    """RFC 9457 problem details in the caller's language, with a stable machine code and
+    the request id (observability.logs) to quote to the bank."""
     lang = getattr(request.state, "lang", "zh")
     message = gettext(error.template, lang, **error.params)
+    request_id = getattr(request.state, "request_id", None)
     body = {
         "type": f"urn:wangyin:problem:{error.code}",
         "title": message,
@@ -53,11 +56,16 @@ def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
         "code": error.code,
         "detail": message,
         "instance": request.url.path,
+        "request_id": request_id,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
     if "retry_after" in error.params:
         headers = {"Retry-After": str(error.params["retry_after"])}
+    if request_id:
+        # Also on a 500, which Starlette sends from outside the middleware that adds it.
+        headers["X-Request-ID"] = request_id
+    request.state.error_code = error.code  # counted by route and code (metrics)
     return JSONResponse(
         body, status_code=error.status, media_type="application/problem+json", headers=headers
     )
@@ -93,6 +101,10 @@ def _error_response(request: Request, error: DomainError) -> Response:
     response = _error_page(request, error)
     if "retry_after" in error.params:
         response.headers["Retry-After"] = str(error.params["retry_after"])
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+    request.state.error_code = error.code
     return response
 
 
@@ -116,6 +128,7 @@ def create_app(
     # Fail at start, not at the first customer: production needs its keyring (key file).
     load_keyring(env=settings.env)
     db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
+    metrics.watch_database(db)  # pool use, retries and deadlocks in /metrics
     app = FastAPI(
         title="Wangyin internet banking API",
         version=__version__,
@@ -208,6 +221,7 @@ def create_app(
         if customer_site:
             app.include_router(router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(metrics.router)  # /metrics: allow-listed scrapers or a bearer token
     for router in (
         identity_pages.router,
         security_pages.router,
@@ -225,4 +239,6 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)
+    # Outermost: the request id and the metrics cover the refusals of the middleware above.
+    app.add_middleware(metrics.Observe)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,11 @@ MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT = 10
 _MAX_SECRET_PERIOD = 64
 MAX_OTP_ATTEMPTS_PROD = 5
+
+
+def _networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDR networks (WANGYIN_METRICS_ALLOW)."""
+    return [ipaddress.ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip()]
 
 
 def looks_like_a_placeholder(secret: str) -> bool:
@@ -147,6 +153,29 @@ class Settings(BaseSettings):
     # PostgreSQL server binaries for the restore check; empty: the newest installed.
     backup_pg_bin: str = ""
 
+    # Logs and metrics (issue 8 §1, docs/operations.md "Monitoring, metrics and logs"):
+    # one JSON object per log line (or plain text for a terminal).
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics answers scrapers whose address is in metrics_allow (comma-separated IPs or
+    # CIDR networks) or who send `Authorization: Bearer <metrics_token>`; anyone else gets
+    # a 404. Production refuses an allow-list open to every address without a token.
+    metrics_enabled: bool = True
+    metrics_allow: str = "127.0.0.0/8,::1"
+    metrics_token: str = ""
+    # `wangyin worker` serves its own metrics (jobs, outbox delivery) on this port; 0: off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    # The audit copy (issue 8 §5): a PostgreSQL database where this URL's role may only
+    # INSERT and SELECT (python -m wangyin.observability.audit_copy setup); empty: none.
+    audit_copy_url: str = ""
+    # Retention (4.1.6-c), in days: login history (ended sessions), the operation log
+    # (audit records in the application database; pruned only once in the copy, when a
+    # copy is configured), and the audit copy (pruned by its owner, never by the app).
+    login_log_retention_days: int = Field(default=365, ge=180)
+    audit_retention_days: int = Field(default=1825, ge=180)
+    audit_copy_retention_days: int = Field(default=3650, ge=180)
+
     # SMS/voice provider; dev delivers to the dev inbox when no URL is set.
     sms_gateway_url: str = ""
     sms_gateway_user: str = ""
@@ -158,6 +187,12 @@ class Settings(BaseSettings):
         named at once, so one restart fixes them all."""
         if self.openapi_enabled is None:
             self.openapi_enabled = self.env == "dev"
+        metrics_networks = _networks(self.metrics_allow)  # a typo fails at start
+        if self.audit_copy_retention_days < self.audit_retention_days:
+            raise ValueError(
+                "WANGYIN_AUDIT_COPY_RETENTION_DAYS must not be shorter than "
+                "WANGYIN_AUDIT_RETENTION_DAYS: the copy is what proves the pruned records"
+            )
         if self.env != "prod":
             return self
         complaints = []
@@ -188,6 +223,20 @@ class Settings(BaseSettings):
             complaints.append(
                 f"WANGYIN_OTP_MAX_ATTEMPTS must be between 1 and {MAX_OTP_ATTEMPTS_PROD} in "
                 "production (4.3.1.3: three tries)"
+            )
+        open_to_all = any(net.prefixlen == 0 for net in metrics_networks)
+        if self.metrics_enabled and open_to_all and not self.metrics_token:
+            complaints.append(
+                "WANGYIN_METRICS_ALLOW lets every address read /metrics: name the scrapers' "
+                "addresses, or set WANGYIN_METRICS_TOKEN in production"
+            )
+        if self.metrics_token and (
+            len(self.metrics_token) < MIN_SECRET_LENGTH
+            or looks_like_a_placeholder(self.metrics_token)
+        ):
+            complaints.append(
+                f"WANGYIN_METRICS_TOKEN must be a random value of at least {MIN_SECRET_LENGTH} "
+                "characters in production"
             )
         if complaints:
             raise ValueError("; ".join(complaints))

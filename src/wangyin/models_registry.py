@@ -6,6 +6,7 @@ from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
 from wangyin.notify import models as notify_models
+from wangyin.observability import models as observability_models
 from wangyin.payees import models as payees_models
 from wangyin.payments import models as payments_models
 from wangyin.security import channel as channel_models
@@ -20,6 +21,7 @@ __all__ = [
     "identity_models",
     "ledger_models",
     "notify_models",
+    "observability_models",
     "payees_models",
     "payments_models",
     "ratelimit_models",

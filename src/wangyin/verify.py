@@ -13,22 +13,31 @@ from sqlalchemy.orm import Session
 from wangyin.db import Database
 from wangyin.ledger import service as ledger
 from wangyin.ledger.service import VerifyReport
+from wangyin.observability import audit_copy
+from wangyin.observability.audit_copy import CopyStore
 from wangyin.payments import service as payments
 from wangyin.security import audit, fields
 from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read
 
+COPY_ENV = "WANGYIN_AUDIT_COPY_URL"
 UNANCHORED = (
     "the audit chains are not anchored outside the database: set WANGYIN_AUDIT_CHECKPOINT "
     "to a file on storage the database's users cannot write (docs/operations.md)"
 )
 
 
-def verify_all(db: Database, *, checkpoint: Path | None = None) -> VerifyReport:
+def verify_all(
+    db: Database, *, checkpoint: Path | None = None, audit_copy_url: str | None = None
+) -> VerifyReport:
     """Everything `wangyin verify` checks. `checkpoint` (default: WANGYIN_AUDIT_CHECKPOINT)
     is the signed file of the audit chains' heads: compared first, then rewritten with the
-    current heads if the audit trail has no problem (a failing run leaves it as it was)."""
+    current heads if the audit trail has no problem (a failing run leaves it as it was).
+    `audit_copy_url` (default: WANGYIN_AUDIT_COPY_URL) is the audit copy, compared record
+    by record (observability.audit_copy)."""
     anchor = checkpoint or audit.checkpoint_path()
+    copy_url = audit_copy_url if audit_copy_url is not None else os.environ.get(COPY_ENV, "")
+    copy = CopyStore(copy_url) if copy_url else None
     audit_problems: list[str] = []
 
     def action(session: Session) -> tuple[VerifyReport, dict[int, tuple[int, str]]]:
@@ -41,9 +50,17 @@ def verify_all(db: Database, *, checkpoint: Path | None = None) -> VerifyReport:
         checked, field_problems = fields.verify_fields(session)
         report.checks["encrypted fields"] = checked
         report.problems.extend(field_problems)
+        if copy is not None:
+            compared = audit_copy.compare(session, copy)
+            report.checks.update(compared.checks)
+            audit_problems.extend(compared.problems)
         return report, audit.chain_heads(session)
 
-    report, heads = run_read(db, action)
+    try:
+        report, heads = run_read(db, action)
+    finally:
+        if copy is not None:
+            copy.dispose()
     report.problems.extend(audit_problems)
     if anchor is None:
         if os.environ.get("WANGYIN_ENV", "dev") == "prod":

@@ -15,10 +15,17 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.gateways.messages import DevMessageGateway, HttpMessageGateway, MessageGateway
 from wangyin.notify.tasks import deliver_pending
+from wangyin.observability import metrics
+from wangyin.observability.audit_copy import CopyStore, ship
+from wangyin.observability.tasks import enforce_retention
 from wangyin.security import channel
 from wangyin.uow import run_write
 
 log = logging.getLogger(__name__)
+
+# Every job of the loop, by the name its metrics carry (wangyin_job_runs_total{job=...}).
+JOBS = ("outbox_delivery", "channel_purge", "audit_shipping", "log_retention")
+metrics.declare_jobs(JOBS)
 
 
 def message_gateway(settings: Settings) -> MessageGateway:
@@ -48,16 +55,39 @@ def run(
     stop = stop or threading.Event()
     gateway = message_gateway(settings)
     log.info("worker started")
-    next_purge = clock.now()
+    next_purge = next_retention = clock.now()
+    copy = CopyStore(settings.audit_copy_url) if settings.audit_copy_url else None
+    exporter = None
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        # The worker is its own process: its jobs and deliveries are scraped here.
+        exporter, _ = start_http_server(
+            settings.worker_metrics_port, addr=settings.worker_metrics_host
+        )
     daily_backup = DailyBackup(settings, db=db, clock=clock)  # off unless backup_daily_at
     while not stop.is_set():
         try:
             daily_backup.tick()
-            deliver_pending(db, gateway, now=clock.now())
+            with metrics.job_run("outbox_delivery"):
+                deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:
                 # Expired channel keys and keyboard layouts have no use left: drop them.
                 next_purge = clock.now() + timedelta(minutes=10)
-                run_write(db, partial(_purge, at=clock.now()))
+                with metrics.job_run("channel_purge"):
+                    run_write(db, partial(_purge, at=clock.now()))
+            if copy is not None:
+                with metrics.job_run("audit_shipping"):
+                    ship(db, copy, at=clock.now())
+            if clock.now() >= next_retention:
+                next_retention = clock.now() + timedelta(hours=1)
+                with metrics.job_run("log_retention"):
+                    enforce_retention(db, settings, at=clock.now())
         except Exception:
             log.exception("worker step failed; retrying")
         stop.wait(interval)
+    if copy is not None:
+        copy.dispose()
+    if exporter is not None:
+        exporter.shutdown()
+        exporter.server_close()

@@ -20,6 +20,7 @@ from wangyin.db import Database
 from wangyin.gateways.messages import DeliveryError, MessageGateway
 from wangyin.notify.models import OutboxMessage
 from wangyin.notify.service import body_of, recipient_of
+from wangyin.observability.metrics import DELIVERED_KEY
 from wangyin.uow import run_write
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def _deliver_one(session: Session, *, gateway: MessageGateway, now: datetime) ->
         return False
     message.status = "sent"
     message.sent_at = now
+    # Its delivery latency is observed once this transaction commits (metrics).
+    session.info.setdefault(DELIVERED_KEY, []).append((message.channel, message.created_at, now))
     if not gateway.keeps_bodies:
         message.body = ""  # a delivered code has no business staying in the database
     return True

@@ -44,6 +44,9 @@ CANONICAL_VERSION = "wangyin audit v2"
 CHECKPOINT_FORMAT = "wangyin audit checkpoint v1"
 CHECKPOINT_ENV = "WANGYIN_AUDIT_CHECKPOINT"
 
+# session.info key: the (event, outcome, actor, details) this transaction appended.
+AUDITED_KEY = "wangyin.audited"
+
 # Keys that must never be written into an audit record, whatever a caller passes.
 _FORBIDDEN = {"password", "pin", "code", "otp", "token", "secret", "id_number", "card_number"}
 
@@ -111,6 +114,8 @@ def append(
     (`db.defer_write`). Returns the record as written (not attached to the session)."""
     ring = load_keyring()
     clean = {k: v for k, v in (details or {}).items() if k.lower() not in _FORBIDDEN}
+    # Counted in the metrics once the transaction commits (observability.metrics).
+    session.info.setdefault(AUDITED_KEY, []).append((event, outcome, actor, clean))
     client = client or Client()
     chain = customer_id % CHAINS if customer_id is not None else 0
     head_id = _head_id(chain)
@@ -212,10 +217,11 @@ def _head_id(chain: int) -> int:
 
 
 def verify_chain(session: Session) -> list[str]:
-    """Every problem in every chain, in order; an empty list means intact."""
+    """Every problem in every chain, in order; an empty list means intact. A chain cut by
+    retention starts after its keyed marker (`pruned_starts`)."""
     ring = load_keyring()
-    problems: list[str] = []
-    last: dict[int, tuple[int, str]] = {}  # chain -> (last seq, last hash)
+    starts, problems = pruned_starts(session, ring)
+    last: dict[int, tuple[int, str]] = dict(starts)  # chain -> (last seq, last hash)
     rows = session.scalars(
         select(AuditRecord).order_by(AuditRecord.chain, AuditRecord.seq)
     ).yield_per(1000)
@@ -245,6 +251,44 @@ def verify_chain(session: Session) -> list[str]:
                 + (f" (chain {chain})" if chain else "")
             )
     return problems
+
+
+# --- retention: a chain whose oldest records were deleted -------------------------------
+
+
+def pruned_marker_mac(ring: Keyring, key_id: str, chain: int, seq: int, last_hash: str) -> str:
+    """The keyed hash that makes a retention marker genuine (observability.models)."""
+    text = json.dumps(["wangyin audit pruned v1", key_id, chain, seq, last_hash])
+    return keyed_hash(ring.audit.key(key_id), text.encode(), algorithm="SM3")
+
+
+def pruned_starts(
+    session: Session, ring: Keyring | None = None
+) -> tuple[dict[int, tuple[int, str]], list[str]]:
+    """chain -> (seq, hash) of the last record retention deleted, from the markers that
+    verify; and a problem for each marker that does not (it is then ignored, so the
+    chain is checked from its genesis and the deletion shows as missing records)."""
+    from wangyin.observability.models import AuditPruned  # the marker's table
+
+    ring = ring or load_keyring()
+    starts: dict[int, tuple[int, str]] = {}
+    problems: list[str] = []
+    for marker in session.scalars(select(AuditPruned).order_by(AuditPruned.chain)):
+        try:
+            expected = pruned_marker_mac(
+                ring, marker.mac_key, marker.chain, marker.seq, marker.hash
+            )
+            genuine = constant_time_equal(expected, marker.mac)
+        except KeyringError:
+            genuine = False
+        if genuine:
+            starts[marker.chain] = (int(marker.seq), marker.hash)
+        else:
+            problems.append(
+                f"audit chain {marker.chain}: its retention marker is not genuine (records "
+                "deleted and a marker written without the audit key)"
+            )
+    return starts, problems
 
 
 # --- the checkpoint: each chain's head, outside the database -----------------------------
@@ -317,9 +361,12 @@ def check_checkpoint(session: Session, path: Path) -> list[str]:
         ]
     problems: list[str] = []
     written = signed.get("written_at", "?")
+    pruned, _ = pruned_starts(session, ring)
     for chain, (seq, expected) in sorted(chains.items()):
         if seq == 0:
             continue
+        if chain in pruned and seq <= pruned[chain][0]:
+            continue  # deleted by retention, past the marker that verify checks
         stored = session.scalar(
             select(AuditRecord.hash).where(AuditRecord.chain == chain, AuditRecord.seq == seq)
         )

@@ -80,7 +80,9 @@ def _has_control_in_target(scope: Scope) -> bool:
     return has_control(unquote_plus(query, errors="replace"))
 
 
-def _refusal(path: str, lang: str, status: int, code: str, text: str) -> tuple[bytes, bytes]:
+def _refusal(
+    path: str, lang: str, status: int, code: str, text: str, request_id: str | None = None
+) -> tuple[bytes, bytes]:
     """The refusal's body and content type: RFC 9457 problem details for the API (as
     `app.problem` writes them), one plain sentence for pages."""
     message = gettext(text, lang)
@@ -93,6 +95,7 @@ def _refusal(path: str, lang: str, status: int, code: str, text: str) -> tuple[b
         "code": code,
         "detail": message,
         "instance": path,
+        "request_id": request_id,  # observability.metrics.Observe, the outer middleware
     }
     return json.dumps(body, ensure_ascii=False).encode(), b"application/problem+json"
 
@@ -164,7 +167,9 @@ class SecurityAndLanguage:
             await send(message)
 
         async def refuse(status: int, code: str, text: str) -> None:
-            body, content_type = _refusal(path, lang, status, code, text)
+            state = scope["state"]
+            state["error_code"] = code
+            body, content_type = _refusal(path, lang, status, code, text, state.get("request_id"))
             headers = [
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
