@@ -256,3 +256,17 @@ def test_backup_and_restore_commands_refuse_a_damaged_backup_and_keep_the_live_d
     assert Path(sqlite_url.split("///", 1)[1]).read_bytes() == live_before
     assert completed(sqlite_db) == 1
     assert not list(Path(sqlite_url.split("///", 1)[1]).parent.glob(".*restore*"))
+
+
+def test_one_worker_at_a_time_takes_the_backup(db: Database, tmp_path: Path) -> None:
+    sqlite = db.engine.dialect.name == "sqlite"
+    settings = Settings(
+        database_url=str(db.engine.url) if sqlite else "postgresql://unused/unused",
+        backup_dir=str(tmp_path / "backups"),
+    )
+    with tasks.exclusive(settings, db) as first:
+        assert first
+        with tasks.exclusive(settings, db) as second:
+            assert not second  # another worker (its own connection or file handle) waits
+    with tasks.exclusive(settings, db) as again:
+        assert again  # released when the backup is done
