@@ -98,6 +98,14 @@ def _is_ours(pid: int, marker: str) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @dataclass
 class Node:
     name: str
@@ -197,8 +205,8 @@ class Cluster:
         )
 
     def start(self, *, timeout: float = 90.0) -> None:
-        """etcd, then the first node (it bootstraps and leads), then the others (each a
-        copy of the leader by pg_basebackup); back when one is the synchronous standby."""
+        """etcd, then the nodes; back when one is the primary and another its synchronous
+        standby (a copy of it by pg_basebackup)."""
         etcd_dir = self.root / "etcd"
         self._own(etcd_dir)
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
@@ -226,14 +234,14 @@ class Cluster:
             etcd_dir / "etcd.log",
             etcd_dir,
         )
-        self._wait(lambda: self._etcd_healthy(), timeout, "etcd did not start")
-        first, *others = self.nodes
-        self.start_node(first)
-        self._wait(lambda: first.role() == "primary", timeout, "the first node did not lead")
-        for node in others:
+        self.wait(lambda: self._etcd_healthy(), timeout, "etcd did not start")
+        # All at once: one wins the initialize key in etcd and bootstraps, the others wait
+        # for it and copy it.
+        for node in self.nodes:
             self.start_node(node)
-        self._wait(self.synchronous, timeout, "no synchronous standby came up")
-        with psycopg.connect(first.dsn(), autocommit=True, connect_timeout=5) as conn:
+        self.wait(self.synchronous, timeout, "no primary with a synchronous standby came up")
+        with psycopg.connect(self.libpq_url("postgres"), connect_timeout=5) as conn:
+            conn.autocommit = True
             conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
     def _etcd_healthy(self) -> bool:
@@ -282,7 +290,10 @@ class Cluster:
                     "synchronous_mode_strict": False,
                     "maximum_lag_on_failover": 0,
                     "postgresql": {
-                        "use_pg_rewind": False,
+                        # The old primary comes back as a standby: pg_rewind (data
+                        # checksums allow it) drops what it wrote that nobody confirmed.
+                        "use_pg_rewind": True,
+                        "remove_data_directory_on_rewind_failure": True,
                         "use_slots": True,
                         "parameters": {
                             "synchronous_commit": "on",
@@ -335,13 +346,28 @@ class Cluster:
                 return node
         return None
 
+    def replication(self, node: Node) -> dict[str, str]:
+        """What the primary `node` says of its standbys: name -> sync_state, plus its
+        synchronous_commit and synchronous_standby_names under those names."""
+        with psycopg.connect(node.dsn(), autocommit=True, connect_timeout=5) as conn:
+            states = {
+                str(name): str(state)
+                for name, state in conn.execute(
+                    "SELECT application_name, sync_state FROM pg_stat_replication"
+                )
+            }
+            for setting in ("synchronous_commit", "synchronous_standby_names"):
+                row = conn.execute(f"SHOW {setting}").fetchone()
+                states[setting] = str(row[0]) if row else ""
+        return states
+
     def synchronous(self) -> bool:
         """A primary and a synchronous standby streaming from it."""
         roles = [node.role() for node in self.nodes]
         return "primary" in roles and "sync" in roles
 
     @staticmethod
-    def _wait(check: Any, timeout: float, message: str) -> None:
+    def wait(check: Any, timeout: float, message: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
@@ -364,6 +390,9 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
         if node.proc is not None:
             node.proc.wait(timeout=10)
+        # Back only when every one of them is gone (or a zombie): what answers after this
+        # is another node.
+        self.wait(lambda: not any(_alive(pid) for pid in pids), 10, "a killed process lives")
 
     def stop(self) -> None:
         """Stop everything this cluster started and remove its directory."""

@@ -102,6 +102,12 @@ class Result:
     promotion_seconds: float | None
     old_primary: str
     new_primary: str
+    # Before the kill: the primary's synchronous_commit and its standby's sync_state.
+    synchronous_commit: str
+    standby_sync_state: str
+    # The killed node started again: seconds until it is the new primary's synchronous
+    # standby (None: not tried, or it did not come back within the timeout).
+    rejoin_seconds: float | None
     total_before_minor: int
     total_after_minor: int
     negative_accounts: int
@@ -112,6 +118,8 @@ class Result:
     def ok(self) -> bool:
         return (
             self.rpo_lost == 0
+            and self.synchronous_commit == "on"
+            and self.standby_sync_state == "sync"
             and self.rto_seconds is not None
             and self.total_before_minor == self.total_after_minor
             and self.negative_accounts == 0
@@ -429,6 +437,7 @@ def drill(
     before: float = 8.0,
     after: float = 8.0,
     timeout: float = 60.0,
+    rejoin: bool = True,
     say: Any = print,
 ) -> Result:
     """Run the drill once; every process it starts is stopped and its directory removed."""
@@ -445,19 +454,25 @@ def drill(
     key_file.chmod(0o600)
     env = {"WANGYIN_KEY_FILE": str(key_file)}
     use_keyring(parse_keyring(ring.to_json()))
+    t0 = time.monotonic()
+
+    def tell(line: str) -> None:  # each line with the seconds since the drill began
+        say(f"[{time.monotonic() - t0:5.1f} s] {line}")
+
     try:
-        t0 = time.monotonic()
         cluster.start()
         url = cluster.url()
-        say(
+        tell(
             f"cluster up in {time.monotonic() - t0:.1f} s: "
             + ", ".join(f"{n.name} {n.role()} :{n.pg_port}" for n in cluster.nodes)
         )
-        say(f"application URL: {url}")
+        tell(f"application URL: {url}")
         upgrade(url)
         people = seed(url, customers=clients + 2)
         total_before, _ = customer_totals(cluster.libpq_url())
+        tell(f"schema migrated, {len(people)} customers funded")
         with served(url, workdir, env) as base:
+            tell(f"wangyin serve answers at {base}; {clients} clients transferring")
             load = Load()
             stop = threading.Event()
             deadline = time.monotonic() + before + timeout + after
@@ -484,26 +499,52 @@ def drill(
             old = cluster.primary()
             if old is None:
                 raise ClusterError("no primary before the kill")
+            states = cluster.replication(old)
+            standby = next(n.name for n in cluster.nodes if n is not old)
+            tell(
+                f"{old.name}: synchronous_commit={states['synchronous_commit']}, "
+                f"synchronous_standby_names={states['synchronous_standby_names']}, "
+                f"{standby} {states.get(standby, 'not streaming')}"
+            )
             with load.lock:
-                acked_before = len(load.acks)
-            say(f"{acked_before} transfers acknowledged; SIGKILL {old.name} (the primary)")
-            killed = time.monotonic()
+                acked_before, refused = len(load.acks), dict(load.refusals)
+            if refused:
+                tell(f"refusals so far: {refused}")
+            if not acked_before:
+                raise ClusterError(
+                    "no transfer went through before the kill; the server's log:\n"
+                    + (workdir / "serve.log").read_text(errors="replace")[-3000:]
+                )
+            tell(f"{acked_before} transfers acknowledged; SIGKILL {old.name} (the primary)")
             cluster.kill(old)
+            # From here on nothing of the old primary runs: a transfer confirmed by a
+            # request sent after this went through another node.
+            killed = time.monotonic()
             new, promoted, recovered = None, None, None
             while time.monotonic() < killed + timeout:
                 if new is None:
                     new = cluster.primary()
                     if new is not None:
                         promoted = time.monotonic() - killed
-                        say(f"{new.name} promoted after {promoted:.1f} s")
+                        tell(f"{new.name} promoted after {promoted:.1f} s")
                 with load.lock:
                     after_kill = [a for a in load.acks if a.sent_at > killed]
-                if after_kill:
+                if after_kill and recovered is None:
                     recovered = min(a.acked_at for a in after_kill) - killed
+                if recovered is not None and new is not None:
                     break
                 time.sleep(0.1)
+            rejoined = None
             if recovered is not None:
-                say(f"transfers succeed again {recovered:.1f} s after the kill")
+                tell(f"transfers succeed again {recovered:.1f} s after the kill")
+                if rejoin:
+                    # Under load, as an operator would bring the machine back.
+                    restarted = time.monotonic()
+                    cluster.start_node(old)
+                    with contextlib.suppress(ClusterError):
+                        cluster.wait(cluster.synchronous, timeout, "no rejoin")
+                        rejoined = time.monotonic() - restarted
+                        tell(f"{old.name} is the synchronous standby again after {rejoined:.1f} s")
                 time.sleep(after)
             stop.set()
             for thread in threads:
@@ -512,6 +553,7 @@ def drill(
         lost = lost_acknowledged(cluster.libpq_url(), acks)
         total_after, negatives = customer_totals(cluster.libpq_url())
         verified, output = run_verify(url, workdir, env)
+        tell("checked: acknowledged transfers, the customers' total, wangyin verify")
         result = Result(
             started_utc=started_utc,
             machine=machine(),
@@ -525,6 +567,9 @@ def drill(
             promotion_seconds=None if promoted is None else round(promoted, 1),
             old_primary=old.name,
             new_primary=new.name if new else "none",
+            synchronous_commit=states["synchronous_commit"],
+            standby_sync_state=states.get(standby, "not streaming"),
+            rejoin_seconds=None if rejoined is None else round(rejoined, 1),
             total_before_minor=total_before,
             total_after_minor=total_after,
             negative_accounts=negatives,
@@ -532,7 +577,7 @@ def drill(
             verify_output=output,
         )
     except Exception:
-        say(cluster.log_tail())
+        tell(cluster.log_tail())
         raise
     finally:
         use_keyring(None)
@@ -548,6 +593,9 @@ def report(result: Result) -> str:
         f"(of {result.transfers_acknowledged}; {result.acknowledged_after_kill} after the kill)",
         f"  RTO: {rto} from SIGKILL of {result.old_primary} to the first transfer confirmed "
         f"again ({result.new_primary} promoted after {result.promotion_seconds} s)",
+        f"  before the kill: synchronous_commit={result.synchronous_commit}, standby "
+        f"{result.standby_sync_state}; old primary back as synchronous standby after "
+        f"{'-' if result.rejoin_seconds is None else result.rejoin_seconds} s",
         f"  resends with the same Idempotency-Key: {result.resends}; "
         f"without a definite answer: {result.unresolved}; refusals: {result.refusals or 0}",
         f"  customers' total: {result.total_before_minor / 100:.2f} before, "
@@ -577,17 +625,27 @@ def main(argv: list[str] | None = None) -> int:
         help="give up when transfers do not succeed again within this",
     )
     parser.add_argument("--max-rto", type=float, default=30.0, help="fail above this RTO")
+    parser.add_argument(
+        "--no-rejoin", action="store_true", help="do not start the killed node again"
+    )
     parser.add_argument("--short", action="store_true", help="the test's short form")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.short:
         args.clients, args.before, args.after = 3, 3.0, 2.0
-    result = drill(clients=args.clients, before=args.before, after=args.after, timeout=args.timeout)
+    result = drill(
+        clients=args.clients,
+        before=args.before,
+        after=args.after,
+        timeout=args.timeout,
+        rejoin=not args.no_rejoin,
+    )
     print(report(result), flush=True)
     if args.json:
         args.json.write_text(json.dumps(asdict(result), indent=2, ensure_ascii=False))
     too_slow = result.rto_seconds is None or result.rto_seconds > args.max_rto
-    return 0 if result.ok and not too_slow else 1
+    not_back = not args.no_rejoin and result.rejoin_seconds is None
+    return 0 if result.ok and not too_slow and not not_back else 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ supervisor signals its workers again); SIGINT (Ctrl-C) skips what is left of the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -25,7 +27,11 @@ from types import FrameType
 
 import jinja2
 import uvicorn
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.supervisors import multiprocess
+
+from wangyin.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,47 @@ def drain_seconds_from_env() -> float:
     return max(0.0, float(os.environ.get(DRAIN_ENV) or 0))
 
 
+class AnswerCutRequests:
+    """ASGI wrapper: a request still running when the graceful timeout cuts it (uvicorn
+    cancels its task and would answer a bare 500 with a traceback in the log) is answered
+    503 `service_unavailable` with Retry-After, if nothing was sent yet: a stopping node
+    is no bug, and the client may try again (with its Idempotency-Key where money moves)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            if not draining():
+                raise
+            log.warning("request cut at the graceful timeout: %s", scope.get("path", ""))
+            if not started:
+                from wangyin.app import problem  # the app's problem+json, in its language
+                from wangyin.web.availability import RETRY_AFTER_SECONDS
+
+                error = DomainError("service_unavailable", retry_after=RETRY_AFTER_SECONDS)
+                with contextlib.suppress(Exception):  # the client may be gone as well
+                    await problem(Request(scope), error, reason="stopping")(scope, receive, send)
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, with a drain before its graceful shutdown (module docstring)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.loaded_app = AnswerCutRequests(self.config.loaded_app)
+        await super().startup(sockets=sockets)
 
     def __init__(self, config: uvicorn.Config, drain_seconds: float | None = None) -> None:
         super().__init__(config)
