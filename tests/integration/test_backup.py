@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -270,3 +271,29 @@ def test_one_worker_at_a_time_takes_the_backup(db: Database, tmp_path: Path) -> 
             assert not second  # another worker (its own connection or file handle) waits
     with tasks.exclusive(settings, db) as again:
         assert again  # released when the backup is done
+
+
+def test_the_worker_loop_takes_the_daily_backup(
+    sqlite_db: Database, backup_settings: Settings
+) -> None:
+    from wangyin.jobs import worker
+
+    backup_settings.backup_daily_at = "02:30"
+    clock = FrozenClock(datetime(2026, 3, 1, 18, 31, tzinfo=UTC))  # 02:31 in Shanghai
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=worker.run,
+        args=(backup_settings,),
+        kwargs={"db": sqlite_db, "clock": clock, "stop": stop, "interval": 0.05},
+    )
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not service.backups(settings=backup_settings):
+            assert time.monotonic() < deadline, "the worker took no backup"
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    (made,) = service.backups(settings=backup_settings)
+    assert made.stopped_at == clock.now()
