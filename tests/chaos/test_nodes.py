@@ -571,3 +571,28 @@ def test_expand_migration_under_serving_old_code_fails_no_request(
     )
     assert "expand_probe" in columns
     _consistent(cluster)
+
+
+def test_haproxy_config_command_renders_a_valid_configuration(tmp_path: Path) -> None:
+    """`wangyin haproxy-config` (run from the checkout) prints what `haproxy -c` accepts,
+    with every node checked on /readyz, and the drain the nodes need."""
+    result = subprocess.run(
+        [
+            *(str(WANGYIN), "haproxy-config", "--listen", "127.0.0.1:18080"),
+            *("--node", "app1=10.0.0.11:8000", "--node", "[::1]:8001"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    text = result.stdout.decode()
+    assert "server app1 10.0.0.11:8000" in text
+    assert "server node2 [::1]:8001" in text
+    assert "http-check send meth GET uri /readyz" in text
+    assert "--drain-seconds 5 or more" in text
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    checked = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
