@@ -119,6 +119,10 @@ def test_retention_keeps_the_newest_copies(sqlite_db: Database, backup_settings:
     assert sorted(p.name for p in Path(backup_settings.backup_dir).glob("*.db")) == [
         b.label for b in made[-3:]
     ]
+    # The bank's data: the directory and the copies are the owner's only.
+    directory = Path(backup_settings.backup_dir)
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert {(directory / b.label).stat().st_mode & 0o777 for b in kept} == {0o600}
 
 
 def test_restore_picks_the_newest_backup_at_or_before_the_time() -> None:

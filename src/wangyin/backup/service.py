@@ -196,11 +196,12 @@ def backup_sqlite(*, source: Path, directory: Path, at: datetime, retention: int
     check the copy, keep the newest `retention` copies."""
     if not source.exists():
         raise BackupError(f"no SQLite database at {source}")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"{SQLITE_PREFIX}{at.astimezone(UTC).strftime(_STAMP)}Z.db"
     final = directory / name
     partial = directory / f".{name}.partial"
     started = time.monotonic()
+    partial.unlink(missing_ok=True)  # left by a copy that was killed
     try:
         _copy_sqlite(source, partial)
         partial.replace(final)
@@ -215,7 +216,9 @@ def backup_sqlite(*, source: Path, directory: Path, at: datetime, retention: int
 
 def _copy_sqlite(source: Path, target: Path) -> None:
     """One backup step over the whole file: a single read transaction, so the copy is one
-    consistent moment while writers go on (WAL); then a self-contained file (no -wal)."""
+    consistent moment while writers go on (WAL); then a self-contained file (no -wal),
+    readable by its owner only (it holds the bank's data)."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     with (
         contextlib.closing(sqlite3.connect(source, timeout=30)) as src,
         contextlib.closing(sqlite3.connect(target)) as dst,
