@@ -1,13 +1,15 @@
-"""The security center page renders its sections for a logged-in customer (web UI)."""
+"""The security center: a menu of tasks, each on its own page (web UI, issue 9)."""
 
 from __future__ import annotations
+
+import re
 
 from factories import DEFAULT_PASSWORD
 from factories.bank import credential_of
 from functional.conftest import Bank
 
 
-def test_security_center_page_shows_every_section(bank: Bank) -> None:
+def test_security_center_is_a_menu_of_task_pages(bank: Bank) -> None:
     client = bank.client
     client.cookies.set("wy_device", credential_of("zhangwei"))
     page = client.get("/login")
@@ -18,16 +20,25 @@ def test_security_center_page_shows_every_section(bank: Bank) -> None:
         follow_redirects=False,
     )
     html = client.get("/security").text
-    for section in (
-        'id="freeze"',
-        'id="step-up"',
-        'id="limits"',
-        'id="password-free"',
-        'id="pin"',
-        'id="devices"',
-        'id="logins"',
-    ):
-        assert section in html
     assert "安全中心" in html
+    # A menu of tasks (issue 9), each on its own page with at most one soft keyboard.
+    pages = {
+        "/security/limits": 'id="limits"',
+        "/security/password-free": 'id="password-free"',
+        "/security/devices": 'id="devices"',
+        "/security/freeze": 'id="freeze"',
+        "/security/transaction-password": 'id="pin"',
+        "/security/logins": 'id="logins"',
+    }
+    for path, section in pages.items():
+        assert f'href="{path}"' in html
+        page = client.get(path)
+        assert page.status_code == 200 and section in page.text, path
+    assert html.count("data-softkb=") == 0
+    # Limits grouped, with the unit (not 5000000.00).
+    assert re.search(r"\d{1,3}(,\d{3})+\.\d{2} 元", client.get("/security/limits").text)
+    confirm = client.get("/security/freeze/all")
+    assert 'value="all"' in confirm.text and "确定冻结全部网上银行服务吗" in confirm.text
+    assert 'value="all"' not in client.get("/security/freeze").text  # one click asks first
     log = client.get("/security/log")
     assert log.status_code == 200 and "操作日志" in log.text

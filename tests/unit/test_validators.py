@@ -134,9 +134,16 @@ def test_password_policy_refuses_weak_passwords(password: str, reason_word: str)
         "Pw-080015x",  # last six of the ID
         "Pw-13812345678",  # phone
         "Pw-345678xy",  # last six of the phone
-        "ZhangWei-2026",  # login name
     ],
 )
 def test_password_policy_refuses_personal_data(password: str) -> None:
     reason = weak_reason(password, id_number=ID_DIGIT, mobile="13812345678", username="zhangwei")
     assert "ID, phone or birthday" in reason
+
+
+def test_password_with_the_login_name_says_so() -> None:
+    """Issue 9: the refusal names the login name, not the ID, phone or birthday."""
+    reason = weak_reason(
+        "ZhangWei-2026", id_number=ID_DIGIT, mobile="13812345678", username="zhangwei"
+    )
+    assert reason == "it contains your login name"

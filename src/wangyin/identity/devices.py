@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
+import iptocc
+from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from ua_parser import parse as parse_user_agent
 
+from wangyin.i18n import gettext
 from wangyin.identity.models import Device
 from wangyin.ids import new_public_id
 from wangyin.security.crypto import constant_time_equal, keyed_hash
@@ -124,3 +129,53 @@ def active(session: Session, *, device_id: int | None, user_id: int) -> Device |
 def remove(device: Device, *, at: datetime) -> None:
     device.removed_at = at
     device.credential_hash = None
+
+
+# --- how the device list names a device and where it was used (issue 9) ----------------
+
+
+@dataclass(frozen=True)
+class Described:
+    name: str  # "Chrome on Windows", in the customer's language
+    channel: str  # "web" | "app"
+
+
+def describe(user_agent: str, *, client_type: str, os_version: str, lang: str) -> Described:
+    """A device as its owner knows it - browser and system from the User-Agent (ua-parser's
+    maintained rules), else the system an app reported - never the raw header."""
+    parsed = parse_user_agent(user_agent) if user_agent else None
+    browser = parsed.user_agent.family if parsed and parsed.user_agent else ""
+    system = parsed.os.family if parsed and parsed.os else ""
+    channel = "web" if client_type == "web" else "app"
+    if browser and browser != "Other" and system and system != "Other":
+        name = gettext("{browser} on {system}", lang, browser=browser, system=system)
+    elif os_version or (browser and browser != "Other"):
+        name = os_version or browser  # an app names its system itself
+    else:
+        name = gettext("Unknown device", lang)
+    return Described(name=name, channel=channel)
+
+
+def split_label(label: str) -> tuple[str, str, str]:
+    """The client type, system and User-Agent a device was bound with (its label is
+    `Client.describe()`: "web | Windows NT 10.0 | Mozilla/5.0 ...")."""
+    parts = label.split(" | ", 2)
+    while len(parts) < 3:
+        parts.append("")
+    return parts[0], parts[1], parts[2]
+
+
+def place_of(ip: str, lang: str) -> str | None:
+    """The country an IP address was allocated to, from iptocc's offline copy of the
+    regional internet registries' data (no look-up leaves the bank); None when unknown
+    (private and loopback addresses, unallocated blocks)."""
+    if not ip:
+        return None
+    try:
+        code = iptocc.country_code(ip)
+    except ValueError:
+        return None
+    if not code:
+        return None
+    names = Locale.parse("zh_Hans_CN" if lang == "zh" else "en").territories
+    return str(names.get(code, code))

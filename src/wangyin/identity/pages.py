@@ -4,9 +4,10 @@ logout, change password."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from wangyin.errors import DomainError
+from wangyin.i18n import gettext
 from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
 from wangyin.identity.service import LoginOutcome
@@ -21,12 +22,17 @@ from wangyin.web.context import (
     check_form_csrf,
     client_of,
     device_credential_of,
+    lang,
 )
 from wangyin.web.forms import (
+    FormErrors,
     anonymous_csrf,
+    check,
     clear_session_cookie,
     error_text,
+    field_errors,
     form_data,
+    missing_fields,
     set_anonymous_csrf,
     set_session_cookie,
 )
@@ -37,6 +43,49 @@ router = APIRouter()
 REGISTER_FIELDS = ("name", "id_number", "mobile", "card_number", "username")
 # Shown again after a refusal; the ID and card numbers are not echoed back (4.1.2.1-e).
 ECHOED_REGISTER_FIELDS = ("name", "mobile", "username")
+# Where each refusal is shown (the GOV.UK pattern, issue 9): the field it is about.
+LOGIN_FIELDS = {"invalid_credentials": "login", "login_locked": "login"}
+VERIFY_FIELDS = {
+    "otp_invalid": "code",
+    "otp_expired": "code",
+    "otp_too_many_attempts": "code",
+    "wrong_id_number": "id_number",
+}
+REGISTER_FIELDS_OF = {
+    "invalid_id_number": "id_number",
+    "invalid_mobile": "mobile",
+    "invalid_card_number": "card_number",
+    "card_not_found": "card_number",
+    "already_registered": "id_number",
+    "username_taken": "username",
+    "invalid_username": "username",
+    "weak_password": "password",
+}
+REGISTER_ASKS = {
+    "name": "Enter your full name.",
+    "id_number": "Enter your ID card number.",
+    "mobile": "Enter the mobile number the bank holds for you.",
+    "card_number": "Enter your debit card number.",
+    "username": "Choose a login name.",
+    "password": "Choose a password.",
+    "password_again": "Enter the password again.",
+    "transaction_password": "Choose a six-digit transaction password.",
+}
+PASSWORDS_DIFFER = "The two passwords do not match."
+PASSWORD_FIELDS = {
+    "wrong_password": "old_password",
+    "weak_password": "new_password",
+    "password_reused": "new_password",
+    "password_in_history": "new_password",
+}
+RESET_FIELDS = {**VERIFY_FIELDS, **PASSWORD_FIELDS}
+FORGOT_FIELDS = {
+    "invalid_id_number": "id_number",
+    "invalid_card_number": "card_number",
+    "card_not_found": "card_number",
+}
+# Why the login page is shown to someone who had a session (issue 9, WCAG 2.2.1).
+TIMED_OUT = "For your safety you were logged out after {minutes} minutes without activity."
 # The device cookie is replaced at every login; one that is never used again dies with
 # the longest lifetime browsers keep a cookie (400 days).
 DEVICE_COOKIE_DAYS = 400
@@ -46,15 +95,16 @@ def _anonymous_page(
     request: Request,
     template: str,
     values: dict[str, str],
-    error: str = "",
+    error: str | dict[str, str] = "",
     status: int = 200,
     **extra: object,
 ) -> Response:
     token = anonymous_csrf(request)
+    errors = error if isinstance(error, dict) else ({"": error} if error else {})
     response = render(
         request,
         template,
-        {"values": values, "error": error, "csrf_token": token, **extra},
+        {"values": values, "errors": errors, "csrf_token": token, **extra},
         status=status,
     )
     set_anonymous_csrf(request, response, token)
@@ -90,8 +140,19 @@ def home(request: Request, state: State) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request) -> Response:
-    return _anonymous_page(request, "identity/login.html", {})
+def login_page(request: Request, state: State) -> Response:
+    """The login page says why a customer was logged out: the page's timeout (app.js
+    sends ?timeout=1), or a session cookie whose session has ended meanwhile."""
+    token = request.cookies.get(SESSION_COOKIE)
+    ended = bool(token) and _resolve(state, token or "") is None
+    notice = ""
+    if request.query_params.get("timeout") == "1" or ended:
+        minutes = state.settings.session_idle_minutes
+        notice = gettext(TIMED_OUT, lang(request), minutes=minutes)
+    response = _anonymous_page(request, "identity/login.html", {}, notice=notice)
+    if ended:
+        clear_session_cookie(response)
+    return response
 
 
 @router.post("/login")
@@ -109,13 +170,21 @@ async def login_submit(request: Request, state: State) -> Response:
         )
     except DomainError as exc:
         return _anonymous_page(
-            request, "identity/login.html", values, error_text(request, exc), exc.status
+            request,
+            "identity/login.html",
+            values,
+            field_errors(request, exc, LOGIN_FIELDS),
+            exc.status,
         )
     return _after_login(request, outcome)
 
 
 def _verify_page(
-    request: Request, challenge_id: str, error: str = "", status: int = 200, sent: str = ""
+    request: Request,
+    challenge_id: str,
+    error: str | dict[str, str] = "",
+    status: int = 200,
+    sent: str = "",
 ) -> Response:
     reasons = request.query_params.get("reasons", "")
     return _anonymous_page(
@@ -165,7 +234,8 @@ async def verify_submit(challenge_id: str, request: Request, state: State) -> Re
             client=client_of(request, "web"),
         )
     except DomainError as exc:
-        return _verify_page(request, challenge_id, error_text(request, exc), exc.status)
+        errors = field_errors(request, exc, VERIFY_FIELDS)
+        return _verify_page(request, challenge_id, errors, exc.status)
     return _after_login(request, outcome)
 
 
@@ -181,21 +251,22 @@ async def register_submit(request: Request, state: State) -> Response:
     values = {key: form.get(key, "")[:40] for key in ECHOED_REGISTER_FIELDS}
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
-        if form.get("password", "") != form.get("password_again", ""):
-            raise DomainError("validation_error")
+        errors = missing_fields(request, form, REGISTER_ASKS)
+        if form.get("password_again") and form.get("password") != form.get("password_again"):
+            errors["password_again"] = gettext(PASSWORDS_DIFFER, lang(request))
+        check(errors)
         required = (*REGISTER_FIELDS, "password", "transaction_password")
-        if not all(form.get(key) for key in required):
-            raise DomainError("validation_error")
         registration = identity_actions.start_registration(
             state=state,
             fields={key: form[key] for key in required},
             channel="voice" if form.get("channel") == "voice" else "sms",
             client=client_of(request, "web"),
         )
+    except FormErrors as exc:
+        return _anonymous_page(request, "identity/register.html", values, exc.errors, 422)
     except DomainError as exc:
-        return _anonymous_page(
-            request, "identity/register.html", values, error_text(request, exc), exc.status
-        )
+        errors = field_errors(request, exc, REGISTER_FIELDS_OF)
+        return _anonymous_page(request, "identity/register.html", values, errors, exc.status)
     return RedirectResponse(f"/register/verify/{registration.public_id}", status_code=303)
 
 
@@ -273,9 +344,8 @@ async def forgot_submit(request: Request, state: State) -> Response:
             client=client_of(request, "web"),
         )
     except DomainError as exc:
-        return _anonymous_page(
-            request, "identity/forgot.html", values, error_text(request, exc), exc.status
-        )
+        errors = field_errors(request, exc, FORGOT_FIELDS)
+        return _anonymous_page(request, "identity/forgot.html", values, errors, exc.status)
     return RedirectResponse(f"/password/reset/{challenge_id}", status_code=303)
 
 
@@ -290,7 +360,7 @@ async def reset_submit(challenge_id: str, request: Request, state: State) -> Res
     try:
         check_form_csrf(request, form.get("csrf_token", ""), None)
         if form.get("new_password", "") != form.get("new_password_again", ""):
-            raise DomainError("validation_error")
+            check({"new_password_again": gettext(PASSWORDS_DIFFER, lang(request))})
         identity_actions.reset_password(
             state=state,
             challenge_id=challenge_id,
@@ -298,14 +368,13 @@ async def reset_submit(challenge_id: str, request: Request, state: State) -> Res
             new_password=form.get("new_password", ""),
             client=client_of(request, "web"),
         )
-    except DomainError as exc:
+    except (DomainError, FormErrors) as exc:
+        if isinstance(exc, FormErrors):
+            errors, status = exc.errors, 422
+        else:
+            errors, status = field_errors(request, exc, RESET_FIELDS), exc.status
         return _anonymous_page(
-            request,
-            "identity/reset.html",
-            {},
-            error_text(request, exc),
-            exc.status,
-            challenge_id=challenge_id,
+            request, "identity/reset.html", {}, errors, status, challenge_id=challenge_id
         )
     return _anonymous_page(request, "identity/reset.html", {}, done=True, challenge_id="")
 
@@ -317,9 +386,21 @@ async def logout(request: Request, user: PageUser, state: State) -> Response:
     now = state.clock.now()
     token = request.state.session_token
     run_write(state.db, lambda s: identity.end_session(s, token=token, at=now))
-    response = RedirectResponse("/login", status_code=303)
+    # The timeout warning's own logout: the login page says why.
+    target = "/login?timeout=1" if form.get("reason") == "timeout" else "/login"
+    response = RedirectResponse(target, status_code=303)
     clear_session_cookie(response)
     return response
+
+
+@router.post("/session/keepalive")
+def keepalive(request: Request, user: PageUser, state: State) -> Response:
+    """ "Stay logged in" in the timeout warning (WCAG 2.2.1): the session's idle time
+    starts again. A script's request, so it carries the CSRF token as a header."""
+    check_form_csrf(request, request.headers.get("x-csrf-token", ""), user)
+    now = state.clock.now()
+    run_write(state.db, lambda s: identity.touch_session(s, session_id=user.session_id, at=now))
+    return JSONResponse({"seconds_left": state.settings.session_idle_minutes * 60})
 
 
 @router.get("/password")
@@ -334,7 +415,7 @@ async def password_submit(request: Request, user: PageUser, state: State) -> Res
     try:
         check_form_csrf(request, form.get("csrf_token", ""), user)
         if form.get("new_password", "") != form.get("new_password_again", ""):
-            raise DomainError("validation_error")
+            check({"new_password_again": gettext(PASSWORDS_DIFFER, lang(request))})
         identity_actions.change_password(
             state=state,
             user=user,
@@ -342,11 +423,11 @@ async def password_submit(request: Request, user: PageUser, state: State) -> Res
             new_password=form.get("new_password", ""),
             client=client_of(request, "web"),
         )
+    except FormErrors as exc:
+        return render(request, "identity/password.html", {**context, "errors": exc.errors}, 422)
     except DomainError as exc:
+        errors = field_errors(request, exc, PASSWORD_FIELDS)
         return render(
-            request,
-            "identity/password.html",
-            {**context, "error": error_text(request, exc)},
-            status=exc.status,
+            request, "identity/password.html", {**context, "errors": errors}, status=exc.status
         )
     return render(request, "identity/password.html", {**context, "done": True})

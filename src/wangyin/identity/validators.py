@@ -110,7 +110,10 @@ def check_password_policy(
     lowered = password.lower()
     if lowered in _common_passwords():
         raise DomainError("weak_password", reason="it is a commonly used password")
-    personal = [id_number, mobile, username.lower()]
+    # Said apart from the ID, phone and birthday: the customer must know which to change.
+    if len(username) >= 6 and username.lower() in lowered:
+        raise DomainError("weak_password", reason="it contains your login name")
+    personal = [id_number, mobile]
     if id_number:
         personal += [id_number[6:14], id_number[8:14], id_number[-6:]]  # birthday, ID tail
     if mobile:

@@ -26,6 +26,8 @@ DEVICE_CREDENTIAL_HEADER = "x-device-credential"
 ANON_CSRF_COOKIE = "wy_csrf"
 LANG_COOKIE = "lang"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# A session's last use is written at most this often.
+SESSION_TOUCH_SECONDS = int(identity._TOUCH_EVERY.total_seconds())
 
 
 def app_state(request: Request) -> AppState:
@@ -149,6 +151,11 @@ def page_user(request: Request, state: State) -> CurrentUser:
     # Form posts check their CSRF field themselves (check_form_csrf); here only the freeze.
     identity.check_caller(user=user, caller=replace(caller_of(request), unsafe_method=False))
     request.state.session_token = token
+    # What the page's timeout warning counts down from (WCAG 2.2.1): the whole idle time
+    # if this request renewed the session, else at least that less the renewal interval.
+    idle = state.settings.session_idle_minutes * 60
+    request.state.idle_minutes = state.settings.session_idle_minutes
+    request.state.session_left = idle if user.touch_due else idle - SESSION_TOUCH_SECONDS
     return user
 
 

@@ -124,3 +124,37 @@ async def form_data(request: Request) -> dict[str, Any]:
         _refuse_unsafe_text(opened)
         data.update(opened)
     return data
+
+
+# --- errors that name their field (the GOV.UK pattern, issue 9) --------------------------
+# A page shows `errors` - field id -> message, "" for the form as a whole - as a summary
+# at the top linking to each field and the message beside the field
+# (templates/_errors.html).
+
+
+def field_errors(
+    request: Request, error: DomainError, fields: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A refusal under the field it is about: `fields` maps error codes to the form's
+    field ids; any other refusal is about the form as a whole."""
+    return {(fields or {}).get(error.code, ""): error_text(request, error)}
+
+
+def missing_fields(request: Request, form: dict[str, str], asks: dict[str, str]) -> dict[str, str]:
+    """field id -> "Enter ..." for every required field left empty (`asks`: field id ->
+    the English message)."""
+    lang = getattr(request.state, "lang", "zh")
+    return {key: gettext(ask, lang) for key, ask in asks.items() if not form.get(key, "").strip()}
+
+
+class FormErrors(Exception):
+    """The page's own checks refused the form before any service ran."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors
+
+
+def check(errors: dict[str, str]) -> None:
+    if errors:
+        raise FormErrors(errors)

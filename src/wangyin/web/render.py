@@ -37,6 +37,14 @@ def _local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return as_utc(moment).astimezone(BANK_TZ).strftime(fmt)
 
 
+def _grouped(amount: str) -> str:
+    """A plain decimal string as the customer reads it: "5000000.00" -> "5,000,000.00"."""
+    whole, dot, fraction = amount.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    digits = whole.lstrip("-")
+    return f"{sign}{int(digits):,}{dot}{fraction}" if digits.isdigit() else amount
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -46,6 +54,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["money"] = lambda minor, currency: format_grouped(int(minor), currency)
+    env.filters["grouped"] = _grouped
     env.filters["localtime"] = _local_time
     env.filters["mask_account"] = mask_account_number
     env.filters["mask_card"] = mask_card
@@ -70,7 +79,15 @@ def render(
         "path": request.url.path,
         "user": getattr(request.state, "page_user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Seconds until an idle session ends (web/context.py page_user): the timeout warning.
+        "session_left": getattr(request.state, "session_left", 0),
+        "idle_minutes": getattr(request.state, "idle_minutes", 0),
     }
     values.update(context or {})
+    if values.get("error") and not values.get("errors"):
+        # `errors` (field id -> message, templates/_errors.html); a plain `error` is about
+        # the form as a whole.
+        error = values["error"]
+        values["errors"] = error if isinstance(error, dict) else {"": error}
     html = environment().get_template(template).render(values)
     return HTMLResponse(html, status_code=status)
