@@ -62,8 +62,28 @@ class Settings(BaseSettings):
 
     # Transfers
     transfer_confirm_seconds: int = 300
+    # The bank's maxima: the most a customer may raise their limits to.
     single_transfer_limit_minor: int = Field(default=5_000_000_00)  # 5,000,000.00 per transfer
     daily_transfer_limit_minor: int = Field(default=10_000_000_00)  # 10,000,000.00 per day
+    # What a customer has until they choose otherwise: agreed in advance and modest, far
+    # below the maxima (银发〔2016〕261号, issue 6 §6).
+    default_single_transfer_limit_minor: int = Field(default=50_000_00)  # 50,000.00
+    default_daily_transfer_limit_minor: int = Field(default=100_000_00)  # 100,000.00
+    # Personal transfers to others' accounts above this per bank day need a digital
+    # certificate or an electronic signature (own accounts at this bank excepted).
+    no_certificate_daily_max_minor: int = Field(default=50_000_00)  # 5万
+    # Above this per bank day (all transfers) a large-transfer reminder is acknowledged.
+    large_transfer_reminder_minor: int = Field(default=300_000_00)  # 30万
+    # Above this, a first payment to a payee shows an anti-fraud warning to acknowledge.
+    new_payee_warning_minor: int = Field(default=10_000_00)  # 1万
+    # Personal account classes II and III (银发〔2018〕16号), CNY: what they may send to or
+    # receive from accounts other than their bound class-I account, per day and per year,
+    # and class III's balance ceiling.
+    class_ii_daily_minor: int = 10_000_00
+    class_ii_yearly_minor: int = 200_000_00
+    class_iii_daily_minor: int = 2_000_00
+    class_iii_yearly_minor: int = 50_000_00
+    class_iii_balance_max_minor: int = 2_000_00
     # Small password-free payments: the most a customer may set (5.1.2-g, PSD2 RTS 16).
     password_free_single_max_minor: int = 1_000_00
     password_free_daily_max_minor: int = 5_000_00

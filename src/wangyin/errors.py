@@ -145,6 +145,27 @@ ERRORS: dict[str, tuple[int, str]] = {
     "payee_already_saved": (409, "This payee is already in your payee book."),
     "payee_book_full": (422, "Your payee book is full ({limit} payees). Remove one first."),
     "payee_entry_not_found": (404, "No such payee in your payee book."),
+    # the rules of the non-counter channel (银发〔2016〕261号, 〔2018〕16号; issue 6 §6)
+    "certificate_required": (
+        422,
+        "Transfers to other people's accounts above {limit} CNY a day need a digital "
+        "certificate or an electronic signature. Please use the bank counter, or a "
+        "certificate (USB Key), for larger amounts.",
+    ),
+    "warnings_not_acknowledged": (
+        422,
+        "Please read the warning shown with this transfer and confirm that you have read it.",
+    ),
+    "class_limit": (
+        422,
+        "This is a class II/III account: payments to accounts other than its bound account "
+        "are limited to {limit} CNY for the period.",
+    ),
+    "payee_class_limit": (
+        422,
+        "The payee's account is a class II/III account and cannot receive this amount "
+        "(limit {limit} CNY).",
+    ),
     "transfer_expired": (
         422,
         "The confirmation time has run out. Please start the transfer again.",

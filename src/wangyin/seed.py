@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,7 +52,9 @@ class DemoPerson:
     mobile: str
     username: str | None
     edition: str
-    accounts: tuple[tuple[str, str, int], ...]  # (kind, currency, opening balance minor)
+    # (kind, currency, opening balance minor[, account class]); a class II or III account
+    # is bound to the person's first (class I) account.
+    accounts: tuple[tuple[Any, ...], ...]
 
     @property
     def id_number(self) -> str:
@@ -69,6 +72,9 @@ PEOPLE = (
             ("current", "CNY", 86_000_00),
             ("savings", "CNY", 200_000_00),
             ("current", "USD", 12_000_00),
+            # One of each personal account class (银发〔2018〕16号).
+            ("current", "CNY", 6_000_00, "II"),
+            ("current", "CNY", 1_200_00, "III"),
         ),
     ),
     DemoPerson(
@@ -216,19 +222,28 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
         )
         session.add(customer)
         session.flush()
-        for index, (kind, currency, opening) in enumerate(person.accounts):
+        first: Account | None = None
+        for index, (kind, currency, opening, *classed) in enumerate(person.accounts):
+            account_class = classed[0] if classed else "I"
             account = accounts.open_account(
                 session,
                 customer_id=customer.id,
                 kind=kind,
                 currency=currency,
                 at=start,
-                nickname={"current": "活期", "savings": "储蓄"}[kind],
+                nickname={
+                    "I": {"current": "活期", "savings": "储蓄"}[kind],
+                    "II": "Ⅱ类户",
+                    "III": "Ⅲ类户",
+                }[account_class],
+                account_class=account_class,
+                bound_account_id=None if account_class == "I" or first is None else first.id,
             )
             if index == 0:
+                first = account
                 accounts.issue_card(session, account=account, at=start)
             _cash_in(session, account, opening, "开户存入", "柜面现金", start)
-            if currency == "CNY" and kind == "current":
+            if index == 0 and currency == "CNY" and kind == "current":
                 _history(session, rng, account, start, now)
         if person.username:
             session.add(

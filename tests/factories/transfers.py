@@ -120,6 +120,7 @@ def confirm_action(
     settings: Settings,
     key: str | None = None,
     key_digest: str | None = None,
+    acknowledged: bool = False,
 ) -> Callable[[Session], Result]:
     """The confirm transaction's body, for tests that drive the transaction themselves."""
     key = key or new_key()
@@ -136,6 +137,7 @@ def confirm_action(
                 code=code,
                 at=at,
                 settings=settings,
+                acknowledged=acknowledged,
             )
             return 200, payments.view(s, transfer, at=at).as_json()
 
@@ -143,7 +145,12 @@ def confirm_action(
             s,
             scope=payer.user.public_id,
             key=key,
-            request={"op": "transfer.confirm", "id": transfer_id, "key_digest": key_digest},
+            request={
+                "op": "transfer.confirm",
+                "id": transfer_id,
+                "key_digest": key_digest,
+                "acknowledged": acknowledged,
+            },
             at=at,
             action=execute,
         )
@@ -160,9 +167,16 @@ def confirm(
     settings: Settings,
     key: str | None = None,
     key_digest: str | None = None,
+    acknowledged: bool = False,
 ) -> Result:
     action = confirm_action(
-        payer, transfer_id, at=at, settings=settings, key=key, key_digest=key_digest
+        payer,
+        transfer_id,
+        at=at,
+        settings=settings,
+        key=key,
+        key_digest=key_digest,
+        acknowledged=acknowledged,
     )
     return run_write(db, action)
 

@@ -57,19 +57,27 @@ def test_payee_book_through_the_api(bank: Bank) -> None:
     ]
     assert client.get("/api/v1/payees?q=zz", headers=headers).json() == []
     assert_problem(
-        client.post("/api/v1/payees", json={"name": "李娜", "account_number": number},
-                    headers=headers),
-        "payee_already_saved", 409,
+        client.post(
+            "/api/v1/payees", json={"name": "李娜", "account_number": number}, headers=headers
+        ),
+        "payee_already_saved",
+        409,
     )
     assert_problem(
-        client.post("/api/v1/payees", json={"name": "李娜", "account_number": "12x45678"},
-                    headers=headers),
-        "validation_error", 422,
+        client.post(
+            "/api/v1/payees", json={"name": "李娜", "account_number": "12x45678"}, headers=headers
+        ),
+        "validation_error",
+        422,
     )
     assert_problem(
-        client.post("/api/v1/payees", json={"name": "李娜", "account_number": "123456789",
-                                            "limit": "1e9"}, headers=headers),
-        "invalid_amount", 422,
+        client.post(
+            "/api/v1/payees",
+            json={"name": "李娜", "account_number": "123456789", "limit": "1e9"},
+            headers=headers,
+        ),
+        "invalid_amount",
+        422,
     )
 
     # The payee's own limit holds at prepare, with the customer's words.
@@ -87,10 +95,12 @@ def test_payee_book_through_the_api(bank: Bank) -> None:
     # Another customer sees nothing of it, and cannot change or remove it.
     other = bank.headers["lina"]
     assert client.get("/api/v1/payees", headers=other).json() == []
-    assert_problem(client.get(f"/api/v1/payees/{payee['id']}", headers=other),
-                   "payee_entry_not_found", 404)
-    assert_problem(client.delete(f"/api/v1/payees/{payee['id']}", headers=other),
-                   "payee_entry_not_found", 404)
+    assert_problem(
+        client.get(f"/api/v1/payees/{payee['id']}", headers=other), "payee_entry_not_found", 404
+    )
+    assert_problem(
+        client.delete(f"/api/v1/payees/{payee['id']}", headers=other), "payee_entry_not_found", 404
+    )
     assert client.delete(f"/api/v1/payees/{payee['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/payees", headers=headers).json() == []
 
@@ -98,15 +108,20 @@ def test_payee_book_through_the_api(bank: Bank) -> None:
     recent = client.get("/api/v1/payees/recent", headers=headers).json()
     assert recent[0]["name"] == "李娜" and recent[0]["saved"] is False
     saved = client.post(
-        "/api/v1/payees/from-transfer", json={"transfer_id": recent[0]["transfer_id"]},
+        "/api/v1/payees/from-transfer",
+        json={"transfer_id": recent[0]["transfer_id"]},
         headers=headers,
     )
     assert saved.status_code == 201 and saved.json()["source"] == "transfer"
     assert client.get("/api/v1/payees/recent", headers=headers).json()[0]["saved"] is True
     assert_problem(
-        client.post("/api/v1/payees/from-transfer",
-                    json={"transfer_id": recent[0]["transfer_id"]}, headers=other),
-        "transfer_not_found", 404,
+        client.post(
+            "/api/v1/payees/from-transfer",
+            json={"transfer_id": recent[0]["transfer_id"]},
+            headers=other,
+        ),
+        "transfer_not_found",
+        404,
     )
 
 
@@ -153,8 +168,13 @@ def test_payee_book_pages(bank: Bank) -> None:
     assert added.status_code == 422 and 'value="李娜"' in added.text  # kept, with the reason
     added = client.post(
         "/payees",
-        data={"csrf_token": csrf, "name": "李娜", "account_number": number, "nickname": "同事",
-              "limit": "2000"},
+        data={
+            "csrf_token": csrf,
+            "name": "李娜",
+            "account_number": number,
+            "nickname": "同事",
+            "limit": "2000",
+        },
         follow_redirects=False,
     )
     assert added.status_code == 303
@@ -166,19 +186,23 @@ def test_payee_book_pages(bank: Bank) -> None:
     assert "同事" not in client.get("/payees?q=wf").text
 
     edited = client.post(
-        f"/payees/{payee_id}", data={"csrf_token": csrf, "nickname": "小李", "limit": ""},
+        f"/payees/{payee_id}",
+        data={"csrf_token": csrf, "nickname": "小李", "limit": ""},
         follow_redirects=False,
     )
     assert edited.status_code == 303 and "小李" in client.get("/payees").text
-    removed = client.post(f"/payees/{payee_id}/delete", data={"csrf_token": csrf},
-                          follow_redirects=False)
+    removed = client.post(
+        f"/payees/{payee_id}/delete", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert removed.status_code == 303 and "小李" not in client.get("/payees").text
 
     # Saved from the transfer's result page.
     result = client.get(f"/transfer/{done['id']}").text
     assert 'data-testid="save-payee"' in result and f"/transfer?again={done['id']}" in result
-    saved = client.post("/payees/from-transfer",
-                        data={"csrf_token": csrf, "transfer_id": done["id"]},
-                        follow_redirects=False)
+    saved = client.post(
+        "/payees/from-transfer",
+        data={"csrf_token": csrf, "transfer_id": done["id"]},
+        follow_redirects=False,
+    )
     assert saved.status_code == 303
     assert "李娜" in client.get("/payees").text

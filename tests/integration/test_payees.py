@@ -98,8 +98,12 @@ def test_someone_elses_payee_is_not_found(db: Database, clock: FrozenClock) -> N
     for action in (
         lambda s: payees.get_payee(s, customer_id=b.customer.id, payee_id=saved.id),
         lambda s: payees.remove_payee(
-            s, customer_id=b.customer.id, actor=b.user.public_id, payee_id=saved.id,
-            at=clock.now(), client=CLIENT,
+            s,
+            customer_id=b.customer.id,
+            actor=b.user.public_id,
+            payee_id=saved.id,
+            at=clock.now(),
+            client=CLIENT,
         ),
     ):
         with pytest.raises(DomainError) as refused:
@@ -116,8 +120,13 @@ def test_prepare_refuses_an_amount_over_the_payees_own_limit(
     def attempt(amount: str) -> tuple[int, dict]:  # type: ignore[type-arg]
         try:
             status, body, _ = prepare(
-                db, a, to=b.account.account_number, payee_name="李娜", amount=amount,
-                at=clock.now(), settings=settings,
+                db,
+                a,
+                to=b.account.account_number,
+                payee_name="李娜",
+                amount=amount,
+                at=clock.now(),
+                settings=settings,
             )
         except DomainError as error:
             return 422, {"code": error.code, **error.params}
@@ -128,13 +137,20 @@ def test_prepare_refuses_an_amount_over_the_payees_own_limit(
     assert attempt("100.00")[0] == 201
     # The limit is the payer's own: another payer to the same account is not bound by it.
     c = run_write(
-        db, lambda s: make_person(s, at=clock.now(), name="王芳", username="wangfang",
-                                  balance_minor=1_000_00)
+        db,
+        lambda s: make_person(
+            s, at=clock.now(), name="王芳", username="wangfang", balance_minor=1_000_00
+        ),
     )
     _add(db, c, "李娜", b.account.account_number, at=clock.now())  # no limit of c's own
     status, _, _ = prepare(
-        db, c, to=b.account.account_number, payee_name="李娜", amount="200.00",
-        at=clock.now(), settings=settings,
+        db,
+        c,
+        to=b.account.account_number,
+        payee_name="李娜",
+        amount="200.00",
+        at=clock.now(),
+        settings=settings,
     )
     assert status == 201
 
@@ -150,12 +166,18 @@ def test_saving_the_payee_of_a_completed_transfer_links_its_history(
     saved = run_write(
         db,
         lambda s: payees.save_from_transfer(
-            s, customer_id=a.customer.id, actor=a.user.public_id, transfer_id=done["id"],
-            at=clock.now(), client=CLIENT,
+            s,
+            customer_id=a.customer.id,
+            actor=a.user.public_id,
+            transfer_id=done["id"],
+            at=clock.now(),
+            client=CLIENT,
         ),
     )
     assert (saved.name, saved.account_number, saved.source) == (
-        "李娜", b.account.account_number, "transfer"
+        "李娜",
+        b.account.account_number,
+        "transfer",
     )
     listed = run_read(db, lambda s: payees.list_payees(s, customer_id=a.customer.id))
     assert listed[0].last_paid_at is not None
@@ -165,8 +187,12 @@ def test_saving_the_payee_of_a_completed_transfer_links_its_history(
         run_write(
             db,
             lambda s: payees.save_from_transfer(
-                s, customer_id=b.customer.id, actor=b.user.public_id, transfer_id=done["id"],
-                at=clock.now(), client=CLIENT,
+                s,
+                customer_id=b.customer.id,
+                actor=b.user.public_id,
+                transfer_id=done["id"],
+                at=clock.now(),
+                client=CLIENT,
             ),
         )
     assert refused.value.code == "transfer_not_found"
@@ -196,7 +222,9 @@ def test_the_book_has_a_ceiling_counted_under_the_customers_lock(
 
 
 def test_keys_rotate_re_encrypts_and_re_hashes_payees(
-    db: Database, clock: FrozenClock, tmp_path  # type: ignore[no-untyped-def]
+    db: Database,
+    clock: FrozenClock,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     a, b = _two(db, clock)
     _add(db, a, "李娜", b.account.account_number, at=clock.now())

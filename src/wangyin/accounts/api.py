@@ -35,6 +35,7 @@ def account_out(view: accounts.AccountView) -> AccountOut:
         nickname=view.nickname,
         balance=view.balance,
         available_balance=view.available,
+        account_class=view.account_class,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from wangyin.db import Base, BigIntPK
@@ -24,6 +24,18 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | frozen | closed
     nickname: Mapped[str] = mapped_column(String(50), default="")
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Personal account class (银发〔2018〕16号): I full-function; II and III limited in what
+    # they send to and receive from accounts other than their bound class-I account
+    # (`bound_account_id`). Their counters (CNY minor units, bank day and bank year) are
+    # written by confirm only, under the lock of the account's ledger row (rule 9).
+    account_class: Mapped[str] = mapped_column(String(3), default="I")
+    bound_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    class_day: Mapped[str] = mapped_column(String(10), default="")
+    class_day_in_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    class_day_out_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    class_year: Mapped[int] = mapped_column(Integer, default=0)
+    class_year_in_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    class_year_out_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Card(Base):

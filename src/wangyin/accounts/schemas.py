@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AccountOut(BaseModel):
@@ -15,6 +15,10 @@ class AccountOut(BaseModel):
     nickname: str
     balance: str
     available_balance: str
+    account_class: str = Field(
+        default="I",
+        description="Personal account class: I, II or III (II/III limited with other accounts)",
+    )
 
 
 class CurrencyTotal(BaseModel):

@@ -42,7 +42,15 @@ def open_account(
     at: datetime,
     nickname: str = "",
     account_number: str | None = None,
+    account_class: str = "I",
+    bound_account_id: int | None = None,
 ) -> Account:
+    """A new account with its ledger account. Class II and III accounts (银发〔2018〕16号)
+    are bound to a class-I account of the same customer."""
+    if account_class not in ("I", "II", "III") or (account_class != "I") != (
+        bound_account_id is not None
+    ):
+        raise ValueError("a class II or III account needs its bound class-I account")
     number = account_number or _luhn_number(ACCOUNT_PREFIX, 19)
     ledger_account = ledger.open_account(
         session, code=f"CUST:{number}", currency=currency, kind="customer", at=at
@@ -57,6 +65,8 @@ def open_account(
         status="active",
         nickname=nickname,
         opened_at=at,
+        account_class=account_class,
+        bound_account_id=bound_account_id,
     )
     session.add(account)
     session.flush()
@@ -89,6 +99,7 @@ class AccountView:
     balance_minor: int
     available_minor: int
     card_number: str | None
+    account_class: str = "I"  # I, II or III (银发〔2018〕16号)
 
     @property
     def balance(self) -> str:
@@ -119,6 +130,7 @@ def _account_views(session: Session, query: Select[Account, LedgerAccount]) -> l
             balance_minor=la.balance_minor,
             available_minor=la.available_minor,
             card_number=cards.get(account.id),
+            account_class=account.account_class,
         )
         for account, la in rows
     ]

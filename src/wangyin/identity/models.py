@@ -65,9 +65,12 @@ class User(Base):
     day_date: Mapped[str] = mapped_column(String(10), default="")
     day_total_cny_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     day_password_free_cny_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Of today's total, what went to other people's accounts (own accounts at this bank
+    # excepted): above the no-certificate ceiling a certificate is needed (银发〔2016〕261号).
+    day_others_cny_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # Self-service freezes (4.4-c1): transfers only, or everything but logging in to unfreeze.
     freeze: Mapped[str] = mapped_column(String(16), default="none")  # none | transfers | all
-    # Customer-set limits within the bank's maxima; None means the bank maximum.
+    # Customer-set limits within the bank's maxima; None means the bank's modest default.
     single_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     # Small password-free payments (5.1.2-g): 0 means off.

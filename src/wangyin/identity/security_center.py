@@ -46,14 +46,15 @@ class HasLimits(Protocol):
 
 
 def effective_limits(user: HasLimits, settings: Settings) -> Limits:
-    """The customer's own limits, never above the bank's maxima."""
+    """The customer's own limits (the modest defaults until they set theirs), never above
+    the bank's maxima."""
     return Limits(
         single_minor=min(
-            user.single_limit_minor or settings.single_transfer_limit_minor,
+            user.single_limit_minor or settings.default_single_transfer_limit_minor,
             settings.single_transfer_limit_minor,
         ),
         daily_minor=min(
-            user.daily_limit_minor or settings.daily_transfer_limit_minor,
+            user.daily_limit_minor or settings.default_daily_transfer_limit_minor,
             settings.daily_transfer_limit_minor,
         ),
         password_free_single_minor=min(

@@ -187,7 +187,7 @@ def _send_registration_code(
         session,
         channel=channel,
         phone=customer.mobile,
-        text=otp.PURPOSES["register"].format(code=code),
+        text=otp.text_of("register", client, code=code),
         purpose="register",
         at=at,
     )
@@ -383,6 +383,7 @@ LIMIT_COLUMN_NAMES = (
     "day_date",
     "day_total_cny_minor",
     "day_password_free_cny_minor",
+    "day_others_cny_minor",
 )
 _SESSIONS = table_of(UserSession)
 _USERS = table_of(User)

@@ -19,8 +19,14 @@ router = APIRouter()
 
 
 def _list_page(
-    request: Request, state: State, user: PageUser, *, query: str = "", error: str = "",
-    done: str = "", status: int = 200,
+    request: Request,
+    state: State,
+    user: PageUser,
+    *,
+    query: str = "",
+    error: str = "",
+    done: str = "",
+    status: int = 200,
 ) -> Response:
     return render(
         request,
@@ -50,14 +56,24 @@ def payee_list(
 
 
 def _form_page(
-    request: Request, user: PageUser, *, payee: Any = None, form: dict[str, str] | None = None,
-    error: str = "", status: int = 200,
+    request: Request,
+    user: PageUser,
+    *,
+    payee: Any = None,
+    form: dict[str, str] | None = None,
+    error: str = "",
+    status: int = 200,
 ) -> Response:
     return render(
         request,
         "payees/form.html",
-        {"user": user, "csrf_token": user.csrf_token, "payee": payee, "form": form or {},
-         "error": error},
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "payee": payee,
+            "form": form or {},
+            "error": error,
+        },
         status=status,
     )
 
@@ -68,8 +84,11 @@ def new_payee(request: Request, user: PageUser) -> Response:
 
 
 async def _submit(
-    request: Request, user: PageUser, run: Callable[[dict[str, str]], object],
-    on_error: Callable[[dict[str, str], str, int], Response], done: str,
+    request: Request,
+    user: PageUser,
+    run: Callable[[dict[str, str]], object],
+    on_error: Callable[[dict[str, str], str, int], Response],
+    done: str,
 ) -> Response:
     form = await form_data(request)
     try:
@@ -84,9 +103,13 @@ async def _submit(
 async def add_payee(request: Request, user: PageUser, state: State) -> Response:
     def run(form: dict[str, str]) -> object:
         return actions.add_payee(
-            state=state, user=user, client=client_of(request, "web"),
-            name=form.get("name", ""), account_number=form.get("account_number", ""),
-            nickname=form.get("nickname", ""), limit=form.get("limit", ""),
+            state=state,
+            user=user,
+            client=client_of(request, "web"),
+            name=form.get("name", ""),
+            account_number=form.get("account_number", ""),
+            nickname=form.get("nickname", ""),
+            limit=form.get("limit", ""),
         )
 
     def on_error(form: dict[str, str], error: str, status: int) -> Response:
@@ -99,7 +122,9 @@ async def add_payee(request: Request, user: PageUser, state: State) -> Response:
 async def save_from_transfer(request: Request, user: PageUser, state: State) -> Response:
     def run(form: dict[str, str]) -> object:
         return actions.save_from_transfer(
-            state=state, user=user, client=client_of(request, "web"),
+            state=state,
+            user=user,
+            client=client_of(request, "web"),
             transfer_id=form.get("transfer_id", ""),
         )
 
@@ -119,8 +144,12 @@ def edit_payee(payee_id: str, request: Request, user: PageUser, state: State) ->
 async def update_payee(payee_id: str, request: Request, user: PageUser, state: State) -> Response:
     def run(form: dict[str, str]) -> object:
         return actions.update_payee(
-            state=state, user=user, client=client_of(request, "web"), payee_id=payee_id,
-            nickname=form.get("nickname", ""), limit=form.get("limit", ""),
+            state=state,
+            user=user,
+            client=client_of(request, "web"),
+            payee_id=payee_id,
+            nickname=form.get("nickname", ""),
+            limit=form.get("limit", ""),
         )
 
     def on_error(form: dict[str, str], error: str, status: int) -> Response:

@@ -139,13 +139,12 @@ def matches(view: PayeeView, query: str) -> bool:
 def list_payees(s: Session, *, customer_id: int, query: str = "") -> list[PayeeView]:
     """The customer's payees, the most recently paid first, then the newest."""
     last_paid = _last_paid().label("last_paid_at")  # type: ignore[attr-defined]
-    rows = s.execute(
-        select(Payee, last_paid).where(Payee.customer_id == customer_id)
-    ).all()
+    rows = s.execute(select(Payee, last_paid).where(Payee.customer_id == customer_id)).all()
     views = [_view(payee, paid) for payee, paid in rows]
     views.sort(key=lambda v: v.created_at, reverse=True)
-    views.sort(key=lambda v: v.last_paid_at is not None and v.last_paid_at.timestamp(),
-               reverse=True)
+    views.sort(
+        key=lambda v: v.last_paid_at is not None and v.last_paid_at.timestamp(), reverse=True
+    )
     return [v for v in views if matches(v, query)]
 
 
@@ -163,7 +162,13 @@ def get_payee(s: Session, *, customer_id: int, payee_id: str) -> PayeeView:
 
 
 def _audit(
-    s: Session, *, event: str, actor: str, customer_id: int, at: datetime, client: Client,
+    s: Session,
+    *,
+    event: str,
+    actor: str,
+    customer_id: int,
+    at: datetime,
+    client: Client,
     payee: Payee,
 ) -> None:
     audit.append(
@@ -199,9 +204,9 @@ def add_payee(
     # The count and the duplicate check are decided under the customer's row lock (rule 9).
     # NO KEY UPDATE: a transfer's insert only takes KEY SHARE on it, so none waits for this.
     s.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True))
-    existing = s.execute(
-        select(Payee.number_hash).where(Payee.customer_id == customer_id)
-    ).scalars().all()
+    existing = (
+        s.execute(select(Payee.number_hash).where(Payee.customer_id == customer_id)).scalars().all()
+    )
     if lookup_hash(number) in existing:
         raise DomainError("payee_already_saved")
     if len(existing) >= MAX_PAYEES:
@@ -220,8 +225,15 @@ def add_payee(
     payee.number = number
     s.add(payee)
     s.flush()
-    _audit(s, event="payee_added", actor=actor, customer_id=customer_id, at=at, client=client,
-           payee=payee)
+    _audit(
+        s,
+        event="payee_added",
+        actor=actor,
+        customer_id=customer_id,
+        at=at,
+        client=client,
+        payee=payee,
+    )
     return _view(payee, None)
 
 
@@ -269,8 +281,15 @@ def update_payee(
     payee.nickname = " ".join(nickname.split())[:50]
     payee.limit_minor = limit_minor
     s.flush()
-    _audit(s, event="payee_changed", actor=actor, customer_id=customer_id, at=at, client=client,
-           payee=payee)
+    _audit(
+        s,
+        event="payee_changed",
+        actor=actor,
+        customer_id=customer_id,
+        at=at,
+        client=client,
+        payee=payee,
+    )
     return get_payee(s, customer_id=customer_id, payee_id=payee_id)
 
 
@@ -278,8 +297,15 @@ def remove_payee(
     s: Session, *, customer_id: int, actor: str, payee_id: str, at: datetime, client: Client
 ) -> None:
     payee = _owned(s, customer_id=customer_id, payee_id=payee_id, lock=True)
-    _audit(s, event="payee_removed", actor=actor, customer_id=customer_id, at=at, client=client,
-           payee=payee)
+    _audit(
+        s,
+        event="payee_removed",
+        actor=actor,
+        customer_id=customer_id,
+        at=at,
+        client=client,
+        payee=payee,
+    )
     s.delete(payee)
     s.flush()
 

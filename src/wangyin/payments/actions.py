@@ -156,6 +156,7 @@ def confirm_transfer(
     key_digest: str | None,
     transaction_password: str | None,
     code: str | None,
+    acknowledged: bool = False,
 ) -> Answer:
     """Execute a prepared transfer exactly once; the factors are already revealed
     (`channel.reveal_many` by the API route, the form for the page)."""
@@ -175,6 +176,7 @@ def confirm_transfer(
             settings=state.settings,
             client=caller.client,
             locked_transfer=locked[0] if locked else None,
+            acknowledged=acknowledged,
         )
         return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
@@ -188,6 +190,7 @@ def confirm_transfer(
             "id": transfer_id,
             "key_digest": key_digest,
             "factors": bool(transaction_password and code),
+            "acknowledged": acknowledged,
         },
         details={"step": "confirm", "transfer": transfer_id[:40]},
         execute=execute,

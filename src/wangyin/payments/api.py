@@ -114,6 +114,7 @@ def confirm(
             key_digest=body.key_digest,
             transaction_password=clear["transaction_password"] or None,
             code=clear["code"] or None,
+            acknowledged=body.acknowledge_warnings,
         )
 
     return _respond(request, run)

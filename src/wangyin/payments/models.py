@@ -56,3 +56,6 @@ class TransferRequest(Base):
     os_version: Mapped[str] = mapped_column(String(80), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     confirmed_with: Mapped[str] = mapped_column(String(32), default="")  # pin+otp | password_free
+    # Warnings the customer must acknowledge before confirming, comma-separated:
+    # large_amount (over the day's reminder threshold), new_payee (a large first payment).
+    warnings: Mapped[str] = mapped_column(String(40), default="")

@@ -10,6 +10,7 @@ from wangyin.accounts import service as accounts
 from wangyin.errors import DomainError
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
+from wangyin.money import format_grouped
 from wangyin.payees import actions as payee_actions
 from wangyin.payments import actions
 from wangyin.payments import service as payments
@@ -122,6 +123,7 @@ RETRYABLE_ON_PAGE = {
     "otp_too_many_attempts",
     "wrong_transaction_password",
     "transaction_password_required",
+    "warnings_not_acknowledged",
 }
 
 
@@ -146,6 +148,7 @@ def _confirm_page(
             "idempotency_key": new_token(),
             "error": error,
             "sent": sent,
+            "large_reminder": format_grouped(state.settings.large_transfer_reminder_minor, "CNY"),
         },
         status=422 if error else 200,
     )
@@ -195,6 +198,7 @@ async def confirm_submit(
             key_digest=(form.get("key_digest") or "")[:64] or None,
             transaction_password=form.get("transaction_password") or None,
             code=form.get("code") or None,
+            acknowledged=form.get("acknowledge_warnings") == "yes",
         )
     except DomainError as exc:
         if exc.code == "transfer_not_found":

@@ -38,6 +38,11 @@ class TransferConfirmIn(BaseModel):
         default=None,
         description="The code from POST /transfers/{id}/code, bound to this transfer's data",
     )
+    acknowledge_warnings: bool = Field(
+        default=False,
+        description="True when the customer has read the transfer's `warnings` "
+        "(large_amount, new_payee); needed to confirm a transfer that has any",
+    )
 
 
 class TransferCodeIn(BaseModel):
@@ -61,3 +66,8 @@ class TransferOut(BaseModel):
     confirmed_at: datetime | None
     key_digest: str
     second_factor_required: bool
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="To acknowledge before confirming: large_amount (the day's transfers "
+        "pass the large-transfer threshold), new_payee (a large first payment to this payee)",
+    )

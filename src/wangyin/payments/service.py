@@ -93,6 +93,7 @@ class TransferRow:
     journal_entry_id: int | None = None
     # Known when prepared or confirmed; None: ask `password_free_eligible`.
     second_factor_required: bool | None = None
+    warnings: str = ""  # to acknowledge at confirm: large_amount, new_payee
 
 
 _TRANSFERS = table_of(TransferRequest)
@@ -115,12 +116,17 @@ class LimitState:
     day_date: str
     day_total_cny_minor: int
     day_password_free_cny_minor: int
+    day_others_cny_minor: int = 0
 
     def used_today(self, at: datetime) -> tuple[int, int]:
         """(total, password-free) already confirmed on the bank day of `at`."""
         if self.day_date != bank_date(at).isoformat():
             return 0, 0
         return self.day_total_cny_minor, self.day_password_free_cny_minor
+
+    def to_others_today(self, at: datetime) -> int:
+        """What went to other people's accounts on the bank day of `at`."""
+        return self.day_others_cny_minor if self.day_date == bank_date(at).isoformat() else 0
 
 
 LIMIT_COLUMNS = (
@@ -131,6 +137,7 @@ LIMIT_COLUMNS = (
     _USERS.c.day_date,
     _USERS.c.day_total_cny_minor,
     _USERS.c.day_password_free_cny_minor,
+    _USERS.c.day_others_cny_minor,
 )
 
 
@@ -143,6 +150,7 @@ def limit_state_of(row: Any) -> LimitState:
         day_date=row.day_date,
         day_total_cny_minor=row.day_total_cny_minor,
         day_password_free_cny_minor=row.day_password_free_cny_minor,
+        day_others_cny_minor=row.day_others_cny_minor,
     )
 
 
@@ -192,6 +200,135 @@ def _password_free(
         return False
     used = limits_state.used_today(at)[1]
     return used + amount_cny_minor <= limits.password_free_daily_minor
+
+
+# --- the rules of the non-counter channel (银发〔2016〕261号, 〔2018〕16号; issue 6 §6) -------
+
+CLASS_COLUMNS = (
+    _ACCOUNTS.c.account_class,
+    _ACCOUNTS.c.bound_account_id,
+    _ACCOUNTS.c.class_day,
+    _ACCOUNTS.c.class_day_in_minor,
+    _ACCOUNTS.c.class_day_out_minor,
+    _ACCOUNTS.c.class_year,
+    _ACCOUNTS.c.class_year_in_minor,
+    _ACCOUNTS.c.class_year_out_minor,
+)
+# Read after the ledger rows are locked (the same round trip, later in the pipeline): the
+# counters are written under those locks only, so they are current when read here.
+_CLASS_COUNTERS = select(_ACCOUNTS.c.id, *CLASS_COLUMNS).where(
+    _ACCOUNTS.c.id.in_([bindparam("class_a"), bindparam("class_b")])
+)
+_UPDATE_CLASS_COUNTERS = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_row"))
+
+
+def class_limits_apply(source: Any, payee: Any) -> bool:
+    """A class II or III account is a party, and the other party is not its bound
+    class-I account (between those two nothing is limited)."""
+    if source.account_class == "I" and payee.account_class == "I":
+        return False
+    return not (source.bound_account_id == payee.id or payee.bound_account_id == source.id)
+
+
+def _class_caps(account_class: str, settings: Settings) -> tuple[int, int]:
+    if account_class == "II":
+        return settings.class_ii_daily_minor, settings.class_ii_yearly_minor
+    return settings.class_iii_daily_minor, settings.class_iii_yearly_minor
+
+
+def _counted(account: Any, at: datetime, direction: str) -> tuple[int, int]:
+    """(today, this year) already counted in `direction` ("in" or "out")."""
+    day = bank_date(at)
+    today = getattr(account, f"class_day_{direction}_minor")
+    year = getattr(account, f"class_year_{direction}_minor")
+    return (
+        today if account.class_day == day.isoformat() else 0,
+        year if account.class_year == day.year else 0,
+    )
+
+
+def check_account_classes(
+    source: Any,
+    payee: Any,
+    *,
+    amount_cny: int,
+    payee_balance_after: int,
+    at: datetime,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """The class II/III limits of both parties (CNY); returns the counter updates to
+    write, or refuses. `source` and `payee` carry CLASS_COLUMNS and `id`."""
+    ceiling = settings.class_iii_balance_max_minor
+    if payee.account_class == "III" and payee_balance_after > ceiling:
+        raise DomainError(
+            "payee_class_limit",
+            limit=format_grouped(settings.class_iii_balance_max_minor, "CNY"),
+        )
+    if not class_limits_apply(source, payee):
+        return []
+    day = bank_date(at)
+    updates = []
+    sides = ((source, "out", "class_limit"), (payee, "in", "payee_class_limit"))
+    for account, direction, code in sides:
+        if account.account_class not in ("II", "III"):
+            continue
+        daily, yearly = _class_caps(account.account_class, settings)
+        today, year = _counted(account, at, direction)
+        if today + amount_cny > daily:
+            raise DomainError(code, limit=format_grouped(daily, "CNY"))
+        if year + amount_cny > yearly:
+            raise DomainError(code, limit=format_grouped(yearly, "CNY"))
+        other = "in" if direction == "out" else "out"
+        other_today, other_year = _counted(account, at, other)
+        updates.append(
+            {
+                "account_row": account.id,
+                "class_day": day.isoformat(),
+                "class_year": day.year,
+                f"class_day_{direction}_minor": today + amount_cny,
+                f"class_year_{direction}_minor": year + amount_cny,
+                f"class_day_{other}_minor": other_today,
+                f"class_year_{other}_minor": other_year,
+            }
+        )
+    return updates
+
+
+def check_certificate_rule(
+    limits_state: LimitState, *, to_own: bool, amount_cny: int, at: datetime, settings: Settings
+) -> int:
+    """Personal transfers to others above the day's no-certificate ceiling need a digital
+    certificate or electronic signature, which this channel does not offer yet: refused
+    with the ways to more (the counter, a certificate). Returns today's to-others total
+    with this transfer. A certificate-signed confirmation will pass `to_own=True`-like
+    exemption here once certificates exist."""
+    others = limits_state.to_others_today(at)
+    if to_own:
+        return others
+    if others + amount_cny > settings.no_certificate_daily_max_minor:
+        raise DomainError(
+            "certificate_required",
+            limit=format_grouped(settings.no_certificate_daily_max_minor, "CNY"),
+        )
+    return others + amount_cny
+
+
+def warnings_for(
+    limits_state: LimitState,
+    *,
+    to_own: bool,
+    paid_before: bool,
+    amount_cny: int,
+    at: datetime,
+    settings: Settings,
+) -> str:
+    """What the customer must acknowledge before confirming (comma-separated)."""
+    found = []
+    if limits_state.used_today(at)[0] + amount_cny > settings.large_transfer_reminder_minor:
+        found.append("large_amount")
+    if not to_own and not paid_before and amount_cny > settings.new_payee_warning_minor:
+        found.append("new_payee")
+    return ",".join(found)
 
 
 def _check_parties(source: Any, payee: Any, *, currency: str) -> None:
@@ -262,6 +399,27 @@ def prepare(
     )
     if payee.payee_limit is not None and amount_cny > payee.payee_limit:
         raise DomainError("over_payee_limit", limit=format_grouped(payee.payee_limit, "CNY"))
+    # The channel's rules, seen early (confirm decides them again under the locks).
+    to_own = payee.customer_id == customer_id
+    check_certificate_rule(
+        limits_state, to_own=to_own, amount_cny=amount_cny, at=at, settings=settings
+    )
+    check_account_classes(
+        source,
+        payee,
+        amount_cny=amount_cny,
+        payee_balance_after=payee.balance + amount_minor,
+        at=at,
+        settings=settings,
+    )
+    warnings = warnings_for(
+        limits_state,
+        to_own=to_own,
+        paid_before=bool(payee.paid_before),
+        amount_cny=amount_cny,
+        at=at,
+        settings=settings,
+    )
 
     created = at.replace(microsecond=0)
     transfer = TransferRow(
@@ -285,6 +443,7 @@ def prepare(
         second_factor_required=not _password_free(
             limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
         ),
+        warnings=warnings,
     )
     transfer.key_digest = _digest_of(transfer)
     defer_write(
@@ -310,6 +469,7 @@ def prepare(
             "os_version": client.os_version[:80],
             "user_agent": client.user_agent[:300],
             "confirmed_with": "",
+            "warnings": warnings,
         },
     )
     # The chain's head is locked after the insert went out, in the same round trip: the
@@ -406,6 +566,20 @@ def _parties_query(*, by_number: bool) -> Select[Any]:
         .correlate(_ACCOUNTS)
         .scalar_subquery()
     )
+    # Whether the payer has paid this account before (a large first payment is warned of).
+    paid_before = (
+        select(func.count(_TRANSFERS.c.id))
+        .where(
+            _TRANSFERS.c.to_account_id == _ACCOUNTS.c.id,
+            _TRANSFERS.c.status == COMPLETED,
+            _TRANSFERS.c.customer_id
+            == select(payer.c.customer_id)
+            .where(payer.c.public_id == bindparam("from_account_id"))
+            .scalar_subquery(),
+        )
+        .correlate(_ACCOUNTS)
+        .scalar_subquery()
+    )
     return (
         select(
             _ACCOUNTS.c.id,
@@ -418,6 +592,9 @@ def _parties_query(*, by_number: bool) -> Select[Any]:
             _CUSTOMERS.c.name,
             func.coalesce(_ACCOUNTS.c.id == card_account, False).label("by_card"),
             payee_limit.label("payee_limit"),
+            paid_before.label("paid_before"),
+            _LEDGER.c.balance_minor.label("balance"),
+            *CLASS_COLUMNS,
         )
         .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
         .join(_CUSTOMERS, _CUSTOMERS.c.id == _ACCOUNTS.c.customer_id)
@@ -517,6 +694,11 @@ def _transfer_query(*, with_payee_contact: bool = False) -> Any:
             _PAYEE.c.ledger_account_id.label("to_ledger_id"),
             _PAYEE.c.status.label("to_status"),
             _PAYEE.c.currency.label("to_currency"),
+            _PAYEE.c.customer_id.label("to_customer_id"),
+            _SOURCE.c.account_class.label("from_class"),
+            _SOURCE.c.bound_account_id.label("from_bound"),
+            _PAYEE.c.account_class.label("to_class"),
+            _PAYEE.c.bound_account_id.label("to_bound"),
         )
         .join(_SOURCE, _SOURCE.c.id == _TRANSFERS.c.from_account_id)
         .join(_PAYEE, _PAYEE.c.id == _TRANSFERS.c.to_account_id)
@@ -550,6 +732,7 @@ def _row_to_transfer(row: Any) -> TransferRow:
         confirmed_at=row.confirmed_at,
         confirmed_with=row.confirmed_with,
         journal_entry_id=row.journal_entry_id,
+        warnings=row.warnings,
     )
 
 
@@ -625,6 +808,7 @@ def confirm(
     code: str | None = None,
     client: Client | None = None,
     locked_transfer: list[Any] | None = None,
+    acknowledged: bool = False,
 ) -> TransferRow:
     """Execute once. Needs the transaction password and a code bound to the key data,
     unless it is a small password-free payment.
@@ -649,20 +833,26 @@ def confirm(
     digest = _digest_of(transfer)
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
+    if transfer.warnings and not acknowledged:
+        # The large-transfer reminder or the new-payee warning was not confirmed as read.
+        raise DomainError("warnings_not_acknowledged")
 
     # The rest of the locks in the one order, in one round trip: the user row, the two
     # ledger accounts (ascending, with an entry id reserved), the audit chain's head.
     lock_ledger = ledger.lock_read(
         [row.from_ledger_id, row.to_ledger_id], reserve_entry_id=not is_sqlite(session)
     )
-    users, ledger_rows, heads = read_together(
-        session,
-        [
-            (_LOCK_USER, {"user_id": transfer.user_id}),
-            lock_ledger,
-            (_LOCK_HEAD_OF_CUSTOMER, {"customer_id": customer_id}),
-        ],
-    )
+    # A class II or III party: its counters too, read after its ledger row is locked.
+    with_classes = row.from_class != "I" or row.to_class != "I"
+    reads = [
+        (_LOCK_USER, {"user_id": transfer.user_id}),
+        lock_ledger,
+        (_LOCK_HEAD_OF_CUSTOMER, {"customer_id": customer_id}),
+    ]
+    if with_classes:
+        ids = {"class_a": transfer.from_account_id, "class_b": transfer.to_account_id}
+        reads.append((_CLASS_COUNTERS, ids))
+    users, ledger_rows, heads, *class_rows = read_together(session, reads)
     audit.hold_head(session, heads)
     user = users[0]
     # The freeze and the edition as they are now, under the lock, not as the session saw
@@ -688,6 +878,25 @@ def confirm(
         at=at,
         settings=settings,
     )
+    others_today = check_certificate_rule(
+        limits_state,
+        to_own=row.to_customer_id == customer_id,
+        amount_cny=amount_cny,
+        at=at,
+        settings=settings,
+    )
+    class_updates: list[dict[str, Any]] = []
+    if with_classes:
+        parties = {r.id: r for r in class_rows[0]}
+        payee_ledger = next(r for r in ledger_rows if r.id == row.to_ledger_id)
+        class_updates = check_account_classes(
+            parties[transfer.from_account_id],
+            parties[transfer.to_account_id],
+            amount_cny=amount_cny,
+            payee_balance_after=payee_ledger.balance_minor + transfer.amount_minor,
+            at=at,
+            settings=settings,
+        )
     repeppered: str | None = None
     if _password_free(limits_state, amount_cny_minor=amount_cny, at=at, settings=settings):
         confirmed_with = "password_free"
@@ -778,11 +987,14 @@ def confirm(
             "day_total_cny_minor": total + amount_cny,
             "day_password_free_cny_minor": password_free_used
             + (amount_cny if confirmed_with == "password_free" else 0),
+            "day_others_cny_minor": others_today,
             # A strong confirmation ends a run of wrong PINs.
             "failed_pins": 0 if confirmed_with != "password_free" else user.failed_pins,
             **({"transaction_pin_hash": repeppered} if repeppered else {}),
         },
     )
+    for counters in class_updates:
+        defer_write(session, _UPDATE_CLASS_COUNTERS, counters)
     transfer.status = COMPLETED
     transfer.confirmed_at = at
     transfer.journal_entry_id = entry.id
@@ -864,6 +1076,7 @@ class TransferView:
     confirmed_at: datetime | None
     key_digest: str
     second_factor_required: bool = True
+    warnings: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -881,6 +1094,7 @@ class TransferView:
             "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None,
             "key_digest": self.key_digest,
             "second_factor_required": self.second_factor_required,
+            "warnings": list(self.warnings),
         }
 
 
@@ -915,6 +1129,7 @@ def view(
         confirmed_at=as_utc(transfer.confirmed_at) if transfer.confirmed_at else None,
         key_digest=transfer.key_digest,
         second_factor_required=second_factor,
+        warnings=tuple(w for w in transfer.warnings.split(",") if w),
     )
 
 
