@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import BigInteger, Integer, MetaData, Table, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.base import Executable
@@ -57,10 +57,31 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# With several hosts, only these make libpq skip a standby (a failover's old primary, or
+# the standby listed first).
+_WRITABLE_SESSION_ATTRS = ("read-write", "primary")
+
+
+def check_multi_host(url: str) -> None:
+    """A URL naming several PostgreSQL hosts must ask for the writable one: without
+    target_session_attrs libpq takes the first that answers, which may be a standby."""
+    parsed = make_url(url)
+    hosts = parsed.query.get("host") or ()
+    listed = (hosts,) if isinstance(hosts, str) else tuple(hosts)
+    several = len(listed) > 1 or any("," in h for h in (*listed, parsed.host or ""))
+    attrs = parsed.query.get("target_session_attrs")
+    if several and attrs not in _WRITABLE_SESSION_ATTRS:
+        raise ValueError(
+            "a database URL with several hosts needs target_session_attrs=read-write "
+            "(docs/operations.md, Synchronous standby and failover)"
+        )
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    check_multi_host(url)
     # No pre-ping: it costs a round trip on every checkout. A connection that died under
     # us is invalidated by SQLAlchemy and the unit of work retries (uow.is_retryable).
     # With a multi-host URL (`?host=h1:p1&host=h2:p2&target_session_attrs=read-write`)

@@ -82,6 +82,33 @@ def test_cluster_url_names_every_node_and_only_a_primary_will_do() -> None:
     assert not cluster.root.exists()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bank@/bank?host=10.0.0.11:5432&host=10.0.0.12:5432",
+        "postgresql://bank@/bank?host=10.0.0.11,10.0.0.12&port=5432,5432",
+        "postgresql://bank@/bank?host=a:1&host=b:2&target_session_attrs=any",
+        "postgresql://bank@/bank?host=a:1&host=b:2&target_session_attrs=read-only",
+    ],
+)
+def test_several_hosts_without_asking_for_the_primary_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="target_session_attrs=read-write"):
+        Database(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bank@/bank?host=a:1&host=b:2&target_session_attrs=read-write",
+        "postgresql://bank@/bank?host=a:1&host=b:2&target_session_attrs=primary",
+        "postgresql://bank@10.0.0.11:5432/bank",
+        "postgresql://bank@/bank?host=10.0.0.11:5432",
+    ],
+)
+def test_one_host_or_several_asking_for_the_primary_are_accepted(url: str) -> None:
+    Database(url).dispose()  # builds the engine; connects to nothing
+
+
 # ---------------------------------------------------------------------------------------
 # What the drill counts as lost, on the test PostgreSQL.
 

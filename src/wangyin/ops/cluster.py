@@ -306,7 +306,9 @@ class Cluster:
                         },
                     },
                 },
-                "initdb": [{"encoding": "UTF8"}, {"locale": "C"}, "data-checksums"],
+                # no-sync: initdb of a throwaway cluster need not wait for the disk (the
+                # server itself fsyncs as always).
+                "initdb": [{"encoding": "UTF8"}, {"locale": "C"}, "data-checksums", "no-sync"],
                 "pg_hba": trust,
             },
             "postgresql": {
@@ -315,6 +317,8 @@ class Cluster:
                 "data_dir": str(node.data),
                 "bin_dir": str(binaries),
                 "pgpass": str(node.root / "pgpass"),
+                # A new standby copies the primary now, not after a spread checkpoint.
+                "basebackup": [{"checkpoint": "fast"}],
                 "authentication": {
                     "superuser": {"username": "postgres", "password": "drill"},
                     "replication": {"username": "replicator", "password": "drill"},
