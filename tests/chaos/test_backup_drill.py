@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -144,6 +145,9 @@ def _pgbackrest_conf(pg: PrivatePostgres) -> None:
         "log-level-file=off\n"
         "start-fast=y\n"
         "compress-type=lz4\n"
+        # Encrypted at rest, as production's repository should be (the runbook's config).
+        "repo1-cipher-type=aes-256-cbc\n"
+        f"repo1-cipher-pass={secrets.token_urlsafe(32)}\n"
         f"[{STANZA}]\n"
         f"pg1-path={pg.data}\n"
         f"pg1-port={pg.port}\n"
@@ -156,6 +160,7 @@ def _pgbackrest_conf(pg: PrivatePostgres) -> None:
             "archive_mode = on\n"
             f"archive_command = 'pgbackrest --config={conf} --stanza={STANZA} archive-push %p'\n"
         )
+    conf.chmod(0o600)
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(conf, owner.pw_uid, owner.pw_gid)
