@@ -183,6 +183,9 @@ def test_payee_book_pages(bank: Bank) -> None:
     payee_id = re.search(r'/transfer\?payee=([^"]+)"', listed).group(1)  # type: ignore[union-attr]
     assert 'value="李娜"' in client.get(f"/transfer?payee={payee_id}").text
     assert "同事" in client.get("/payees?q=ln").text
+    # The operation log says it in the customer's words.
+    log = client.get("/security/log").text
+    assert "添加收款人" in log and f"尾号 {number[-4:]} 的账户" in log
     assert "同事" not in client.get("/payees?q=wf").text
 
     edited = client.post(

@@ -59,6 +59,9 @@ EVENT_LABELS = {
     "password_free_changed": "Password-free settings changed",
     "frozen": "Frozen",
     "unfrozen": "Unfrozen",
+    "payee_added": "Payee added",
+    "payee_changed": "Payee changed",
+    "payee_removed": "Payee removed",
 }
 OUTCOME_LABELS = {
     "success": "Succeeded",
@@ -457,6 +460,8 @@ def describe_event(event: str, details: dict[str, Any], lang: str) -> str:
             )
     if event == "login_locked" and details.get("until"):
         return ""
+    if event.startswith("payee_") and details.get("account"):
+        return t("The account ending {tail}", tail=_tail(str(details["account"])))
     return why
 
 
