@@ -245,6 +245,10 @@ def test_backup_and_restore_commands_refuse_a_damaged_backup_and_keep_the_live_d
     made = _wangyin(tmp_path, env, "backup")
     assert made.returncode == 0, made.stdout + made.stderr
     assert "backup wangyin-" in made.stdout
+    listed = _wangyin(tmp_path, env, "backup", "--list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    (only,) = service.backups(settings=backup_settings)
+    assert f"{only.label}  full  consistent to {only.stopped_at.isoformat()}" in listed.stdout
 
     good = _wangyin(tmp_path, env, "restore", "--to", str(tmp_path / "restored.db"))
     assert good.returncode == 0, good.stdout + good.stderr
@@ -301,3 +305,10 @@ def test_the_worker_loop_takes_the_daily_backup(
         loop.join(timeout=30)
     (made,) = service.backups(settings=backup_settings)
     assert made.stopped_at == clock.now()
+
+
+@pytest.mark.parametrize("value", ["2:30", "24:00", "02:60", "0230", "daily"])
+def test_the_daily_time_is_a_time_of_day(value: str) -> None:
+    with pytest.raises(ValueError, match="backup_daily_at"):
+        Settings(backup_daily_at=value)
+    assert Settings(backup_daily_at="23:59").backup_daily_at == "23:59"
