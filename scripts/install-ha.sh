@@ -13,8 +13,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgre
 
 echo "installing Debian's$missing for the failover drill"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "run as root (apt-get install$missing)" >&2
-  exit 1
+  # Not fatal: tests/chaos/test_failover_drill.py then skips (or fails under CI=true).
+  echo "not root: install them with sudo apt-get install$missing" >&2
+  exit 0
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
