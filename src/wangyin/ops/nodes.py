@@ -93,14 +93,14 @@ class AnswerCutRequests:
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, with a drain before its graceful shutdown (module docstring)."""
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self.config.loaded_app = AnswerCutRequests(self.config.loaded_app)
-        await super().startup(sockets=sockets)
-
     def __init__(self, config: uvicorn.Config, drain_seconds: float | None = None) -> None:
         super().__init__(config)
         self.drain_seconds = drain_seconds_from_env() if drain_seconds is None else drain_seconds
         self._drain_until: float | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.loaded_app = AnswerCutRequests(self.config.loaded_app)
+        await super().startup(sockets=sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         start_draining()
