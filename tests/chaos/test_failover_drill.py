@@ -52,6 +52,8 @@ def test_failover_drill_short_form_loses_no_acknowledged_transfer() -> None:
     assert (result.synchronous_commit, result.standby_sync_state) == ("on", "sync"), report
     assert result.transfers_acknowledged > result.acknowledged_after_kill > 0, report
     assert result.rpo_lost == 0, report
+    # Same-key resends booked nothing twice, and nothing was booked unacknowledged.
+    assert result.transfers_completed == result.transfers_acknowledged, report
     assert result.rto_seconds is not None and result.rto_seconds < 30, report
     assert result.new_primary not in ("none", result.old_primary), report
     # The killed node came back as the new primary's synchronous standby.
@@ -133,6 +135,7 @@ def test_an_acknowledged_transfer_is_lost_unless_completed_for_the_same_amount(
     assert drill.lost_acknowledged(pg_url, [ack(confirmed["id"], 1234), missing]) == 1
     total, negatives = drill.customer_totals(pg_url)
     assert (total, negatives) == (10_000_00, 0)
+    assert drill.completed_transfers(pg_url) == 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -98,6 +98,10 @@ class Result:
     unresolved: int
     refusals: dict[str, int]
     rpo_lost: int
+    # COMPLETED in the database: more than acknowledged means a transfer booked twice or
+    # booked without the client ever being told (only a request left without a definite
+    # answer may explain one).
+    transfers_completed: int
     rto_seconds: float | None
     promotion_seconds: float | None
     old_primary: str
@@ -118,6 +122,9 @@ class Result:
     def ok(self) -> bool:
         return (
             self.rpo_lost == 0
+            and self.transfers_acknowledged
+            <= self.transfers_completed
+            <= self.transfers_acknowledged + self.unresolved
             and self.synchronous_commit == "on"
             and self.standby_sync_state == "sync"
             and self.rto_seconds is not None
@@ -415,6 +422,14 @@ def lost_acknowledged(url: str, acks: list[Ack]) -> int:
     return sum(1 for tid, amount in wanted.items() if held.get(tid) != amount)
 
 
+def completed_transfers(url: str) -> int:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM transfer_requests WHERE status = 'COMPLETED'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_verify(url: str, workdir: Path, env: dict[str, str]) -> tuple[bool, str]:
     command = [str(Path(sys.executable).with_name("wangyin")), "verify"]
     done = subprocess.run(  # noqa: S603 - our own CLI
@@ -516,6 +531,7 @@ def drill(
                     + (workdir / "serve.log").read_text(errors="replace")[-3000:]
                 )
             tell(f"{acked_before} transfers acknowledged; SIGKILL {old.name} (the primary)")
+            kill_sent = time.monotonic()
             cluster.kill(old)
             # From here on nothing of the old primary runs: a transfer confirmed by a
             # request sent after this went through another node.
@@ -525,12 +541,12 @@ def drill(
                 if new is None:
                     new = cluster.primary()
                     if new is not None:
-                        promoted = time.monotonic() - killed
+                        promoted = time.monotonic() - kill_sent
                         tell(f"{new.name} promoted after {promoted:.1f} s")
                 with load.lock:
                     after_kill = [a for a in load.acks if a.sent_at > killed]
                 if after_kill and recovered is None:
-                    recovered = min(a.acked_at for a in after_kill) - killed
+                    recovered = min(a.acked_at for a in after_kill) - kill_sent
                 if recovered is not None and new is not None:
                     break
                 time.sleep(0.1)
@@ -551,6 +567,7 @@ def drill(
                 thread.join(timeout=max(1.0, deadline - time.monotonic() + 5))
         acks = list(load.acks)
         lost = lost_acknowledged(cluster.libpq_url(), acks)
+        completed = completed_transfers(cluster.libpq_url())
         total_after, negatives = customer_totals(cluster.libpq_url())
         verified, output = run_verify(url, workdir, env)
         tell("checked: acknowledged transfers, the customers' total, wangyin verify")
@@ -563,6 +580,7 @@ def drill(
             unresolved=load.unresolved,
             refusals=load.refusals,
             rpo_lost=lost,
+            transfers_completed=completed,
             rto_seconds=None if recovered is None else round(recovered, 1),
             promotion_seconds=None if promoted is None else round(promoted, 1),
             old_primary=old.name,
@@ -596,6 +614,7 @@ def report(result: Result) -> str:
         f"  before the kill: synchronous_commit={result.synchronous_commit}, standby "
         f"{result.standby_sync_state}; old primary back as synchronous standby after "
         f"{'-' if result.rejoin_seconds is None else result.rejoin_seconds} s",
+        f"  transfers COMPLETED in the database: {result.transfers_completed}",
         f"  resends with the same Idempotency-Key: {result.resends}; "
         f"without a definite answer: {result.unresolved}; refusals: {result.refusals or 0}",
         f"  customers' total: {result.total_before_minor / 100:.2f} before, "
