@@ -20,6 +20,7 @@ from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.observability import metrics
+from wangyin.observability.logs import route_of
 from wangyin.security.keys import load_keyring
 from wangyin.web.availability import (
     DATABASE_EXCEPTIONS,
@@ -117,7 +118,8 @@ def _internal_error(request: Request, exc: Exception) -> Response:
         if isinstance(seen, StatementError):
             seen.hide_parameters = True
         seen = seen.__cause__ or seen.__context__
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route template, not the path: paths hold account and transfer ids.
+    log.exception("unhandled error on %s %s", request.method, route_of(request.scope))
     return _error_response(request, DomainError("internal_error"))
 
 

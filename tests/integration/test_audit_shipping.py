@@ -318,9 +318,9 @@ def test_retention_never_cuts_what_the_copy_has_not_got(
     counts = enforce_retention(db, _retention(settings, copy_url), at=clock.now())
     assert counts["audit records"] == 0  # nothing shipped yet
     ship(db, copy, at=clock.now())
-    assert enforce_retention(db, _retention(settings, copy_url), at=clock.now())[
-        "audit records"
-    ] == 3
+    assert (
+        enforce_retention(db, _retention(settings, copy_url), at=clock.now())["audit records"] == 3
+    )
 
 
 def test_records_deleted_behind_a_forged_marker_fail_verify(

@@ -15,6 +15,7 @@ import logging
 import logging.config
 import re
 import secrets
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ _LONG_DIGITS = re.compile(r"\d{11}")
 # Per request: a dict, not separate values, so that a field set inside a worker thread
 # (FastAPI runs sync routes in a thread with a copy of this context) reaches the access
 # log line the middleware writes afterwards: the copy holds the same dict.
-_REQUEST: ContextVar[dict[str, str] | None] = ContextVar("wangyin_request", default=None)
+_REQUEST: ContextVar[dict[str, Any] | None] = ContextVar("wangyin_request", default=None)
 
 
 def new_request_id() -> str:
@@ -44,9 +45,12 @@ def accepted_request_id(sent: str | None) -> str:
     return new_request_id()
 
 
-def begin_request(request_id: str) -> tuple[dict[str, str], Any]:
-    """Start a request's log context; returns it and the token that ends it."""
-    context = {"request_id": request_id}
+def begin_request(
+    request_id: str, scope: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], Any]:
+    """Start a request's log context; returns it and the token that ends it. With the
+    ASGI scope, lines logged once the request is routed name its route template."""
+    context: dict[str, Any] = {"request_id": request_id, "_scope": scope}
     return context, _REQUEST.set(context)
 
 
@@ -61,8 +65,8 @@ def bind(**fields: str) -> None:
         context.update(fields)
 
 
-def current() -> dict[str, str]:
-    return dict(_REQUEST.get() or {})
+def current() -> dict[str, Any]:
+    return {k: v for k, v in (_REQUEST.get() or {}).items() if not k.startswith("_")}
 
 
 # Only these context fields are ever written: public, non-personal values.
@@ -83,11 +87,51 @@ class RequestContext(logging.Filter):
         if self.text and not hasattr(record, "request_id"):
             record.request_id = (context or {}).get("request_id", "-")
         if context:
+            scope = context.get("_scope")
+            if "route" not in context and scope is not None and _routed(scope):
+                context["route"] = route_of(scope)
             for name in CONTEXT_FIELDS:
                 value = context.get(name)
                 if value is not None and not hasattr(record, name):
                     setattr(record, name, value)
         return True
+
+
+UNMATCHED = "<unmatched>"
+
+
+def _routed(scope: Mapping[str, Any]) -> bool:
+    fastapi_scope = scope.get("fastapi")
+    return "route" in scope or (
+        isinstance(fastapi_scope, dict) and "effective_route_context" in fastapi_scope
+    )
+
+
+def route_of(scope: Mapping[str, Any]) -> str:
+    """The route template the request matched, prefix included (FastAPI keeps the matched
+    route's effective context in the scope: `scope["route"]` is the router's own route,
+    whose path lacks the prefix of `include_router`), the mount's path for a mounted app
+    (/static), or UNMATCHED."""
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    if context is not None:
+        effective = getattr(context, "starlette_route", None) or context
+        path = getattr(effective, "path", None)
+        if isinstance(path, str) and path:
+            return path
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    app = scope.get("app")
+    request_path = scope.get("path", "")
+    for mount in getattr(getattr(app, "router", None), "routes", ()):
+        prefix = getattr(mount, "path", None)
+        is_mount = hasattr(mount, "app") and isinstance(prefix, str) and prefix
+        if is_mount and (request_path == prefix or request_path.startswith(f"{prefix}/")):
+            return str(prefix)
+    return UNMATCHED
 
 
 JSON_FORMATTER = "pythonjsonlogger.json.JsonFormatter"

@@ -63,13 +63,13 @@ from sqlalchemy.orm import Session
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.observability import logs
+from wangyin.observability.logs import route_of
 from wangyin.security.audit import AUDITED_KEY
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("wangyin.access")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-UNMATCHED = "<unmatched>"
 
 # --- the metrics ------------------------------------------------------------------------
 
@@ -157,23 +157,6 @@ def word(value: Any, *, default: str = "other") -> str:
     return value if isinstance(value, str) and _WORD.fullmatch(value) else default
 
 
-def route_of(scope: dict[str, Any]) -> str:
-    """The route template the request matched (FastAPI/Starlette put the route into the
-    scope), the mount's path for a mounted app (/static), or UNMATCHED."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    app = scope.get("app")
-    request_path = scope.get("path", "")
-    for mount in getattr(getattr(app, "router", None), "routes", ()):
-        prefix = getattr(mount, "path", None)
-        is_mount = hasattr(mount, "app") and isinstance(prefix, str) and prefix
-        if is_mount and (request_path == prefix or request_path.startswith(f"{prefix}/")):
-            return str(prefix)
-    return UNMATCHED
-
-
 # --- the middleware -----------------------------------------------------------------------
 
 
@@ -199,7 +182,7 @@ class Observe:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
-        context, token = logs.begin_request(request_id)
+        context, token = logs.begin_request(request_id, scope)
         status = 500
         started = time.perf_counter()
 
@@ -213,8 +196,12 @@ class Observe:
                 message["headers"] = headers
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            failed = True
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = route_of(scope)
@@ -238,7 +225,10 @@ class Observe:
                         **({"code": code} if code else {}),
                     },
                 )
-            logs.end_request(token)
+            if not failed:
+                # Left set on an exception: Starlette's 500 handler runs after this
+                # middleware, in the same task, and its log line names the request too.
+                logs.end_request(token)
 
 
 # --- the database: pool use, retries, deadlocks --------------------------------------------
