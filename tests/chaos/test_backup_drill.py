@@ -184,7 +184,6 @@ def test_postgres_drill_restores_exactly_the_transfers_acknowledged_before_the_p
             pg.url,
             backup_stanza=STANZA,
             backup_pgbackrest_config=str(pg.root / "pgbackrest.conf"),
-            backup_os_user="postgres" if os.geteuid() == 0 else "",
             backup_retention=2,
         )
         db = Database(pg.url, pool_size=4)
@@ -224,7 +223,7 @@ def test_postgres_drill_restores_exactly_the_transfers_acknowledged_before_the_p
             data=pg.root / "restored",
             database_url=pg.url,
             pg_bin=pg.bin,
-            os_user=settings.backup_os_user,
+            os_user=service.cluster_user(settings),  # postgres when run as root
         ) as copy:
             assert completed_ids(copy) == {*before, *acknowledged}
             assert not completed_ids(copy) & set(after)
@@ -237,7 +236,6 @@ def test_postgres_drill_restores_exactly_the_transfers_acknowledged_before_the_p
                 "WANGYIN_DATABASE_URL": pg.url,
                 "WANGYIN_BACKUP_STANZA": STANZA,
                 "WANGYIN_BACKUP_PGBACKREST_CONFIG": settings.backup_pgbackrest_config,
-                "WANGYIN_BACKUP_OS_USER": settings.backup_os_user,
                 "WANGYIN_KEY_FILE": str(Path.cwd() / "var" / "keys.json"),
                 "COLUMNS": "200",
             },

@@ -295,6 +295,14 @@ def _as_user(os_user: str, command: Sequence[str]) -> list[str]:
     return list(command)
 
 
+def cluster_user(settings: Settings) -> str:
+    """Whom pgBackRest and PostgreSQL run as: the setting, or postgres when run as root
+    (never root: PostgreSQL refuses it, and the repository is the cluster user's)."""
+    if settings.backup_os_user:
+        return settings.backup_os_user
+    return "postgres" if os.geteuid() == 0 else ""
+
+
 def _owner(os_user: str) -> tuple[int, int] | None:
     if os_user and os.geteuid() == 0:
         entry = pwd.getpwnam(os_user)
@@ -383,7 +391,7 @@ def pgbackrest(settings: Settings) -> PgBackRest:
     return PgBackRest(
         stanza=settings.backup_stanza,
         config=settings.backup_pgbackrest_config,
-        os_user=settings.backup_os_user,
+        os_user=cluster_user(settings),
         retention=settings.backup_retention,
     )
 
@@ -407,7 +415,7 @@ def _restore_postgres(*, settings: Settings, target: Path, to_time: datetime | N
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: a restore writes a new data directory")
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner = _owner(settings.backup_os_user)
+    owner = _owner(cluster_user(settings))
     if owner:
         os.chown(target, *owner)
     tool.restore(target=target, label=chosen.label, to_time=to_time)
@@ -415,7 +423,7 @@ def _restore_postgres(*, settings: Settings, target: Path, to_time: datetime | N
         data=target,
         database_url=settings.database_url,
         pg_bin=pg_bin(settings),
-        os_user=settings.backup_os_user,
+        os_user=cluster_user(settings),
     ) as db:
         report = verify_restored(db)
     return Restored(target, chosen, to_time, report)
