@@ -208,6 +208,8 @@ def create_app(
     from wangyin.payees import pages as payees_pages
     from wangyin.payments import api as payments_api
     from wangyin.payments import pages as payments_pages
+    from wangyin.receipts import api as receipts_api
+    from wangyin.receipts import pages as receipts_pages
     from wangyin.web import channel_api, health
 
     # `wangyin serve --admin-only`: the back office (and health) without the customer site.
@@ -219,6 +221,7 @@ def create_app(
         accounts_api.router,
         payments_api.router,
         payees_api.router,
+        receipts_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -230,6 +233,7 @@ def create_app(
         accounts_pages.router,
         payments_pages.router,
         payees_pages.router,
+        receipts_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)

@@ -145,6 +145,16 @@ ERRORS: dict[str, tuple[int, str]] = {
     "payee_already_saved": (409, "This payee is already in your payee book."),
     "payee_book_full": (422, "Your payee book is full ({limit} payees). Remove one first."),
     "payee_entry_not_found": (404, "No such payee in your payee book."),
+    # e-receipts (issue 6 §7)
+    "receipt_not_found": (
+        404,
+        "There is no receipt for this transfer: only completed transfers have one.",
+    ),
+    "receipt_not_verified": (
+        404,
+        "No receipt matches this reference and verification code. Check both against the "
+        "receipt; a receipt that does not verify was not issued by the bank as it reads.",
+    ),
     # the rules of the non-counter channel (银发〔2016〕261号, 〔2018〕16号; issue 6 §6)
     "certificate_required": (
         422,

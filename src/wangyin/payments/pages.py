@@ -15,6 +15,7 @@ from wangyin.payees import actions as payee_actions
 from wangyin.payments import actions
 from wangyin.payments import service as payments
 from wangyin.payments.schemas import TransferPrepareIn
+from wangyin.receipts import actions as receipt_actions
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
 from wangyin.web.forms import error_text, form_data
@@ -224,6 +225,14 @@ async def confirm_submit(
 @router.get("/transfer/{transfer_id}")
 def result_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
     view = _transfer_view(state, user, transfer_id)
+    # A completed transfer's e-receipt: reference and verification code on screen, PDF below.
+    receipt = (
+        receipt_actions.receipt(state=state, user=user, transfer_id=transfer_id)
+        if view.status == "COMPLETED"
+        else None
+    )
     return render(
-        request, "payments/result.html", {"user": user, "csrf_token": user.csrf_token, "t": view}
+        request,
+        "payments/result.html",
+        {"user": user, "csrf_token": user.csrf_token, "t": view, "receipt": receipt},
     )
