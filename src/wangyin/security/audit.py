@@ -60,6 +60,8 @@ class Client:
     client_type: str = ""
     os_version: str = ""
     user_agent: str = ""
+    # The caller's language: what the bank texts back (a code's SMS) is in it (issue 9).
+    language: str = "zh"
 
     def describe(self) -> str:
         return " | ".join([self.client_type, self.os_version, self.user_agent])[:300]

@@ -87,6 +87,7 @@ def client_of(request: Request, client_type: str | None = None) -> Client:
         client_type=client_type,
         os_version=(request.headers.get("x-client-os") or os_version_of(user_agent))[:80],
         user_agent=user_agent,
+        language=lang(request),
     )
 
 
