@@ -185,26 +185,36 @@ def test_new_staff_enrol_their_authenticator_once_at_first_sign_in(office: Offic
         lambda s: s.scalar(select(StaffUser.totp_secret).where(StaffUser.username == "newteller")),
     )
     assert stored and secret not in stored  # encrypted at rest
-    wrong = client.post(
-        f"{API}/auth/enrol", json={"enrolment_token": first["enrolment_token"], "code": "99999"}
-    )
+    own = "Houtai-Own-2026"
+    enrolment = {"enrolment_token": first["enrolment_token"], "new_password": own}
+    wrong = client.post(f"{API}/auth/enrol", json={**enrolment, "code": "99999"})
     assert_problem(wrong, "staff_invalid_credentials")
     code = pyotp.TOTP(secret).at(office.bank.clock.now())
-    done = client.post(
-        f"{API}/auth/enrol", json={"enrolment_token": first["enrolment_token"], "code": code}
-    )
+    # The one-time password is replaced by one of their own, which the policy checks.
+    weak = client.post(f"{API}/auth/enrol", json={**enrolment, "new_password": "12345678",
+                                                   "code": code})
+    assert_problem(weak, "weak_password")
+    same = client.post(f"{API}/auth/enrol", json={**enrolment, "new_password": password,
+                                                   "code": code})
+    assert_problem(same, "password_reused")
+    done = client.post(f"{API}/auth/enrol", json={**enrolment, "code": code})
     assert done.status_code == 200 and done.json()["status"] == "signed_in"
-    # Enrolled: the secret is never shown again, and the enrolment token is spent.
+    # Enrolled: the secret is never shown again, the one-time password and the enrolment
+    # token are spent.
     office.bank.clock.advance(seconds=30)
+    now_code = pyotp.TOTP(secret).at(office.bank.clock.now())
+    assert_problem(
+        client.post(f"{API}/auth/login",
+                    json={"username": "newteller", "password": password, "code": now_code}),
+        "staff_invalid_credentials",
+    )
     again = client.post(
         f"{API}/auth/login",
-        json={"username": "newteller", "password": password,
-              "code": pyotp.TOTP(secret).at(office.bank.clock.now())},
+        json={"username": "newteller", "password": own, "code": now_code},
     ).json()
     assert again["status"] == "signed_in" and again["totp_secret"] is None
     assert_problem(
-        client.post(f"{API}/auth/enrol",
-                    json={"enrolment_token": first["enrolment_token"], "code": code}),
+        client.post(f"{API}/auth/enrol", json={**enrolment, "code": code}),
         "enrolment_not_found",
     )
 
@@ -310,6 +320,11 @@ def test_find_a_customer_by_id_number_mobile_card_or_account_masked(office: Offi
     assert json.loads(record.details) == {"reason": "customer asks to check the card number"}
     assert id_number not in record.details
     assert len(_audit(bank, "staff_customer_viewed")) == 1
+    searches = _audit(bank, "staff_customer_searched")
+    assert [json.loads(r.details) for r in searches][:4] == [
+        {"by": by, "found": 1} for by in ("id_number", "mobile", "card", "account")
+    ]
+    assert all(id_number not in r.details and mobile not in r.details for r in searches)
 
 
 # --- maker-checker ------------------------------------------------------------------
@@ -521,3 +536,36 @@ def test_admin_only_app_serves_the_back_office_and_health_only(bank: Bank) -> No
         assert client.post("/api/v1/auth/login", json={}).status_code == 404
         assert client.post("/api/v1/pin-reset", json={}).status_code == 404
         assert client.get(f"{API}/me").status_code == 401
+
+
+def test_page_refusals_show_in_the_back_office_layout(office: Office) -> None:
+    bank = office.bank
+    client = bank.client
+    service = office.sign_in("service")
+    client.cookies.set("wy_admin", service["Authorization"].removeprefix("Bearer "),
+                       path="/admin")
+    csrf = office.csrf_of(service)
+    customer = bank.c.customer.public_id
+    forbidden = client.post(
+        f"/admin/customers/{customer}/commands/upgrade_professional",
+        data={"csrf_token": csrf, "reason": "not mine to do", "confirmation": "GM-1"},
+    )
+    assert forbidden.status_code == 403
+    assert 'data-code="staff_forbidden"' in forbidden.text and "/admin/logout" in forbidden.text
+    invalid = client.post(
+        f"/admin/customers/{customer}/commands/freeze",
+        data={"csrf_token": csrf, "reason": "lost phone", "scope": "nothing"},
+    )
+    assert invalid.status_code == 422 and 'data-code="validation_error"' in invalid.text
+    no_csrf = client.post(
+        f"/admin/customers/{customer}/commands/freeze", data={"reason": "lost phone"}
+    )
+    assert no_csrf.status_code == 403 and 'data-code="csrf_failed"' in no_csrf.text
+    frozen = client.post(
+        f"/admin/customers/{customer}/commands/freeze",
+        data={"csrf_token": csrf, "reason": "lost phone", "scope": "all"},
+        follow_redirects=False,
+    )
+    assert frozen.status_code == 303 and frozen.headers["location"].endswith("notice=executed")
+    assert _user(bank, "wangfang").freeze == "all"
+    client.cookies.clear()

@@ -85,7 +85,8 @@ def enrol(body: EnrolIn, request: Request, state: State) -> SignInOut:
         state.db,
         lambda s: backoffice.finish_enrolment(
             s, enrolment_token=body.enrolment_token, code=body.code,
-            client=client_of(request, "admin"), at=now, settings=state.settings,
+            new_password=body.new_password, client=client_of(request, "admin"), at=now,
+            settings=state.settings,
         ),
     )
     return _sign_in_out(result)
@@ -115,9 +116,17 @@ def me(staff: Staff) -> MeOut:
 
 
 @router.get("/customers", response_model=list[CustomerMatch])
-def find_customers(by: str, q: str, staff: Staff, state: State) -> list[CustomerMatch]:
+def find_customers(
+    by: str, q: str, staff: Staff, request: Request, state: State
+) -> list[CustomerMatch]:
     """Find a customer by `id_number`, `mobile`, `card` or `account` (shown masked)."""
-    found = run_read(state.db, lambda s: backoffice.find_customers(s, by=by, query=q))
+    now = state.clock.now()
+    found = run_write(
+        state.db,
+        lambda s: backoffice.find_customers(
+            s, by=by, query=q, staff=staff, client=client_of(request, "admin"), at=now
+        ),
+    )
     return [
         CustomerMatch(
             customer_id=c.public_id,

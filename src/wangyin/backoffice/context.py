@@ -29,6 +29,14 @@ class StaffLoginRequired(Exception):
     """A back-office page without a staff session: the handler sends the sign-in page."""
 
 
+class StaffPageRefused(Exception):
+    """A refusal on a back-office page: shown in the back office's own layout (routes)."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
 def _resolve(state: State, token: str) -> CurrentStaff | None:
     now = state.clock.now()
     staff = run_read(
@@ -58,14 +66,15 @@ async def staff_user(request: Request, state: State) -> CurrentStaff:
         if is_api:
             raise DomainError("staff_not_authenticated")
         raise StaffLoginRequired()
+    request.state.staff = staff  # a refusal page still shows who is signed in
     if not is_api and request.method not in SAFE_METHODS:
         form = await request.form()  # cached: the route reads it again
         sent = form.get("csrf_token")
         if not isinstance(sent, str) or not secrets.compare_digest(sent, staff.csrf_token):
-            raise DomainError("csrf_failed")
+            raise StaffPageRefused(DomainError("csrf_failed"))
     if not permissions.allowed(staff.role, required_permission(request)):
-        raise DomainError("staff_forbidden")
-    request.state.staff = staff
+        error = DomainError("staff_forbidden")
+        raise error if is_api else StaffPageRefused(error)
     return staff
 
 

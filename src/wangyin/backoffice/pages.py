@@ -43,6 +43,15 @@ def _page(
     return render(request, template, values, status=int(context.pop("status", 200)))
 
 
+def refused(request: Request, error: DomainError) -> Response:
+    """A refusal in the back office's layout, in the staff member's language."""
+    staff = getattr(request.state, "staff", None)
+    return _page(
+        request, "backoffice/error.html", staff, message=error_text(request, error),
+        code=error.code, status=error.status,
+    )
+
+
 def _anonymous(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     token = anonymous_csrf(request)
     response = render(request, template, {"csrf_token": token, "staff": None, **context},
@@ -111,7 +120,8 @@ def _enrol(state: AppState, request: Request, form: dict[str, str]) -> SignIn:
         state.db,
         lambda s: backoffice.finish_enrolment(
             s, enrolment_token=form.get("enrolment_token", ""), code=form.get("totp_code", ""),
-            client=client_of(request, "admin"), at=now, settings=state.settings,
+            new_password=form.get("new_staff_password", ""), client=client_of(request, "admin"),
+            at=now, settings=state.settings,
         ),
     )
 
@@ -157,7 +167,16 @@ def home(staff: Staff, request: Request, state: State) -> Response:
 
 @router.get("/customers")
 def search(staff: Staff, request: Request, state: State, by: str = "", q: str = "") -> Response:
-    found = run_read(state.db, lambda s: backoffice.find_customers(s, by=by, query=q))
+    now = state.clock.now()
+    try:
+        found = run_write(
+            state.db,
+            lambda s: backoffice.find_customers(
+                s, by=by, query=q, staff=staff, client=client_of(request, "admin"), at=now
+            ),
+        )
+    except DomainError as exc:
+        return refused(request, exc)
     if len(found) == 1:
         return RedirectResponse(f"/admin/customers/{found[0].public_id}", status_code=303)
     return _page(
@@ -179,7 +198,10 @@ def _profile_page(
         )
         return found, commands_out(s, found.commands)
 
-    found, commands = run_write(state.db, action)
+    try:
+        found, commands = run_write(state.db, action)
+    except DomainError as exc:
+        return refused(request, exc)
     return _page(
         request, "backoffice/customer.html", staff, profile=found, commands=commands,
         kind_fields=KIND_FIELDS, notice=notice,
@@ -208,15 +230,18 @@ async def propose(
     form = await form_data(request)
     payload = {field: form.get(field, "") for field in KIND_FIELDS.get(kind, ())}
     now = state.clock.now()
-    command = await run_in_threadpool(
-        run_write,
-        state.db,
-        lambda s: backoffice.propose(
-            s, customer_id=customer_id, kind=kind, payload=payload,
-            reason=form.get("reason", ""), staff=staff, client=client_of(request, "admin"),
-            at=now, settings=state.settings,
-        ),
-    )
+    try:
+        command = await run_in_threadpool(
+            run_write,
+            state.db,
+            lambda s: backoffice.propose(
+                s, customer_id=customer_id, kind=kind, payload=payload,
+                reason=form.get("reason", ""), staff=staff, client=client_of(request, "admin"),
+                at=now, settings=state.settings,
+            ),
+        )
+    except DomainError as exc:
+        return refused(request, exc)
     return RedirectResponse(
         f"/admin/customers/{customer_id}?notice={command.status.lower()}", status_code=303
     )
@@ -243,7 +268,10 @@ async def _decide(request: Request, state: AppState, staff: CurrentStaff, comman
             backoffice.reject(s, command_id=command_id, reason=form.get("reason", ""),
                               staff=staff, client=client, at=now)
 
-    await run_in_threadpool(run_write, state.db, action)
+    try:
+        await run_in_threadpool(run_write, state.db, action)
+    except DomainError as exc:
+        return refused(request, exc)
     notice = "executed" if approve else "rejected"
     return RedirectResponse(f"/admin/commands?notice={notice}", status_code=303)
 
@@ -270,16 +298,19 @@ async def staff_create(staff: Staff, request: Request, state: State) -> Response
     form = await form_data(request)
     now = state.clock.now()
     role = form.get("role", "")
-    if role not in permissions.ROLES or not form.get("username", "").strip():
-        raise DomainError("validation_error")
-    made = await run_in_threadpool(
-        run_write,
-        state.db,
-        lambda s: backoffice.create_staff(
-            s, username=form.get("username", "")[:32], name=form.get("name", "")[:100],
-            role=role, by=staff, client=client_of(request, "admin"), at=now,
-        ),
-    )
+    try:
+        if role not in permissions.ROLES or not form.get("username", "").strip():
+            raise DomainError("validation_error")
+        made = await run_in_threadpool(
+            run_write,
+            state.db,
+            lambda s: backoffice.create_staff(
+                s, username=form.get("username", "")[:32], name=form.get("name", "")[:100],
+                role=role, by=staff, client=client_of(request, "admin"), at=now,
+            ),
+        )
+    except DomainError as exc:
+        return refused(request, exc)
     members = await run_in_threadpool(run_read, state.db, backoffice.list_staff)
     return _page(request, "backoffice/staff.html", staff, members=members,
                  roles=permissions.ROLES, made=made)

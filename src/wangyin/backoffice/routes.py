@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from wangyin.backoffice import api, pages
-from wangyin.backoffice.context import StaffLoginRequired
+from wangyin.backoffice.context import StaffLoginRequired, StaffPageRefused
 
 
 def install(app: FastAPI, *, customer_site: bool) -> None:
@@ -21,3 +21,7 @@ def install(app: FastAPI, *, customer_site: bool) -> None:
     @app.exception_handler(StaffLoginRequired)
     async def _staff_login(request: Request, exc: StaffLoginRequired) -> Response:
         return RedirectResponse("/admin/login", status_code=303)
+
+    @app.exception_handler(StaffPageRefused)
+    async def _staff_refused(request: Request, exc: StaffPageRefused) -> Response:
+        return pages.refused(request, exc.error)

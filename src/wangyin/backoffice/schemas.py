@@ -19,6 +19,7 @@ class SignInIn(BaseModel):
 class EnrolIn(BaseModel):
     enrolment_token: str = Field(max_length=100)
     code: str = Field(max_length=8)
+    new_password: str = Field(max_length=64)  # replaces the one-time initial password
 
 
 class SignInOut(BaseModel):

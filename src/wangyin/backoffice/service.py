@@ -187,11 +187,14 @@ def finish_enrolment(
     *,
     enrolment_token: str,
     code: str,
+    new_password: str,
     client: Client,
     at: datetime,
     settings: Settings,
 ) -> SignIn:
-    """The first code from the new authenticator proves it holds the secret."""
+    """The first code from the new authenticator proves it holds the secret; the member
+    of staff replaces the one-time password the administrator handed over by their own,
+    which nobody else has seen."""
     staff = session.scalars(
         select(StaffUser)
         .where(StaffUser.enrolment_hash == _hash(enrolment_token))
@@ -204,10 +207,14 @@ def finish_enrolment(
         or staff.status != "active"
     ):
         raise DomainError("enrolment_not_found")
+    validators.check_password_policy(new_password, username=staff.username)
+    if verify_password(staff.password_hash, new_password):
+        raise DomainError("password_reused")
     if not _code_ok(staff, code, at=at):
         raise _refuse_sign_in(
             session, staff, at=at, client=client, settings=settings, reason="totp_enrolment"
         )
+    staff.password_hash = hash_password(new_password)
     staff.totp_enrolled_at = at
     staff.enrolment_hash = None
     staff.enrolment_expires_at = None
@@ -367,16 +374,20 @@ def _staff(session: Session, public_id: str) -> StaffUser:
     return staff
 
 
-def disable_staff(
-    session: Session, *, staff_id: str, by: CurrentStaff, client: Client, at: datetime
-) -> None:
-    staff = _staff(session, staff_id)
-    staff.status = "disabled"
+def _end_sessions(session: Session, staff: StaffUser, *, at: datetime) -> None:
     session.execute(
         update(StaffSession)
         .where(StaffSession.staff_id == staff.id, StaffSession.ended_at.is_(None))
         .values(ended_at=at)
     )
+
+
+def disable_staff(
+    session: Session, *, staff_id: str, by: CurrentStaff, client: Client, at: datetime
+) -> None:
+    staff = _staff(session, staff_id)
+    staff.status = "disabled"
+    _end_sessions(session, staff, at=at)
     audit.append(
         session, event="staff_disabled", outcome="success", actor=actor_of(by), at=at,
         client=client, details={"staff": staff.public_id},
@@ -397,11 +408,7 @@ def reset_staff(
     staff.failed_logins = 0
     staff.locked_until = None
     staff.status = "active"
-    session.execute(
-        update(StaffSession)
-        .where(StaffSession.staff_id == staff.id, StaffSession.ended_at.is_(None))
-        .values(ended_at=at)
-    )
+    _end_sessions(session, staff, at=at)
     audit.append(
         session, event="staff_reset", outcome="success", actor=actor_of(by), at=at,
         client=client, details={"staff": staff.public_id},
@@ -419,8 +426,33 @@ def list_staff(session: Session) -> list[StaffUser]:
 SEARCH_BY = ("id_number", "mobile", "card", "account")
 
 
-def find_customers(session: Session, *, by: str, query: str) -> list[Customer]:
-    """The customer with this ID number, mobile, card or account number (one, or none)."""
+def find_customers(
+    session: Session,
+    *,
+    by: str,
+    query: str,
+    staff: CurrentStaff,
+    client: Client,
+    at: datetime,
+) -> list[Customer]:
+    """The customer with this ID number, mobile, card or account number (one, or none).
+    Every search is audited: who looked for what kind of number, and whom it found (the
+    number itself is not written down)."""
+    found = _find_customers(session, by=by, query=query)
+    audit.append(
+        session,
+        event="staff_customer_searched",
+        outcome="success" if found else "failure",
+        actor=actor_of(staff),
+        at=at,
+        client=client,
+        customer_id=found[0].id if len(found) == 1 else None,
+        details={"by": by, "found": len(found)},
+    )
+    return found
+
+
+def _find_customers(session: Session, *, by: str, query: str) -> list[Customer]:
     query = "".join(query.split())
     if by == "id_number":
         try:
