@@ -34,7 +34,16 @@ def new_page(browser: Any, *, lang: str = "zh", viewport: dict[str, int] = DESKT
     context = browser.new_context(viewport=viewport, locale=LOCALES[lang])
     page = context.new_page()
     page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+
+    def console(message: Any) -> None:
+        # A refused form answers 4xx on purpose (422 with the errors), which chromium logs.
+        refused = message.text.startswith(
+            "Failed to load resource: the server responded with a status of 4"
+        )
+        if message.type == "error" and not refused:
+            page.errors.append(message.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     return page
 

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
 
 from wangyin.accounts import service as accounts
+from wangyin.accounts.models import Account
 from wangyin.errors import DomainError
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
-from wangyin.money import format_grouped
+from wangyin.money import format_grouped, format_minor, parse_amount
 from wangyin.payees import actions as payee_actions
 from wangyin.payments import actions
 from wangyin.payments import service as payments
+from wangyin.payments.models import TransferRequest
 from wangyin.payments.schemas import TransferPrepareIn
 from wangyin.receipts import actions as receipt_actions
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
-from wangyin.web.forms import error_text, form_data
+from wangyin.web.forms import error_text, field_errors, form_data
 from wangyin.web.render import render
 
 router = APIRouter()
 
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 FORM_FIELDS = ("from_account_id", "to_account_number", "payee_name", "amount", "remark")
 
 
@@ -31,7 +40,7 @@ def _form_page(
     state: AppState,
     user: CurrentUser,
     values: dict[str, str],
-    error: str = "",
+    error: str | dict[str, str] = "",
     status: int = 200,
 ) -> Response:
     own = run_read(state.db, lambda s: accounts.list_accounts(s, customer_id=user.customer_id))
@@ -70,6 +79,67 @@ def transfer_form(request: Request, user: PageUser, state: State) -> Response:
     return _form_page(request, state, user, values)
 
 
+def _typed(session: Session, *, customer_id: int, transfer_id: str) -> dict[str, str] | None:
+    """What the customer typed for a transfer (the confirm page shows the payee's account
+    masked): for 返回修改, the form filled in again."""
+    source, payee = aliased(Account), aliased(Account)
+    row = session.execute(
+        select(TransferRequest, source.public_id, payee.account_number)
+        .join(source, source.id == TransferRequest.from_account_id)
+        .join(payee, payee.id == TransferRequest.to_account_id)
+        .where(
+            TransferRequest.public_id == transfer_id,
+            TransferRequest.customer_id == customer_id,
+        )
+    ).first()
+    if row is None:
+        return None
+    transfer, from_id, to_number = row
+    return {
+        "from_account_id": from_id,
+        "to_account_number": to_number,
+        "payee_name": transfer.payee_name,
+        "amount": format_minor(transfer.amount_minor, transfer.currency),
+        "remark": transfer.remark,
+    }
+
+
+@router.get("/transfer/{transfer_id}/edit")
+def transfer_edit(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+    """返回修改 from the confirm page: the form again with everything typed (issue 9); the
+    prepared transfer is left to expire, and the corrected form prepares a new one."""
+    values = run_read(
+        state.db, lambda s: _typed(s, customer_id=user.customer_id, transfer_id=transfer_id)
+    )
+    if values is None:
+        raise DomainError("transfer_not_found")
+    return _form_page(request, state, user, values)
+
+
+# Where each refusal is shown: beside the field it is about (the GOV.UK pattern, issue 9).
+FORM_FIELDS_OF = {
+    "invalid_amount": "amount",
+    "amount_not_positive": "amount",
+    "amount_too_precise": "amount",
+    "amount_too_large": "amount",
+    "over_single_limit": "amount",
+    "over_daily_limit": "amount",
+    "over_payee_limit": "amount",
+    "insufficient_funds": "amount",
+    "payee_not_found": "to_account_number",
+    "payee_inactive": "to_account_number",
+    "same_account": "to_account_number",
+    "currency_mismatch": "to_account_number",
+    "payee_name_mismatch": "payee_name",
+}
+CONFIRM_FIELDS_OF = {
+    "otp_invalid": "code",
+    "otp_expired": "code",
+    "otp_too_many_attempts": "code",
+    "wrong_transaction_password": "transaction_password",
+}
+
+
 @router.post("/transfer")
 async def transfer_submit(request: Request, user: PageUser, state: State) -> Response:
     form = await form_data(request)
@@ -82,6 +152,8 @@ async def transfer_submit(request: Request, user: PageUser, state: State) -> Res
                 s, customer_id=user.customer_id, account_public_id=values["from_account_id"]
             ),
         )
+        # The amount first, for its own message beside the field (not "malformed").
+        parse_amount(values["amount"].strip(), source.currency)
         try:
             body = TransferPrepareIn(
                 **{key: values[key] for key in FORM_FIELDS}, currency=source.currency
@@ -96,7 +168,8 @@ async def transfer_submit(request: Request, user: PageUser, state: State) -> Res
         )
     except DomainError as exc:
         values["idempotency_key"] = ""  # a corrected form is a new request
-        return _form_page(request, state, user, values, error_text(request, exc), exc.status)
+        errors = field_errors(request, exc, FORM_FIELDS_OF)
+        return _form_page(request, state, user, values, errors, exc.status)
     return RedirectResponse(f"/transfer/{result['id']}/confirm", status_code=303)
 
 
@@ -133,8 +206,9 @@ def _confirm_page(
     state: AppState,
     user: CurrentUser,
     transfer_id: str,
-    error: str = "",
+    error: str | dict[str, str] = "",
     sent: str = "",
+    code_until: str = "",
 ) -> Response:
     view = _transfer_view(state, user, transfer_id)
     if view.status != "CHALLENGE_PENDING":
@@ -149,6 +223,7 @@ def _confirm_page(
             "idempotency_key": new_token(),
             "error": error,
             "sent": sent,
+            "code_until": code_until,
             "large_reminder": format_grouped(state.settings.large_transfer_reminder_minor, "CNY"),
         },
         status=422 if error else 200,
@@ -157,8 +232,14 @@ def _confirm_page(
 
 @router.get("/transfer/{transfer_id}/confirm")
 def confirm_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
+    until = request.query_params.get("until", "")
     return _confirm_page(
-        request, state, user, transfer_id, sent=request.query_params.get("sent", "")
+        request,
+        state,
+        user,
+        transfer_id,
+        sent=request.query_params.get("sent", ""),
+        code_until=until if _ISO_MOMENT.fullmatch(until) else "",
     )
 
 
@@ -181,7 +262,11 @@ async def confirm_send_code(
         if exc.code == "transfer_not_found":
             raise
         return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
-    return RedirectResponse(f"/transfer/{transfer_id}/confirm?sent={channel}", status_code=303)
+    # The code lives otp_valid_seconds (60 s), far less than the transfer: the page counts
+    # down the code's own life, then offers a new one (issue 9).
+    until = state.clock.now() + timedelta(seconds=state.settings.otp_valid_seconds)
+    query = urlencode({"until": until.strftime("%Y-%m-%dT%H:%M:%SZ"), "sent": channel})
+    return RedirectResponse(f"/transfer/{transfer_id}/confirm?{query}", status_code=303)
 
 
 @router.post("/transfer/{transfer_id}/confirm")
@@ -206,7 +291,8 @@ async def confirm_submit(
             raise
         if exc.code in RETRYABLE_ON_PAGE:
             # A wrong code or password: the same transfer can still be confirmed.
-            return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
+            errors = field_errors(request, exc, CONFIRM_FIELDS_OF)
+            return _confirm_page(request, state, user, transfer_id, errors)
         view = _transfer_view(state, user, transfer_id)
         return render(
             request,
