@@ -182,6 +182,7 @@ def serve(
 
     import uvicorn
 
+    from wangyin.observability import logs, metrics
     from wangyin.ops import nodes
     from wangyin.web.tls import uvicorn_options
 
@@ -209,12 +210,16 @@ def serve(
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         **uvicorn_options(cert, key),
         server_header=False,
-        access_log=False,
+        access_log=False,  # ours is wangyin.access: route templates, request ids (JSON)
         log_level="info",
+        log_config=logs.logging_config(fmt=settings.log_format, level=settings.log_level),
         timeout_graceful_shutdown=int(graceful_timeout) if graceful_timeout > 0 else None,
     )
     # SIGTERM drains (ops/nodes.py): /readyz not ready, serve on, then stop gracefully.
-    nodes.serve(config, sock, drain_seconds=drain_seconds)
+    # Several processes share their metrics in a directory of this run (removed at exit).
+    shared = metrics.multiprocess_directory() if workers > 1 else contextlib.nullcontext()
+    with shared:
+        nodes.serve(config, sock, drain_seconds=drain_seconds)
 
 
 @app.command("haproxy-config")
@@ -244,13 +249,16 @@ def worker() -> None:
     import threading
 
     from wangyin.jobs import worker as jobs
+    from wangyin.observability import logs
 
+    settings = _settings()
+    logs.configure(fmt=settings.log_format, level=settings.log_level)
     console.print("worker running (Ctrl-C stops it)")
     # SIGTERM finishes the message in hand, then stops (each is its own transaction).
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        jobs.run(_settings(), stop=stop)
+        jobs.run(settings, stop=stop)
 
 
 @app.command()

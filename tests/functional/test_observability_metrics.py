@@ -259,3 +259,40 @@ def test_production_refuses_metrics_open_to_everyone() -> None:
     Settings(**prod)  # loopback only, the default: accepted
     with pytest.raises(ValueError):
         Settings(metrics_allow="not-a-network")
+
+
+def test_the_worker_serves_its_own_metrics_and_stops_serving_them(bank: Bank) -> None:
+    """`wangyin worker` is its own process: with WANGYIN_WORKER_METRICS_PORT its jobs and
+    deliveries are scraped from it; the port closes when the worker stops."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = bank.settings.model_copy(update={"worker_metrics_port": port})
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run,
+        args=(settings,),
+        kwargs={"db": bank.db, "clock": bank.clock, "stop": stop, "interval": 0.05},
+    )
+    thread.start()
+    text = ""
+    try:
+        for _ in range(200):  # at most 10 s
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                text = ""
+            if 'wangyin_job_runs_total{job="outbox_delivery",outcome="ok"}' in text:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert 'wangyin_job_runs_total{job="outbox_delivery",outcome="ok"}' in text
+    assert "wangyin_outbox_delivery_seconds" in text
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)

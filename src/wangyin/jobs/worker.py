@@ -24,7 +24,7 @@ from wangyin.uow import run_write
 log = logging.getLogger(__name__)
 
 # Every job of the loop, by the name its metrics carry (wangyin_job_runs_total{job=...}).
-JOBS = ("outbox_delivery", "channel_purge", "audit_shipping", "log_retention")
+JOBS = ("daily_backup", "outbox_delivery", "channel_purge", "audit_shipping", "log_retention")
 metrics.declare_jobs(JOBS)
 
 
@@ -68,7 +68,8 @@ def run(
     daily_backup = DailyBackup(settings, db=db, clock=clock)  # off unless backup_daily_at
     while not stop.is_set():
         try:
-            daily_backup.tick()
+            with metrics.job_run("daily_backup"):
+                daily_backup.tick()
             with metrics.job_run("outbox_delivery"):
                 deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:

@@ -135,7 +135,7 @@ def route_of(scope: Mapping[str, Any]) -> str:
 
 
 JSON_FORMATTER = "pythonjsonlogger.json.JsonFormatter"
-_JSON_FIELDS = ["asctime", "levelname", "name", "message"]
+_JSON_FIELDS = ["asctime", "levelname", "name", "process", "message"]
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -146,7 +146,12 @@ def logging_config(*, fmt: LogFormat = "json", level: str = "INFO") -> dict[str,
         formatter: dict[str, Any] = {
             "()": JSON_FORMATTER,
             "fmt": _JSON_FIELDS,
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "process": "pid",  # which serving process, under --workers N
+            },
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
             "json_ensure_ascii": False,
         }
