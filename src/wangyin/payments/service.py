@@ -796,6 +796,100 @@ class _Party:
     currency: str
 
 
+def check_payer(user: Any) -> None:
+    """The freeze and the edition as they are now, on the locked user row (`_LOCK_USER`),
+    not as the session saw them when the request began (issue 11 #2)."""
+    if user.status != "active":
+        raise DomainError("customer_inactive")
+    if user.edition != "professional":
+        raise DomainError("public_edition")
+    if user.freeze == "all":
+        raise DomainError("account_frozen")
+    if user.freeze == "transfers":
+        raise DomainError("transfers_frozen")
+
+
+def second_factor(
+    session: Session,
+    *,
+    user: Any,
+    user_id: int,
+    binding: str,
+    password_free: bool,
+    transaction_password: str | None,
+    code: str | None,
+    at: datetime,
+    settings: Settings,
+    client: Client,
+) -> tuple[str, str | None]:
+    """How a payment is confirmed, decided on the locked user row: password-free, or the
+    transaction password plus a code bound to `binding` (the key data's digest). Returns
+    (confirmed_with, the PIN re-hashed under the current pepper or None). A wrong PIN or
+    code is counted in this transaction before the refusal, so N concurrent wrong
+    attempts consume N tries (rule 9)."""
+    if password_free:
+        return "password_free", None
+    if not transaction_password or not code:
+        raise DomainError("transaction_password_required")
+    otp_row = otp.usable_code(
+        session, user_id=user_id, purpose="transfer", binding=binding, at=at, settings=settings
+    )
+    pin_ok = verify_password(user.transaction_pin_hash, transaction_password)
+    code_ok = otp.matches(otp_row, code=code, settings=settings)
+    if not (pin_ok and code_ok):
+        # One answer for either factor, so a session cannot be used as an oracle to guess
+        # the PIN. Counted now, under the locks that decided it.
+        if not code_ok:
+            otp.record_wrong_code(
+                session,
+                user_id=user_id,
+                purpose="transfer",
+                binding=binding,
+                settings=settings,
+                at=at,
+                client=client,
+            )
+        else:
+            # Counted only with the right code: whoever guesses has the customer's phone,
+            # and a stranger cannot lock the customer out with random PINs.
+            identity_pins.record_pin_failure(session, user_id=user_id, client=client, at=at)
+        raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
+    otp.accept(session, otp_row, at=at)
+    # A PIN hashed before the pepper (or under an older one) is re-hashed now.
+    return "pin+otp", rehash_if_needed(user.transaction_pin_hash, transaction_password)
+
+
+def count_on_user_row(
+    session: Session,
+    *,
+    user: Any,
+    user_id: int,
+    limits_state: LimitState,
+    amount_cny: int,
+    others_today: int,
+    confirmed_with: str,
+    repeppered: str | None,
+    at: datetime,
+) -> None:
+    """The day's counters on the locked user row, written with the commit."""
+    total, password_free_used = limits_state.used_today(at)
+    defer_write(
+        session,
+        _UPDATE_USER,
+        {
+            "user_row": user_id,
+            "day_date": bank_date(at).isoformat(),
+            "day_total_cny_minor": total + amount_cny,
+            "day_password_free_cny_minor": password_free_used
+            + (amount_cny if confirmed_with == "password_free" else 0),
+            "day_others_cny_minor": others_today,
+            # A strong confirmation ends a run of wrong PINs.
+            "failed_pins": 0 if confirmed_with == "pin+otp" else user.failed_pins,
+            **({"transaction_pin_hash": repeppered} if repeppered else {}),
+        },
+    )
+
+
 def confirm(
     session: Session,
     *,
@@ -809,9 +903,12 @@ def confirm(
     client: Client | None = None,
     locked_transfer: list[Any] | None = None,
     acknowledged: bool = False,
+    authorized_as: str | None = None,
 ) -> TransferRow:
     """Execute once. Needs the transaction password and a code bound to the key data,
-    unless it is a small password-free payment.
+    unless it is a small password-free payment, or the execution of a standing instruction
+    the customer confirmed with both when giving it (`authorized_as`: "scheduled", "batch";
+    the caller has checked that authorization, and every other rule still applies).
 
     Locks in the one order: transfer request -> user (limits, day counters, freeze, PIN
     tries) -> ledger accounts (ascending id). Every check is made on the locked rows before
@@ -833,7 +930,7 @@ def confirm(
     digest = _digest_of(transfer)
     if digest != transfer.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
-    if transfer.warnings and not acknowledged:
+    if transfer.warnings and not (acknowledged or authorized_as):
         # The large-transfer reminder or the new-payee warning was not confirmed as read.
         raise DomainError("warnings_not_acknowledged")
 
@@ -855,16 +952,7 @@ def confirm(
     users, ledger_rows, heads, *class_rows = read_together(session, reads)
     audit.hold_head(session, heads)
     user = users[0]
-    # The freeze and the edition as they are now, under the lock, not as the session saw
-    # them when the request began (issue 11 #2).
-    if user.status != "active":
-        raise DomainError("customer_inactive")
-    if user.edition != "professional":
-        raise DomainError("public_edition")
-    if user.freeze == "all":
-        raise DomainError("account_frozen")
-    if user.freeze == "transfers":
-        raise DomainError("transfers_frozen")
+    check_payer(user)
     _check_parties(
         _Party(transfer.from_account_id, row.from_status, row.from_currency),
         _Party(transfer.to_account_id, row.to_status, row.to_currency),
@@ -897,46 +985,26 @@ def confirm(
             at=at,
             settings=settings,
         )
-    repeppered: str | None = None
-    if _password_free(limits_state, amount_cny_minor=amount_cny, at=at, settings=settings):
-        confirmed_with = "password_free"
-    else:
-        if not transaction_password or not code:
-            raise DomainError("transaction_password_required")
-        otp_row = otp.usable_code(
+    # A standing instruction (a scheduled transfer, a batch) was confirmed with the second
+    # factor when it was given, bound to its own digest: its executions name it instead.
+    confirmed_with, repeppered = (
+        (authorized_as, None)
+        if authorized_as
+        else second_factor(
             session,
+            user=user,
             user_id=transfer.user_id,
-            purpose="transfer",
             binding=digest,
+            password_free=_password_free(
+                limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
+            ),
+            transaction_password=transaction_password,
+            code=code,
             at=at,
             settings=settings,
+            client=client,
         )
-        pin_ok = verify_password(user.transaction_pin_hash, transaction_password)
-        code_ok = otp.matches(otp_row, code=code, settings=settings)
-        if not (pin_ok and code_ok):
-            # One answer for either factor, so a session cannot be used as an oracle to
-            # guess the PIN. Counted now, under the locks that decided it.
-            if not code_ok:
-                otp.record_wrong_code(
-                    session,
-                    user_id=transfer.user_id,
-                    purpose="transfer",
-                    binding=digest,
-                    settings=settings,
-                    at=at,
-                    client=client,
-                )
-            else:
-                # Counted only with the right code: whoever guesses has the customer's
-                # phone, and a stranger cannot lock the customer out with random PINs.
-                identity_pins.record_pin_failure(
-                    session, user_id=transfer.user_id, client=client, at=at
-                )
-            raise DomainError("second_factor_invalid", pin_wrong=not pin_ok, code_wrong=not code_ok)
-        otp.accept(session, otp_row, at=at)
-        confirmed_with = "pin+otp"
-        # A PIN hashed before the pepper (or under an older one) is re-hashed now.
-        repeppered = rehash_if_needed(user.transaction_pin_hash, transaction_password)
+    )
 
     memo = transfer.remark or "转账"
     entry = ledger.post(
@@ -977,21 +1045,16 @@ def confirm(
             "confirmed_with": confirmed_with,
         },
     )
-    total, password_free_used = limits_state.used_today(at)
-    defer_write(
+    count_on_user_row(
         session,
-        _UPDATE_USER,
-        {
-            "user_row": transfer.user_id,
-            "day_date": bank_date(at).isoformat(),
-            "day_total_cny_minor": total + amount_cny,
-            "day_password_free_cny_minor": password_free_used
-            + (amount_cny if confirmed_with == "password_free" else 0),
-            "day_others_cny_minor": others_today,
-            # A strong confirmation ends a run of wrong PINs.
-            "failed_pins": 0 if confirmed_with != "password_free" else user.failed_pins,
-            **({"transaction_pin_hash": repeppered} if repeppered else {}),
-        },
+        user=user,
+        user_id=transfer.user_id,
+        limits_state=limits_state,
+        amount_cny=amount_cny,
+        others_today=others_today,
+        confirmed_with=confirmed_with,
+        repeppered=repeppered,
+        at=at,
     )
     for counters in class_updates:
         defer_write(session, _UPDATE_CLASS_COUNTERS, counters)
