@@ -569,3 +569,88 @@ def test_page_refusals_show_in_the_back_office_layout(office: Office) -> None:
     assert frozen.status_code == 303 and frozen.headers["location"].endswith("notice=executed")
     assert _user(bank, "wangfang").freeze == "all"
     client.cookies.clear()
+
+
+def test_session_ends_after_its_absolute_lifetime_however_active(office: Office) -> None:
+    headers = office.sign_in("auditor")
+    for _ in range(42):  # 42 x 14 min = 9 h 48 min of activity
+        office.bank.clock.advance(minutes=14)
+        assert office.bank.client.get(f"{API}/me", headers=headers).status_code == 200
+    office.bank.clock.advance(minutes=14)
+    assert_problem(
+        office.bank.client.get(f"{API}/me", headers=headers), "staff_not_authenticated", 401
+    )
+
+
+def test_sign_in_is_limited_per_ip(office: Office) -> None:
+    client = office.bank.client
+    limit = office.bank.settings.ratelimit_login_per_ip
+    codes = [
+        client.post(f"{API}/auth/login",
+                    json={"username": "nobody", "password": "x", "code": ""}).status_code
+        for _ in range(limit + 1)
+    ]
+    # The IP's customer logins (the fixture's) count in the same bucket.
+    assert codes[-1] == 429 and set(codes[: codes.index(429)]) == {401}
+
+
+def test_an_enrolment_expires_after_ten_minutes(office: Office) -> None:
+    client = office.bank.client
+    admin = office.sign_in("admin")
+    made = client.post(
+        f"{API}/staff", json={"username": "late", "name": "迟到", "role": "auditor"},
+        headers=admin,
+    ).json()
+    first = client.post(
+        f"{API}/auth/login", json={"username": "late", "password": made["initial_password"]}
+    ).json()
+    office.bank.clock.advance(minutes=11)
+    code = pyotp.TOTP(first["totp_secret"]).at(office.bank.clock.now())
+    late = client.post(
+        f"{API}/auth/enrol",
+        json={"enrolment_token": first["enrolment_token"], "code": code,
+              "new_password": "Late-But-Strong-1"},
+    )
+    assert_problem(late, "enrolment_not_found", 404)
+
+
+def _open_pin_reset(office: Office) -> None:
+    teller, supervisor = office.sign_in("teller"), office.sign_in("supervisor")
+    command = office.propose(teller, office.bank.a.customer.public_id, "reset_pin").json()
+    assert office.approve(supervisor, command["public_id"]).status_code == 200
+
+
+def test_a_pin_reset_allows_five_tries_and_thirty_minutes(office: Office) -> None:
+    bank = office.bank
+    _open_pin_reset(office)
+    wrong = {"login": "zhangwei", "code": "1234567", "new_pin": "369258"}  # 7 digits: never
+    for _ in range(5):
+        assert_problem(bank.client.post("/api/v1/pin-reset", json=wrong), "pin_reset_invalid")
+    mobile = run_read(bank.db, lambda s: s.get_one(Customer, bank.a.customer.id).mobile)
+
+    def code_texted() -> str:
+        texts = run_read(
+            bank.db,
+            lambda s: [notify.body_of(m) for m in notify.messages_to(s, phone=mobile)
+                       if m.purpose == "pin_reset"],
+        )
+        found = re.search(r"\b(\d{8})\b", texts[0])
+        assert found
+        return found.group(1)
+
+    spent = {**wrong, "code": code_texted()}
+    assert_problem(bank.client.post("/api/v1/pin-reset", json=spent), "pin_reset_invalid")
+    _open_pin_reset(office)
+    bank.clock.advance(minutes=31)
+    expired = {**wrong, "code": code_texted()}
+    assert_problem(bank.client.post("/api/v1/pin-reset", json=expired), "pin_reset_invalid")
+    assert verify_password(_user(bank, "zhangwei").transaction_pin_hash, DEFAULT_PIN)
+
+
+def test_serve_has_an_admin_only_switch() -> None:
+    from typer.testing import CliRunner
+
+    from wangyin.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert "--admin-only" in result.output
