@@ -48,7 +48,7 @@ def _audit_refusal(
     error.keep = True
 
 
-def _guarded(
+def guarded(
     state: AppState,
     *,
     caller: Caller,
@@ -132,7 +132,7 @@ def prepare_transfer(
         )
         return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
-    return _guarded(
+    return guarded(
         state,
         caller=caller,
         key=key,
@@ -181,7 +181,7 @@ def confirm_transfer(
         return 200, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
     # The stored request is what identifies a replay; the secrets in it are not stored.
-    return _guarded(
+    return guarded(
         state,
         caller=caller,
         key=key,

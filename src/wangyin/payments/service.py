@@ -175,7 +175,7 @@ def to_cny_minor(amount_minor: int, currency: str, settings: Settings) -> int:
     return int((Decimal(amount_minor) * rate * places).to_integral_value(ROUND_CEILING))
 
 
-def _check_limits(
+def check_limits(
     limits_state: LimitState, *, amount_minor: int, currency: str, at: datetime, settings: Settings
 ) -> int:
     """The customer's own limits within the bank's maxima, in CNY (other currencies at the
@@ -190,7 +190,7 @@ def _check_limits(
     return cny
 
 
-def _password_free(
+def is_password_free(
     limits_state: LimitState, *, amount_cny_minor: int, at: datetime, settings: Settings
 ) -> bool:
     """Small password-free payment: under the customer's per-transfer threshold and, with
@@ -394,7 +394,7 @@ def prepare(
         raise DomainError("insufficient_funds")
     if limits_state is None:
         limits_state = read_limit_state(session, user_id=user_id)
-    amount_cny = _check_limits(
+    amount_cny = check_limits(
         limits_state, amount_minor=amount_minor, currency=currency, at=at, settings=settings
     )
     if payee.payee_limit is not None and amount_cny > payee.payee_limit:
@@ -440,7 +440,7 @@ def prepare(
         key_digest="",
         created_at=created,
         expires_at=created + timedelta(seconds=settings.transfer_confirm_seconds),
-        second_factor_required=not _password_free(
+        second_factor_required=not is_password_free(
             limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
         ),
         warnings=warnings,
@@ -635,7 +635,7 @@ def password_free_eligible(
     session: Session, *, transfer: TransferRow, at: datetime, settings: Settings
 ) -> bool:
     """Would this pending transfer be confirmed without password and code right now?"""
-    return _password_free(
+    return is_password_free(
         read_limit_state(session, user_id=transfer.user_id),
         amount_cny_minor=to_cny_minor(transfer.amount_minor, transfer.currency, settings),
         at=at,
@@ -959,7 +959,7 @@ def confirm(
         currency=transfer.currency,
     )
     limits_state = limit_state_of(user)
-    amount_cny = _check_limits(
+    amount_cny = check_limits(
         limits_state,
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
@@ -995,7 +995,7 @@ def confirm(
             user=user,
             user_id=transfer.user_id,
             binding=digest,
-            password_free=_password_free(
+            password_free=is_password_free(
                 limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
             ),
             transaction_password=transaction_password,
