@@ -379,3 +379,34 @@ def test_the_copy_is_pruned_by_its_own_retention(
     ship(db, copy, at=clock.now())
     assert audit_copy.prune(_owner_url(), days=3650, at=clock.now()) == 2
     assert _copy_rows("SELECT seq FROM audit_copy") == [(3,)]
+
+
+def test_wangyin_verify_compares_the_copy_named_in_the_environment(
+    db: Database,
+    clock: FrozenClock,
+    copy: CopyStore,
+    copy_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command operators run: WANGYIN_AUDIT_COPY_URL set, exit 0 while the two agree,
+    1 with the difference named once a record is edited in the application database."""
+    from typer.testing import CliRunner
+
+    from wangyin.cli import app
+
+    _append(db, clock, 6, 2)
+    ship(db, copy, at=clock.now())
+    monkeypatch.setenv("WANGYIN_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("WANGYIN_AUDIT_COPY_URL", copy_url)
+    result = CliRunner().invoke(app, ["verify"])
+    assert result.exit_code == 0, result.output
+    assert "audit copy records" in result.output
+    run_write(
+        db,
+        lambda s: s.execute(
+            update(AuditRecord).where(AuditRecord.chain == 6).values(ip="203.0.113.1")
+        ),
+    )
+    result = CliRunner().invoke(app, ["verify"])
+    assert result.exit_code == 1
+    assert "differs from the audit copy in ip (altered)" in result.output

@@ -38,6 +38,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -243,15 +244,16 @@ class _Folded:
         self.lock = threading.Lock()
 
 
-_WATCHED: dict[int, tuple[Database, _Folded]] = {}
+# Weak: a Database that is dropped (tests make many) is forgotten with it.
+_WATCHED: weakref.WeakKeyDictionary[Database, _Folded] = weakref.WeakKeyDictionary()
 
 
 def fold_stats(db: Database) -> None:
     """Add what `db.stats` counted since the last call to the (process-wide) counters."""
-    found = _WATCHED.get(id(db))
-    if found is None:
+    folded = _WATCHED.get(db)
+    if folded is None:
         return
-    stats, folded = db.stats, found[1]
+    stats = db.stats
     if stats.retries == folded.retries and stats.deadlocks == folded.deadlocks:
         return  # the usual case: two integer comparisons
     with folded.lock:
@@ -263,9 +265,9 @@ def fold_stats(db: Database) -> None:
 
 def watch_database(db: Database) -> None:
     """Count this database's pool use and fold its retry counters into the metrics."""
-    if id(db) in _WATCHED:
+    if db in _WATCHED:
         return
-    _WATCHED[id(db)] = (db, _Folded())
+    _WATCHED[db] = _Folded()
     pool_size = getattr(db.engine.pool, "size", None)
     if callable(pool_size):
         POOL_SIZE.inc(pool_size())
@@ -282,7 +284,7 @@ def watch_database(db: Database) -> None:
 
 def forget_database(db: Database) -> None:
     """Stop counting `db` (its engine is being disposed of)."""
-    if _WATCHED.pop(id(db), None) is not None:
+    if _WATCHED.pop(db, None) is not None:
         pool_size = getattr(db.engine.pool, "size", None)
         if callable(pool_size):
             POOL_SIZE.dec(pool_size())
