@@ -137,6 +137,7 @@ def test_no_label_carries_personal_data(bank: Bank) -> None:
     bank.client.get(f"/api/v1/accounts/{bank.a.account.public_id}", headers=bank.headers["lina"])
     bank.client.get(f"/no/such/{bank.a.customer.mobile}")
     bank.client.post("/api/v1/auth/login", json={"login": bank.a.customer.mobile, "password": "x"})
+    bank.client.request("X13812345678", "/api/v1/accounts")  # a made-up method
     samples = scrape(bank.client.app)
     personal = _personal_values(bank, {tid})
     allowed_routes = set(templates(bank.client.app)) | {UNMATCHED}
@@ -147,6 +148,9 @@ def test_no_label_carries_personal_data(bank: Bank) -> None:
         assert not re.search(r"\d{6}", label) or key == "le", (name, key, label)
         if key == "route":
             assert label in allowed_routes, label
+    methods = {lab["method"] for n, lab, _ in samples if n == "wangyin_http_requests_total"}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
+    assert "OTHER" in methods
     # The figures the journey made are there.
     assert value(samples, "wangyin_transfers_total", step="confirm", outcome="success") >= 1
     assert value(samples, "wangyin_logins_total", outcome="success", reason="none") >= 3
