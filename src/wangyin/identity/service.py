@@ -19,6 +19,7 @@ from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
 from wangyin.db import table_of
 from wangyin.errors import DomainError
+from wangyin.i18n import gettext
 from wangyin.idempotency.models import IdempotencyRecord
 from wangyin.idempotency.service import StoredAnswer
 from wangyin.identity import devices, otp, validators
@@ -800,9 +801,8 @@ def login(
             phone=customer.mobile,
             purpose="login_alert",
             at=at,
-            text=(
-                f"您的网上银行在 {user.failed_logins} 次密码错误后登录成功"
-                f"（{_local_hhmm(at)}）。如非本人操作，请立即修改密码或致电本行。"
+            text=gettext(
+                LOGIN_ALERT, client.language, count=user.failed_logins, time=_local_hhmm(at)
             ),
         )
     user.failed_logins = 0
@@ -897,6 +897,23 @@ def _open_session(
         edition=user.edition,
         device_credential=credential,
     )
+
+
+# What the bank texts on its own, in the language of the request that caused it (issue 9);
+# the Chinese is in the catalog (experience.po).
+LOGIN_ALERT = (
+    "Your online banking was logged in to after {count} wrong passwords ({time}). "
+    "If this was not you, change your password or call the bank at once."
+)
+LOGIN_LOCKED = (
+    "Your online banking password was wrong {count} times in a row: login is locked until "
+    "{time}. If this was not you, call the bank at once."
+)
+PIN_LOCKED = (
+    "Your transaction password was wrong {count} times in a row: online banking transfers "
+    "are frozen. If this was not you, call the bank at once; you can unfreeze them in the "
+    "security center with a code and your transaction password or ID number."
+)
 
 
 def _local_hhmm(moment: datetime) -> str:
@@ -999,9 +1016,11 @@ def count_password_failure(
         phone=customer.mobile,
         purpose="login_locked",
         at=at,
-        text=(
-            f"您的网上银行登录密码已连续输错 {settings.login_max_failures} 次，登录已锁定至"
-            f" {_local_hhmm(user.locked_until)}。如非本人操作，请立即致电本行。"
+        text=gettext(
+            LOGIN_LOCKED,
+            client.language,
+            count=settings.login_max_failures,
+            time=_local_hhmm(user.locked_until),
         ),
     )
     audit.append(
@@ -1352,10 +1371,7 @@ def record_pin_failure(session: Session, *, user_id: int, client: Client, at: da
         phone=customer.mobile,
         purpose="pin_locked",
         at=at,
-        text=(
-            f"您的交易密码已连续输错 {PIN_MAX_FAILURES} 次，网上银行转账已冻结。"
-            "如非本人操作，请立即致电本行；本人可在安全中心凭验证码及交易密码或身份证号解冻。"
-        ),
+        text=gettext(PIN_LOCKED, client.language, count=PIN_MAX_FAILURES),
     )
     audit.append(
         session,
