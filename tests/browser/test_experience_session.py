@@ -38,7 +38,7 @@ def test_timeout_warning_stay_and_reason(
     stay = warning.locator("[data-stay]")
     assert page.evaluate("document.activeElement.hasAttribute('data-stay')")
     assert stay.bounding_box()["height"] >= 44
-    with page.expect_response("**/session/keepalive") as answer:
+    with page.expect_response("**/security/keepalive") as answer:
         stay.click()
     assert answer.value.status == 200
     assert answer.value.json() == {"seconds_left": 300}

@@ -14,15 +14,15 @@ def test_keepalive_restarts_the_idle_time(bank: Bank) -> None:
     client = bank.client
     page = client.get("/accounts")
     assert 'data-session-left="300"' in page.text or 'data-session-left="240"' in page.text
-    assert client.post("/session/keepalive").status_code == 403  # no CSRF header
+    assert client.post("/security/keepalive").status_code == 403  # no CSRF header
     bank.clock.advance(minutes=4)
-    stayed = client.post("/session/keepalive", headers={"X-CSRF-Token": csrf})
+    stayed = client.post("/security/keepalive", headers={"X-CSRF-Token": csrf})
     assert stayed.status_code == 200 and stayed.json() == {"seconds_left": 300}
     bank.clock.advance(minutes=4)
     assert client.get("/accounts", follow_redirects=False).status_code == 200
     bank.clock.advance(minutes=6)
     ended = client.post(
-        "/session/keepalive", headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        "/security/keepalive", headers={"X-CSRF-Token": csrf}, follow_redirects=False
     )
     assert ended.status_code == 303  # to the login page: the session is over
 

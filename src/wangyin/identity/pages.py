@@ -393,10 +393,11 @@ async def logout(request: Request, user: PageUser, state: State) -> Response:
     return response
 
 
-@router.post("/session/keepalive")
+@router.post("/security/keepalive")
 def keepalive(request: Request, user: PageUser, state: State) -> Response:
     """ "Stay logged in" in the timeout warning (WCAG 2.2.1): the session's idle time
-    starts again. A script's request, so it carries the CSRF token as a header."""
+    starts again. A script's request, so it carries the CSRF token as a header. Under
+    /security so that it works while everything is frozen, as that page does."""
     check_form_csrf(request, request.headers.get("x-csrf-token", ""), user)
     now = state.clock.now()
     run_write(state.db, lambda s: identity.touch_session(s, session_id=user.session_id, at=now))

@@ -110,7 +110,7 @@ document.addEventListener("DOMContentLoaded", function () {
       }, seconds * 1000)];
     };
     stay.addEventListener("click", function () {
-      fetch("/session/keepalive", {
+      fetch("/security/keepalive", {
         method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }
       }).then(function (response) {
         if (!response.ok) { window.location.assign("/login?timeout=1"); return null; }
