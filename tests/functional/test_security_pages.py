@@ -42,3 +42,25 @@ def test_security_center_is_a_menu_of_task_pages(bank: Bank) -> None:
     assert 'value="all"' not in client.get("/security/freeze").text  # one click asks first
     log = client.get("/security/log")
     assert log.status_code == 200 and "操作日志" in log.text
+
+
+def test_limits_form_names_the_field_and_takes_grouped_amounts(bank: Bank) -> None:
+    from security.conftest import web_login
+
+    csrf = web_login(bank)
+    refused = bank.client.post(
+        "/security/limits",
+        data={"csrf_token": csrf, "single_limit": "1,000.00", "daily_limit": "2000.005"},
+    )
+    assert refused.status_code == 422
+    html = refused.text
+    assert 'id="daily_limit-error"' in html and 'id="single_limit-error"' not in html
+    assert 'href="#daily_limit"' in html
+    assert re.search(r'id="daily_limit"[^>]*aria-invalid="true"', html)
+    lowered = bank.client.post(
+        "/security/limits",
+        data={"csrf_token": csrf, "single_limit": "1,000.00", "daily_limit": "2,000.00"},
+        follow_redirects=False,
+    )
+    assert lowered.status_code == 303  # grouped as shown, and lowering needs no code
+    assert "1,000.00 元" in bank.client.get("/security/limits").text

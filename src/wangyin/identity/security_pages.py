@@ -30,7 +30,7 @@ from wangyin.identity.security_api import (
 from wangyin.money import format_grouped, parse_amount
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import PageUser, State, check_form_csrf, client_of, lang
-from wangyin.web.forms import FormErrors, check, field_errors, form_data
+from wangyin.web.forms import FormErrors, check, error_text, field_errors, form_data
 from wangyin.web.render import render
 
 router = APIRouter()
@@ -62,6 +62,8 @@ EVENT_LABELS = {
     "payee_added": "Payee added",
     "payee_changed": "Payee changed",
     "payee_removed": "Payee removed",
+    "mobile_alias_registered": "Mobile alias registered",
+    "mobile_alias_removed": "Mobile alias removed",
 }
 OUTCOME_LABELS = {
     "success": "Succeeded",
@@ -87,10 +89,6 @@ TASKS = {
 # pattern), else the form as a whole.
 FIELDS = {
     "limits": {
-        "invalid_amount": "single_limit",
-        "amount_too_precise": "single_limit",
-        "amount_not_positive": "single_limit",
-        "amount_too_large": "single_limit",
         "limit_above_bank_maximum": "single_limit",
         "step_up_required": "limits_code",
         "otp_invalid": "limits_code",
@@ -98,9 +96,6 @@ FIELDS = {
         "otp_too_many_attempts": "limits_code",
     },
     "password-free": {
-        "invalid_amount": "pf_single",
-        "amount_too_precise": "pf_single",
-        "amount_too_large": "pf_single",
         "limit_above_bank_maximum": "pf_single",
         "step_up_required": "pf_code",
         "otp_invalid": "pf_code",
@@ -125,6 +120,21 @@ FIELDS = {
 def _amount(text: str) -> str:
     """Limits are shown grouped ("50,000.00"): the customer may send them back so."""
     return text.replace(",", "").replace("，", "").strip()
+
+
+def _amounts(
+    request: Request, texts: dict[str, str], parse: Callable[[str], int]
+) -> tuple[int, int]:
+    """Both amounts of a limits form, each refusal beside its own field."""
+    errors, parsed = {}, []
+    for field, text in texts.items():
+        try:
+            parsed.append(parse(_amount(text)))
+        except DomainError as exc:
+            errors[field] = error_text(request, exc)
+            parsed.append(0)
+    check(errors)
+    return parsed[0], parsed[1]
 
 
 def _page(
@@ -207,13 +217,18 @@ async def _act(
 @router.post("/security/limits")
 async def limits(request: Request, user: PageUser, state: State) -> Response:
     def action(form: dict[str, str]) -> None:
+        texts = {
+            "single_limit": form.get("single_limit", ""),
+            "daily_limit": form.get("daily_limit", ""),
+        }
+        single, daily = _amounts(request, texts, lambda text: parse_amount(text, "CNY"))
         change_settings(
             state=state,
             user=user,
             client=client_of(request, "web"),
             what="limits",
-            single_minor=parse_amount(_amount(form.get("single_limit", "")), "CNY"),
-            daily_minor=parse_amount(_amount(form.get("daily_limit", "")), "CNY"),
+            single_minor=single,
+            daily_minor=daily,
             code=form.get("code") or None,
         )
 
@@ -223,13 +238,15 @@ async def limits(request: Request, user: PageUser, state: State) -> Response:
 @router.post("/security/password-free")
 async def password_free(request: Request, user: PageUser, state: State) -> Response:
     def action(form: dict[str, str]) -> None:
+        texts = {"pf_single": form.get("single", ""), "pf_daily": form.get("daily", "")}
+        single, daily = _amounts(request, texts, lambda text: amount_or_zero(text or "0"))
         change_settings(
             state=state,
             user=user,
             client=client_of(request, "web"),
             what="password_free",
-            single_minor=amount_or_zero(_amount(form.get("single", "0")) or "0"),
-            daily_minor=amount_or_zero(_amount(form.get("daily", "0")) or "0"),
+            single_minor=single,
+            daily_minor=daily,
             code=form.get("code") or None,
         )
 
