@@ -134,6 +134,9 @@ def test_log_lines_are_json_with_request_id_route_and_public_actor(
     ours = [line for line in lines if line["logger"].startswith("wangyin")]
     assert "ACC-PUBLIC-ID" not in json.dumps(ours)  # no raw path (httpx logs the client's)
     crash = [line for line in lines if line.get("request_id") == "trace-boom-000001"]
+    assert [line["code"] for line in crash if line["logger"] == "wangyin.access"] == [
+        "internal_error"
+    ]
     logged = [line for line in crash if line["logger"] == "wangyin.app"]
     assert logged and "exc_info" in logged[0]
     assert logged[0]["message"] == "unhandled error on GET /api/v1/test-boom"

@@ -215,7 +215,8 @@ class Observe:
             context["route"] = route
             REQUESTS.labels(route, method, str(status)).inc()
             LATENCY.labels(route, method).observe(elapsed)
-            code = state.get("error_code")
+            # A 500's problem is built by Starlette's handler after this middleware.
+            code = state.get("error_code") or ("internal_error" if failed else None)
             if code is not None:
                 REFUSALS.labels(route, word(code)).inc()
             if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
