@@ -210,6 +210,8 @@ def create_app(
     from wangyin.payments import pages as payments_pages
     from wangyin.receipts import api as receipts_api
     from wangyin.receipts import pages as receipts_pages
+    from wangyin.schedules import api as schedules_api
+    from wangyin.schedules import pages as schedules_pages
     from wangyin.web import channel_api, health
 
     # `wangyin serve --admin-only`: the back office (and health) without the customer site.
@@ -222,6 +224,7 @@ def create_app(
         payments_api.router,
         payees_api.router,
         receipts_api.router,
+        schedules_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -234,6 +237,7 @@ def create_app(
         payments_pages.router,
         payees_pages.router,
         receipts_pages.router,
+        schedules_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)

@@ -195,6 +195,53 @@ ERRORS: dict[str, tuple[int, str]] = {
         404,
         "This registration has expired or is already finished. Please register again.",
     ),
+    # scheduled and batch transfers (issue 6 §4, §5)
+    "schedule_not_found": (404, "No such scheduled transfer."),
+    "schedule_not_pending": (409, "This scheduled transfer is not waiting for confirmation."),
+    "schedule_expired": (
+        422,
+        "The confirmation time has run out. Please set up the scheduled transfer again.",
+    ),
+    "schedule_time_invalid": (
+        422,
+        "The first transfer must be at least {minutes} minutes from now and within a year.",
+    ),
+    "schedule_end_invalid": (
+        422,
+        "The end date must not be before the first transfer, and the number of transfers "
+        "must be from 1 to {max}.",
+    ),
+    "schedule_not_active": (409, "Only an active scheduled transfer can be paused."),
+    "schedule_not_paused": (409, "Only a paused scheduled transfer can be resumed."),
+    "schedule_closed": (409, "This scheduled transfer has ended or was cancelled."),
+    "schedule_nothing_left": (409, "This scheduled transfer has no transfers left to make."),
+    "schedules_too_many": (
+        409,
+        "You have {limit} scheduled transfers, the maximum. Please cancel one first.",
+    ),
+    "batch_not_found": (404, "No such batch."),
+    "batch_file_too_large": (
+        413,
+        "The file is larger than {size} or has more than {lines} lines. Please split it.",
+    ),
+    "batch_file_unreadable": (
+        422,
+        "The file could not be read. Please upload a CSV file (UTF-8 or GBK) or an XLSX "
+        "file made from the template.",
+    ),
+    "batch_empty": (422, "The file has no transfer lines."),
+    "batch_has_errors": (
+        422,
+        "{count} lines have errors. Please correct them and upload the batch again.",
+    ),
+    "batch_not_draft": (409, "This batch has already been confirmed or cancelled."),
+    "batch_expired": (
+        422,
+        "The confirmation time has run out. Please upload the batch again.",
+    ),
+    "batch_line_account": (422, "The payee account number must be 10 to 30 digits."),
+    "batch_line_name": (422, "The payee name is missing or longer than 50 characters."),
+    "batch_line_remark": (422, "The remark is longer than 50 characters."),
     # generic
     "not_found": (404, "The page or resource does not exist."),
     "method_not_allowed": (405, "This method is not allowed here."),

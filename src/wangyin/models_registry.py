@@ -2,6 +2,7 @@
 
 from wangyin.accounts import models as accounts_models
 from wangyin.backoffice import models as backoffice_models
+from wangyin.batches import models as batches_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
@@ -9,6 +10,7 @@ from wangyin.notify import models as notify_models
 from wangyin.observability import models as observability_models
 from wangyin.payees import models as payees_models
 from wangyin.payments import models as payments_models
+from wangyin.schedules import models as schedules_models
 from wangyin.security import channel as channel_models
 from wangyin.security import models as security_models
 from wangyin.security import ratelimit as ratelimit_models
@@ -16,6 +18,7 @@ from wangyin.security import ratelimit as ratelimit_models
 __all__ = [
     "accounts_models",
     "backoffice_models",
+    "batches_models",
     "channel_models",
     "idempotency_models",
     "identity_models",
@@ -25,5 +28,6 @@ __all__ = [
     "payees_models",
     "payments_models",
     "ratelimit_models",
+    "schedules_models",
     "security_models",
 ]

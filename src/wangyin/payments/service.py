@@ -1222,3 +1222,9 @@ def verify(session: Session) -> VerifyReport:
     if stray:
         report.problems.append(f"{stray} unconfirmed transfers have a journal entry")
     return report
+
+
+# The payee-miss count, public for the payment kinds that check a payee when an instruction
+# is given (scheduled transfers): one hourly limit for every way of naming a payee.
+refuse_after_payee_misses = _refuse_after_payee_misses
+count_payee_miss = _count_payee_miss
