@@ -200,6 +200,8 @@ def create_app(
 
     from wangyin.accounts import api as accounts_api
     from wangyin.accounts import pages as accounts_pages
+    from wangyin.aliases import api as aliases_api
+    from wangyin.aliases import pages as aliases_pages
     from wangyin.backoffice import routes as backoffice_routes
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
@@ -224,6 +226,7 @@ def create_app(
         payments_api.router,
         payees_api.router,
         receipts_api.router,
+        aliases_api.router,
         schedules_api.router,
     ):
         if customer_site:
@@ -237,6 +240,7 @@ def create_app(
         payments_pages.router,
         payees_pages.router,
         receipts_pages.router,
+        aliases_pages.router,
         schedules_pages.router,
     ):
         if customer_site:

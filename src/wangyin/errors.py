@@ -145,6 +145,20 @@ ERRORS: dict[str, tuple[int, str]] = {
     "payee_already_saved": (409, "This payee is already in your payee book."),
     "payee_book_full": (422, "Your payee book is full ({limit} payees). Remove one first."),
     "payee_entry_not_found": (404, "No such payee in your payee book."),
+    # transfer by mobile number (issue 6 §2)
+    "alias_account_unsuitable": (
+        422,
+        "Choose an active CNY account of yours to receive payments by mobile number.",
+    ),
+    "alias_taken": (409, "This mobile number already receives payments for someone else."),
+    "alias_not_found": (
+        404,
+        "No account at this bank receives payments by this mobile number.",
+    ),
+    "alias_name_mismatch": (
+        422,
+        "The name does not match. Type the payee's surname or given name.",
+    ),
     # e-receipts (issue 6 §7)
     "receipt_not_found": (
         404,

@@ -1,6 +1,7 @@
 """Import every domain's models so Base.metadata knows all tables (Alembic, tests)."""
 
 from wangyin.accounts import models as accounts_models
+from wangyin.aliases import models as aliases_models
 from wangyin.backoffice import models as backoffice_models
 from wangyin.batches import models as batches_models
 from wangyin.idempotency import models as idempotency_models
@@ -17,6 +18,7 @@ from wangyin.security import ratelimit as ratelimit_models
 
 __all__ = [
     "accounts_models",
+    "aliases_models",
     "backoffice_models",
     "batches_models",
     "channel_models",

@@ -57,6 +57,10 @@ PURPOSES = {
         "Your online banking registration code is {code}, valid for 60 seconds. If you "
         "did not apply, tell no one and call the bank."
     ),
+    "alias": (
+        "Your code to receive transfers by mobile number is {code}, valid for 60 seconds."
+        " Never tell anyone this code."
+    ),
     "settings": (
         "Your code to raise a transfer limit or turn on password-free payments is {code},"
         " valid for 60 seconds. If this was not you, call the bank at once."

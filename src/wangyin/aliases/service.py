@@ -1,0 +1,261 @@
+"""Mobile aliases and payment by mobile number.
+
+Registering: a code texted to the customer's reserved mobile, bound to the account chosen
+as the default, proves the phone is in the customer's hand; the alias then routes payments
+to that account. Paying: the payer sees the masked name (张*伟) and the bank, and types the
+surname or the given name; every look-up, found or not, is counted per payer
+(`LOOKUPS_PER_HOUR`), decided in the transaction that answers it, since a mobile number that
+answers with a name is an enumeration oracle.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangyin.accounts.models import Account
+from wangyin.aliases.models import MobileAlias
+from wangyin.config import Settings
+from wangyin.errors import DomainError
+from wangyin.identity import otp
+from wangyin.identity.models import Customer, User
+from wangyin.ids import new_public_id
+from wangyin.security import audit, ratelimit
+from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
+from wangyin.security.masking import mask_account_number, mask_name
+
+BANK_NAME = "网银城市商业银行"
+LOOKUPS_PER_HOUR = 10
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+@dataclass(frozen=True)
+class AliasView:
+    id: str
+    mobile: str  # masked, 138****5678
+    account_id: str
+    account_number: str  # masked
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MobilePayee:
+    """What a payer is shown before paying a mobile number."""
+
+    masked_name: str
+    bank_name: str
+    account_number: str  # masked
+
+
+def normalize_mobile(mobile: str) -> str:
+    digits = "".join(mobile.split()).removeprefix("+86").replace("-", "")
+    if not _MOBILE.fullmatch(digits):
+        raise DomainError("invalid_mobile")
+    return digits
+
+
+def _mask_mobile(mobile: str) -> str:
+    return f"{mobile[:3]}****{mobile[-4:]}"
+
+
+def _own_account(s: Session, *, customer_id: int, account_id: str) -> Account:
+    account = s.execute(
+        select(Account).where(Account.public_id == account_id, Account.customer_id == customer_id)
+    ).scalar_one_or_none()
+    if account is None:
+        raise DomainError("account_not_found")
+    if account.status != "active" or account.currency != "CNY":
+        raise DomainError("alias_account_unsuitable")
+    return account
+
+
+def current_alias(s: Session, *, customer_id: int) -> AliasView | None:
+    found = s.execute(
+        select(MobileAlias, Account, Customer)
+        .join(Account, Account.id == MobileAlias.account_id)
+        .join(Customer, Customer.id == MobileAlias.customer_id)
+        .where(MobileAlias.customer_id == customer_id)
+    ).first()
+    if found is None:
+        return None
+    alias, account, customer = found
+    return AliasView(
+        id=alias.public_id,
+        mobile=_mask_mobile(str(customer.mobile)),
+        account_id=account.public_id,
+        account_number=mask_account_number(account.account_number),
+        created_at=alias.created_at,
+    )
+
+
+def send_alias_code(
+    s: Session,
+    *,
+    user_id: int,
+    customer_id: int,
+    account_id: str,
+    channel: str,
+    at: datetime,
+    settings: Settings,
+    client: Client,
+) -> None:
+    """A code to the reserved mobile, bound to the account that will receive."""
+    _own_account(s, customer_id=customer_id, account_id=account_id)
+    otp.issue(
+        s,
+        user=s.get_one(User, user_id),
+        purpose="alias",
+        binding=account_id,
+        channel=channel,
+        at=at,
+        settings=settings,
+        client=client,
+    )
+
+
+def register_alias(
+    s: Session,
+    *,
+    user_id: int,
+    customer_id: int,
+    actor: str,
+    account_id: str,
+    code: str,
+    at: datetime,
+    settings: Settings,
+    client: Client,
+) -> AliasView:
+    """With the texted code, the reserved mobile routes payments to `account_id` (a new
+    account replaces the earlier one)."""
+    account = _own_account(s, customer_id=customer_id, account_id=account_id)
+    otp.check(
+        s,
+        user_id=user_id,
+        purpose="alias",
+        binding=account_id,
+        code=code,
+        at=at,
+        settings=settings,
+        client=client,
+    )
+    customer = s.get_one(Customer, customer_id)
+    alias = s.execute(
+        select(MobileAlias).where(MobileAlias.customer_id == customer_id).with_for_update()
+    ).scalar_one_or_none()
+    if alias is None:
+        taken = s.execute(
+            select(MobileAlias.id).where(MobileAlias.mobile_hash == customer.mobile_hash)
+        ).first()
+        if taken is not None:
+            raise DomainError("alias_taken")
+        alias = MobileAlias(
+            public_id=new_public_id(),
+            customer_id=customer_id,
+            mobile_hash=customer.mobile_hash,
+            account_id=account.id,
+            created_at=at,
+        )
+        s.add(alias)
+    else:
+        alias.account_id = account.id
+        alias.mobile_hash = customer.mobile_hash  # the reserved mobile may have changed
+    s.flush()
+    audit.append(
+        s,
+        event="mobile_alias_registered",
+        outcome="success",
+        actor=actor,
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details={"account": mask_account_number(account.account_number)},
+    )
+    view = current_alias(s, customer_id=customer_id)
+    assert view is not None  # noqa: S101 - just written
+    return view
+
+
+def remove_alias(s: Session, *, customer_id: int, actor: str, at: datetime, client: Client) -> None:
+    alias = s.execute(
+        select(MobileAlias).where(MobileAlias.customer_id == customer_id).with_for_update()
+    ).scalar_one_or_none()
+    if alias is None:
+        raise DomainError("alias_not_found")
+    s.delete(alias)
+    audit.append(
+        s,
+        event="mobile_alias_removed",
+        outcome="success",
+        actor=actor,
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details={},
+    )
+
+
+def _count_lookup(s: Session, *, customer_id: int, at: datetime) -> None:
+    ratelimit.hit(
+        s,
+        key=f"alias_lookup:{customer_id}",
+        limit=LOOKUPS_PER_HOUR,
+        window_seconds=3600,
+        at=at,
+    )
+
+
+def _resolve(s: Session, mobile: str) -> tuple[Account, Customer] | None:
+    found = s.execute(
+        select(Account, Customer)
+        .join(MobileAlias, MobileAlias.account_id == Account.id)
+        .join(Customer, Customer.id == MobileAlias.customer_id)
+        .where(MobileAlias.mobile_hash == lookup_hash(mobile), Account.status == "active")
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def look_up(s: Session, *, customer_id: int, mobile: str, at: datetime) -> MobilePayee:
+    """The masked name and bank of a mobile number's alias; counted, found or not."""
+    number = normalize_mobile(mobile)
+    _count_lookup(s, customer_id=customer_id, at=at)
+    found = _resolve(s, number)
+    if found is None:
+        error = DomainError("alias_not_found")
+        error.keep = True  # the count stands
+        raise error
+    account, customer = found
+    return MobilePayee(
+        masked_name=mask_name(customer.name),
+        bank_name=BANK_NAME,
+        account_number=mask_account_number(account.account_number),
+    )
+
+
+def name_matches(full_name: str, typed: str) -> bool:
+    """The payer confirms the surname or the given name (or the whole name)."""
+    typed = "".join(typed.split())
+    name = "".join(full_name.split())
+    if not typed or not name:
+        return False
+    return typed in (name, name[:1], name[1:]) or (len(name) > 3 and typed in (name[:2], name[2:]))
+
+
+def payee_for_transfer(
+    s: Session, *, customer_id: int, mobile: str, name_check: str, at: datetime
+) -> tuple[str, str]:
+    """(account number, full name) to prepare the transfer with, once the payer has
+    confirmed part of the name; counted like a look-up."""
+    number = normalize_mobile(mobile)
+    _count_lookup(s, customer_id=customer_id, at=at)
+    found = _resolve(s, number)
+    if found is None or not name_matches(found[1].name, name_check):
+        error = DomainError("alias_name_mismatch" if found else "alias_not_found")
+        error.keep = True
+        raise error
+    account, customer = found
+    return account.account_number, customer.name
