@@ -433,7 +433,17 @@ def test_limits_change_within_the_bank_maxima_after_approval(office: Office) -> 
 def test_pin_reset_is_finished_by_the_customer_with_a_texted_code(office: Office) -> None:
     bank = office.bank
     teller, supervisor = office.sign_in("teller"), office.sign_in("supervisor")
-    command = office.propose(teller, bank.a.customer.public_id, "reset_pin").json()
+    # The identity check: the ID card presented must be the customer's.
+    assert_problem(
+        office.propose(teller, bank.a.customer.public_id, "reset_pin",
+                       {"presented_id_number": bank.b.customer.id_number}),
+        "wrong_id_number",
+    )
+    command = office.propose(
+        teller, bank.a.customer.public_id, "reset_pin",
+        {"presented_id_number": bank.a.customer.id_number},
+    ).json()
+    assert command["payload"] == {"identity_checked": True}  # the number is not kept
     approved = office.approve(supervisor, command["public_id"])
     assert approved.status_code == 200
     mobile = run_read(bank.db, lambda s: s.get_one(Customer, bank.a.customer.id).mobile)
@@ -616,7 +626,10 @@ def test_an_enrolment_expires_after_ten_minutes(office: Office) -> None:
 
 def _open_pin_reset(office: Office) -> None:
     teller, supervisor = office.sign_in("teller"), office.sign_in("supervisor")
-    command = office.propose(teller, office.bank.a.customer.public_id, "reset_pin").json()
+    command = office.propose(
+        teller, office.bank.a.customer.public_id, "reset_pin",
+        {"presented_id_number": office.bank.a.customer.id_number},
+    ).json()
     assert office.approve(supervisor, command["public_id"]).status_code == 200
 
 
@@ -654,3 +667,25 @@ def test_serve_has_an_admin_only_switch() -> None:
 
     result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
     assert "--admin-only" in result.output
+
+
+def test_the_customer_finishes_a_pin_reset_on_the_page(office: Office) -> None:
+    bank = office.bank
+    _open_pin_reset(office)
+    mobile = run_read(bank.db, lambda s: s.get_one(Customer, bank.a.customer.id).mobile)
+    text = run_read(
+        bank.db,
+        lambda s: next(notify.body_of(m) for m in notify.messages_to(s, phone=mobile)
+                       if m.purpose == "pin_reset"),
+    )
+    found = re.search(r"\b(\d{8})\b", text)
+    assert found
+    client = bank.client
+    assert client.get("/pin-reset").status_code == 200
+    form = {"csrf_token": client.cookies.get("wy_csrf") or "", "login": "zhangwei",
+            "code": found.group(1), "new_pin": "369258", "new_pin_again": "369250"}
+    mismatch = client.post("/pin-reset", data=form)
+    assert mismatch.status_code == 422 and 'id="form-error"' in mismatch.text
+    done = client.post("/pin-reset", data={**form, "new_pin_again": "369258"})
+    assert done.status_code == 200 and 'id="done"' in done.text
+    assert verify_password(_user(bank, "zhangwei").transaction_pin_hash, "369258")

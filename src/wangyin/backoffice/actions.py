@@ -23,12 +23,14 @@ from wangyin.config import Settings
 from wangyin.errors import DomainError
 from wangyin.identity import security_center
 from wangyin.identity import service as identity
+from wangyin.identity import validators
 from wangyin.identity.models import Customer, User, UserSession
 from wangyin.ids import new_public_id
 from wangyin.money import format_grouped, parse_amount
 from wangyin.notify import service as notify
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
 
 PIN_RESET_MINUTES = 30
 
@@ -166,6 +168,21 @@ def _unfreeze(
 # --- reset a forgotten transaction password (the customer sets it) ---------------------
 
 
+def _validate_identity_checked(
+    session: Session, *, customer: Customer, payload: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """The teller types the number of the ID card the customer presents: it must be the
+    customer's (compared by its keyed hash) and is not kept in the command."""
+    _user(session, customer)
+    try:
+        presented = validators.normalize_id_number(str(payload.get("presented_id_number", "")))
+    except DomainError:
+        presented = ""
+    if not presented or lookup_hash(presented) != customer.id_number_hash:
+        raise DomainError("wrong_id_number")
+    return {"identity_checked": True}
+
+
 def code_hash(user_public_id: str, code: str) -> str:
     """Keyed to the user, so one code's hash matches no other customer's reset."""
     return hashlib.sha256(f"wangyin pin reset|{user_public_id}|{code}".encode()).hexdigest()
@@ -272,6 +289,6 @@ register("upgrade_professional", Handler(_validate_upgrade, _upgrade))
 register("unlock_login", Handler(_validate_nothing, _unlock))
 register("freeze", Handler(_validate_freeze, _freeze))
 register("unfreeze", Handler(_validate_nothing, _unfreeze))
-register("reset_pin", Handler(_validate_nothing, _reset_pin))
+register("reset_pin", Handler(_validate_identity_checked, _reset_pin))
 register("set_limits", Handler(_validate_limits, _set_limits))
 register("close_online_banking", Handler(_validate_nothing, _close))

@@ -29,6 +29,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "upgrade_professional": ("confirmation",),
     "freeze": ("scope",),
     "set_limits": ("single", "daily"),
+    # Not `id_number`: that name is a sealed field of the customer site (web.forms).
+    "reset_pin": ("presented_id_number",),
 }
 
 
