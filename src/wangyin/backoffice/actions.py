@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from wangyin.backoffice.models import PinReset
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import security_center
+from wangyin.identity import security_center, validators
 from wangyin.identity import service as identity
-from wangyin.identity import validators
 from wangyin.identity.models import Customer, User, UserSession
 from wangyin.ids import new_public_id
 from wangyin.money import format_grouped, parse_amount
