@@ -203,6 +203,8 @@ def create_app(
     from wangyin.aliases import api as aliases_api
     from wangyin.aliases import pages as aliases_pages
     from wangyin.backoffice import routes as backoffice_routes
+    from wangyin.clearing import api as clearing_api
+    from wangyin.clearing import pages as clearing_pages
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
@@ -226,6 +228,7 @@ def create_app(
         payments_api.router,
         payees_api.router,
         receipts_api.router,
+        clearing_api.router,
         aliases_api.router,
         schedules_api.router,
     ):
@@ -240,6 +243,7 @@ def create_app(
         payments_pages.router,
         payees_pages.router,
         receipts_pages.router,
+        clearing_pages.router,
         aliases_pages.router,
         schedules_pages.router,
     ):

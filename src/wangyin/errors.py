@@ -200,6 +200,30 @@ ERRORS: dict[str, tuple[int, str]] = {
         422,
         "The transfer details changed after you saw them. Please start again.",
     ),
+    # inter-bank transfers through the clearing network (issue 6 §1, clearing/)
+    "bank_code_required": (
+        422,
+        "Please choose the payee's bank: it cannot be told from this account number.",
+    ),
+    "invalid_bank_code": (
+        422,
+        "A bank code (联行号) has 12 digits and a check digit; this one is not valid.",
+    ),
+    "unknown_bank_code": (422, "There is no bank with this code in the bank directory."),
+    "same_bank_payee": (
+        422,
+        "This account is at our bank: please use the transfer to a Wangyin account.",
+    ),
+    "interbank_cny_only": (422, "Transfers to other banks are made from CNY accounts only."),
+    "invalid_payee_account": (
+        422,
+        "The payee's account or card number must be 8 to 34 digits.",
+    ),
+    "interbank_not_revocable": (
+        409,
+        "This transfer has already been sent to the clearing network and can no longer be "
+        "revoked.",
+    ),
     # identity (issue 11 #13, #16)
     "unfreeze_factor_required": (
         422,

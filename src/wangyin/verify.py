@@ -5,11 +5,13 @@ the audit trail is intact, moved forward to the current heads."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wangyin.clearing import service as clearing
 from wangyin.db import Database
 from wangyin.ledger import service as ledger
 from wangyin.ledger.service import VerifyReport
@@ -43,6 +45,7 @@ def verify_all(
     def action(session: Session) -> tuple[VerifyReport, dict[int, tuple[int, str]]]:
         report = ledger.verify(session)
         report.merge(payments.verify(session))
+        report.merge(clearing.verify(session, now=datetime.now(UTC)))
         audit_problems.extend(audit.verify_chain(session))
         if anchor is not None:
             audit_problems.extend(audit.check_checkpoint(session, anchor))

@@ -10,6 +10,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from wangyin.backup.tasks import DailyBackup
+from wangyin.clearing.tasks import ClearingJob
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -24,7 +25,14 @@ from wangyin.uow import run_write
 log = logging.getLogger(__name__)
 
 # Every job of the loop, by the name its metrics carry (wangyin_job_runs_total{job=...}).
-JOBS = ("daily_backup", "outbox_delivery", "channel_purge", "audit_shipping", "log_retention")
+JOBS = (
+    "daily_backup",
+    "outbox_delivery",
+    "channel_purge",
+    "audit_shipping",
+    "log_retention",
+    "clearing",  # inter-bank sends, network answers, reconciliation (clearing.tasks)
+)
 metrics.declare_jobs(JOBS)
 
 
@@ -66,10 +74,13 @@ def run(
             settings.worker_metrics_port, addr=settings.worker_metrics_host
         )
     daily_backup = DailyBackup(settings, db=db, clock=clock)  # off unless backup_daily_at
+    clearing = ClearingJob(db, clock)  # the CNAPS simulator unless a gateway is configured
     while not stop.is_set():
         try:
             with metrics.job_run("daily_backup"):
                 daily_backup.tick()
+            with metrics.job_run("clearing"):
+                clearing.tick()
             with metrics.job_run("outbox_delivery"):
                 deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:

@@ -779,6 +779,14 @@ _LOCK_USER = (
     .with_for_update(of=_USERS, key_share=True)
 )
 _UPDATE_TRANSFER = update(_TRANSFERS).where(_TRANSFERS.c.id == bindparam("transfer_row"))
+
+
+def user_lock_read(user_id: int) -> tuple[Any, dict[str, Any]]:
+    """Lock the payer's user row with what `check_payer`, the limits and `second_factor`
+    decide on, for the payment kinds built on this path (inter-bank, scheduled, batch)."""
+    return _LOCK_USER, {"user_id": user_id}
+
+
 _UPDATE_USER = update(_USERS).where(_USERS.c.id == bindparam("user_row"))
 _TRANSFER_BY_ID = _transfer_query().where(_TRANSFERS.c.public_id == bindparam("transfer_id"))
 _TRANSFERS_OF_CUSTOMER = (

@@ -1,0 +1,800 @@
+"""Inter-bank transfers: prepare -> confirm like a transfer within the bank (the same
+rules: limits, the certificate rule, warnings, the second factor, freeze, idempotency,
+reused from payments.service), then the clearing network's steps, each a ledger movement
+keyed `interbank:<id>:<step>` so it happens once:
+
+    debit     customer -> CLEARING sub-account      (confirm)
+    sent      CLEARING -> INTERBANK sub-account     (the network took it)
+    settled   INTERBANK -> PBOC settlement account  (settled at the central bank)
+    rejected  CLEARING or INTERBANK -> customer     (the network refused it)
+    revoked   CLEARING -> customer                  (the customer, before sending)
+    returned  PBOC -> customer                      (退汇, after success)
+
+The CLEARING and INTERBANK sub-accounts are chosen by the transfer's id (rule 8), so
+confirms do not queue on one row; only the worker writes the PBOC account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wangyin.accounts.models import Account
+from wangyin.accounts.service import CARD_BIN
+from wangyin.clearing import directory
+from wangyin.clearing.models import (
+    EXPIRED,
+    IN_FLIGHT,
+    NETTED,
+    PENDING,
+    REJECTED,
+    RETURNED,
+    REVOKED,
+    SENDING,
+    SENT,
+    SETTLED,
+    WAITING,
+    InterbankTransfer,
+    ReconciliationMismatch,
+)
+from wangyin.clearing.settings import ClearingSettings
+from wangyin.clock import BANK_TZ, as_utc
+from wangyin.config import Settings
+from wangyin.db import is_sqlite, read_together
+from wangyin.errors import DomainError
+from wangyin.gateways import clearing as network
+from wangyin.gateways.clearing.hours import _time, next_hvps_opening
+from wangyin.identity import otp
+from wangyin.identity.models import Customer, User
+from wangyin.ids import new_public_id
+from wangyin.ledger import service as ledger
+from wangyin.ledger.models import JournalEntry, LedgerAccount
+from wangyin.ledger.service import VerifyReport
+from wangyin.money import format_grouped, format_minor, parse_amount
+from wangyin.notify import service as notify
+from wangyin.payments import service as payments
+from wangyin.security import audit
+from wangyin.security.audit import Client
+from wangyin.security.masking import mask_account_number
+
+SPEEDS = ("realtime", "normal", "next_day")
+CURRENCY = "CNY"  # CNAPS clears renminbi
+CLEARING, INTERBANK, PBOC = "CLEARING", "INTERBANK", "PBOC"
+# The ledger steps a transfer in each state has booked (verify), beyond "debit".
+STEPS_OF = {
+    WAITING: {"debit"},
+    SENDING: {"debit"},
+    SENT: {"debit", "sent"},
+    NETTED: {"debit", "sent"},
+    SETTLED: {"debit", "sent", "settled"},
+    REVOKED: {"debit", "revoked"},
+    RETURNED: {"debit", "sent", "settled", "returned"},
+}
+
+
+# --- routing --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    system: str
+    send_after: datetime
+    reason: str  # why it waits: "" | normal | next_day | hvps_closed
+
+
+def route(*, amount_minor: int, speed: str, at: datetime, settings: ClearingSettings) -> Route:
+    """The system by amount, time and speed: real time up to the IBPS ceiling goes by IBPS,
+    delayed items up to the BEPS ceiling by BEPS, anything larger by HVPS, which queues an
+    item outside its hours until it opens."""
+    at = as_utc(at)
+    if speed == "realtime":
+        system, send_after, reason = "IBPS", at, ""
+        if amount_minor > settings.ibps_ceiling_minor:
+            system = "HVPS"
+    else:
+        system = "BEPS" if amount_minor <= settings.beps_ceiling_minor else "HVPS"
+        if speed == "normal":
+            send_after, reason = at + timedelta(minutes=settings.normal_delay_minutes), "normal"
+        else:
+            local = at.astimezone(BANK_TZ)
+            next_day = datetime.combine(
+                local.date() + timedelta(days=1), _time(settings.next_day_at), tzinfo=BANK_TZ
+            )
+            send_after, reason = as_utc(next_day), "next_day"
+    if system == "HVPS":
+        opening = next_hvps_opening(send_after, settings)
+        if opening > send_after:
+            send_after, reason = opening, "hvps_closed"
+    return Route(system, send_after, reason)
+
+
+# --- prepare and confirm ------------------------------------------------------------------
+
+
+def key_data(t: InterbankTransfer, from_number: str) -> dict[str, str]:
+    """What the customer confirms; a second factor signs its digest."""
+    return {
+        "from": from_number,
+        "bank": t.bank_code,
+        "to": t.payee_account,
+        "payee_name": t.payee_name,
+        "amount": format_minor(t.amount_minor, t.currency),
+        "currency": t.currency,
+        "speed": t.speed,
+        "time": as_utc(t.created_at).replace(microsecond=0).isoformat(),
+    }
+
+
+def resolve_bank(session: Session, *, bank_code: str, payee_account: str) -> Any:
+    """The payee's bank: the code given, or the bank of the card's BIN."""
+    code = "".join(bank_code.split())
+    if payee_account.startswith(CARD_BIN) or code == directory.OWN_BANK_CODE:
+        raise DomainError("same_bank_payee")
+    if not code:
+        found = directory.bank_of_card(session, payee_account)
+        if found is None:
+            raise DomainError("bank_code_required")
+        return found
+    if not directory.valid_code(code):
+        raise DomainError("invalid_bank_code")
+    found = directory.find(session, code)
+    if found is None:
+        raise DomainError("unknown_bank_code")
+    return found
+
+
+def _source(session: Session, *, customer_id: int, account_public_id: str) -> Any:
+    row = session.execute(
+        select(
+            Account.id,
+            Account.public_id,
+            Account.account_number,
+            Account.status,
+            Account.currency,
+            Account.ledger_account_id,
+            *payments.CLASS_COLUMNS,
+            (LedgerAccount.balance_minor - LedgerAccount.held_minor).label("available"),
+        )
+        .join(LedgerAccount, LedgerAccount.id == Account.ledger_account_id)
+        .where(Account.public_id == account_public_id, Account.customer_id == customer_id)
+    ).first()
+    if row is None:
+        raise DomainError("account_not_found")
+    if row.status != "active":
+        raise DomainError("account_inactive")
+    if row.currency != CURRENCY:
+        raise DomainError("interbank_cny_only")
+    return row
+
+
+# The other bank's account, for the class II/III rules: never the source's bound account.
+_OTHER_BANK = SimpleNamespace(id=0, account_class="I", bound_account_id=None)
+
+
+def prepare(
+    session: Session,
+    *,
+    customer_id: int,
+    user_id: int,
+    user_public_id: str,
+    from_account_id: str,
+    bank_code: str,
+    payee_account: str,
+    payee_name: str,
+    amount: str,
+    speed: str,
+    remark: str,
+    at: datetime,
+    settings: Settings,
+    clearing: ClearingSettings,
+    client: Client,
+) -> InterbankTransfer:
+    number = "".join(payee_account.split())
+    if not (number.isdigit() and 8 <= len(number) <= 34):
+        raise DomainError("invalid_payee_account")
+    if speed not in SPEEDS:
+        raise DomainError("validation_error")
+    amount_minor = parse_amount(amount, CURRENCY)
+    bank = resolve_bank(session, bank_code=bank_code, payee_account=number)
+    source = _source(session, customer_id=customer_id, account_public_id=from_account_id)
+    if amount_minor > source.available:
+        raise DomainError("insufficient_funds")
+    limits_state = payments.read_limit_state(session, user_id=user_id)
+    amount_cny = payments.check_limits(
+        limits_state, amount_minor=amount_minor, currency=CURRENCY, at=at, settings=settings
+    )
+    # Another bank's account is never the customer's own account at this bank.
+    payments.check_certificate_rule(
+        limits_state, to_own=False, amount_cny=amount_cny, at=at, settings=settings
+    )
+    payments.check_account_classes(
+        source, _OTHER_BANK, amount_cny=amount_cny, payee_balance_after=0, at=at, settings=settings
+    )
+    paid_before = session.scalar(
+        select(func.count(InterbankTransfer.id)).where(
+            InterbankTransfer.customer_id == customer_id,
+            InterbankTransfer.payee_account == number,
+            InterbankTransfer.status == SETTLED,
+        )
+    )
+    warnings = payments.warnings_for(
+        limits_state,
+        to_own=False,
+        paid_before=bool(paid_before),
+        amount_cny=amount_cny,
+        at=at,
+        settings=settings,
+    )
+    planned = route(amount_minor=amount_minor, speed=speed, at=at, settings=clearing)
+    created = at.replace(microsecond=0)
+    public_id = new_public_id()
+    transfer = InterbankTransfer(
+        public_id=public_id,
+        customer_id=customer_id,
+        user_id=user_id,
+        from_account_id=source.id,
+        bank_code=bank.code,
+        bank_name=f"{bank.bank_name} {bank.branch_name}",
+        payee_account=number,
+        payee_name=" ".join(payee_name.split()),
+        amount_minor=amount_minor,
+        currency=CURRENCY,
+        remark=remark.strip()[:100],
+        speed=speed,
+        system=planned.system,
+        status=PENDING,
+        reason=planned.reason,
+        key_digest="",
+        warnings=warnings,
+        shard=ledger.shard_of(public_id, settings.bank_account_shards),
+        created_at=created,
+        expires_at=created + timedelta(seconds=settings.transfer_confirm_seconds),
+        send_after=planned.send_after,
+        ip=client.ip[:64],
+        device_id=client.device_id[:80],
+    )
+    transfer.key_digest = ledger.request_digest(key_data(transfer, source.account_number))
+    session.add(transfer)
+    session.flush()
+    _audit(session, transfer, "interbank_prepared", user_public_id, at, client)
+    return transfer
+
+
+def _audit(
+    session: Session,
+    t: InterbankTransfer,
+    event: str,
+    actor: str,
+    at: datetime,
+    client: Client,
+    **extra: str,
+) -> None:
+    audit.append(
+        session,
+        event=event,
+        outcome="success",
+        actor=actor,
+        at=at,
+        client=client,
+        customer_id=t.customer_id,
+        details={
+            "transfer": t.public_id,
+            "bank": t.bank_code,
+            "to": mask_account_number(t.payee_account),
+            "amount": format_minor(t.amount_minor, t.currency),
+            "speed": t.speed,
+            "system": t.system,
+            **extra,
+        },
+    )
+
+
+def _locked(session: Session, *, transfer_id: str, customer_id: int | None) -> InterbankTransfer:
+    found = session.scalars(
+        select(InterbankTransfer)
+        .where(InterbankTransfer.public_id == transfer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None or (customer_id is not None and found.customer_id != customer_id):
+        raise DomainError("transfer_not_found")
+    return found
+
+
+def _digest(session: Session, t: InterbankTransfer) -> str:
+    number = session.scalar(select(Account.account_number).where(Account.id == t.from_account_id))
+    return ledger.request_digest(key_data(t, str(number)))
+
+
+def confirm(
+    session: Session,
+    *,
+    customer_id: int,
+    transfer_id: str,
+    key_digest: str | None,
+    transaction_password: str | None,
+    code: str | None,
+    acknowledged: bool,
+    at: datetime,
+    settings: Settings,
+    clearing: ClearingSettings,
+    client: Client,
+) -> InterbankTransfer:
+    """Debit the customer into a clearing sub-account, once. Locks in the one order:
+    transfer -> user -> ledger accounts (ascending) -> audit head; every rule decided on
+    the locked rows before the first write, as payments.confirm does."""
+    t = _locked(session, transfer_id=transfer_id, customer_id=customer_id)
+    if t.status != PENDING:
+        raise DomainError(
+            "transfer_already_confirmed" if t.confirmed_at else "transfer_not_pending"
+        )
+    if at >= as_utc(t.expires_at):
+        raise DomainError("transfer_expired")
+    digest = _digest(session, t)
+    if digest != t.key_digest or (key_digest is not None and key_digest != digest):
+        raise DomainError("transfer_data_changed")
+    if t.warnings and not acknowledged:
+        raise DomainError("warnings_not_acknowledged")
+    source = session.execute(
+        select(Account.ledger_account_id, Account.status, Account.account_number).where(
+            Account.id == t.from_account_id
+        )
+    ).one()
+    clearing_id = ledger.bank_account_id(
+        session, purpose=CLEARING, currency=CURRENCY, at=at, shard=t.shard
+    )
+    users, ledger_rows, class_rows = read_together(
+        session,
+        [
+            payments.user_lock_read(t.user_id),
+            ledger.lock_read(
+                [source.ledger_account_id, clearing_id], reserve_entry_id=not is_sqlite(session)
+            ),
+            (
+                select(Account.id, *payments.CLASS_COLUMNS).where(Account.id == t.from_account_id),
+                {},
+            ),
+        ],
+    )
+    user = users[0]
+    payments.check_payer(user)
+    if source.status != "active":
+        raise DomainError("account_inactive")
+    limits_state = payments.limit_state_of(user)
+    amount_cny = payments.check_limits(
+        limits_state, amount_minor=t.amount_minor, currency=CURRENCY, at=at, settings=settings
+    )
+    others_today = payments.check_certificate_rule(
+        limits_state, to_own=False, amount_cny=amount_cny, at=at, settings=settings
+    )
+    class_updates = payments.check_account_classes(
+        class_rows[0],
+        _OTHER_BANK,
+        amount_cny=amount_cny,
+        payee_balance_after=0,
+        at=at,
+        settings=settings,
+    )
+    confirmed_with, repeppered = payments.second_factor(
+        session,
+        user=user,
+        user_id=t.user_id,
+        binding=digest,
+        password_free=payments.is_password_free(
+            limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
+        ),
+        transaction_password=transaction_password,
+        code=code,
+        at=at,
+        settings=settings,
+        client=client,
+    )
+    memo = t.remark or "跨行转账"
+    entry = ledger.post(
+        session,
+        kind="interbank",
+        description=memo,
+        at=at,
+        idempotency_key=f"interbank:{t.public_id}:debit",
+        digest=digest,
+        locked=ledger_rows,
+        legs=[
+            ledger.Leg(
+                source.ledger_account_id,
+                -t.amount_minor,
+                CURRENCY,
+                memo=memo,
+                counterparty_name=t.payee_name,
+                counterparty_account=t.payee_account,
+            ),
+            ledger.Leg(clearing_id, t.amount_minor, CURRENCY, memo=memo),
+        ],
+    )
+    payments.count_on_user_row(
+        session,
+        user=user,
+        user_id=t.user_id,
+        limits_state=limits_state,
+        amount_cny=amount_cny,
+        others_today=others_today,
+        confirmed_with=confirmed_with,
+        repeppered=repeppered,
+        at=at,
+    )
+    for counters in class_updates:
+        account_row = counters.pop("account_row")
+        session.execute(update(Account).where(Account.id == account_row).values(**counters))
+    # The speed counts from the confirmation, not from the form.
+    planned = route(amount_minor=t.amount_minor, speed=t.speed, at=at, settings=clearing)
+    t.system, t.send_after, t.reason = planned.system, planned.send_after, planned.reason
+    t.status, t.confirmed_at, t.confirmed_with = WAITING, at, confirmed_with
+    balance = entry.balances.get(source.ledger_account_id)
+    _text(
+        session,
+        user.payer_mobile,
+        f"您尾号{source.account_number[-4:]}的账户{_when(at)}跨行转出 "
+        f"{format_grouped(t.amount_minor, CURRENCY)} {CURRENCY}"
+        + (f"，余额 {format_grouped(balance, CURRENCY)}" if balance is not None else "")
+        + f"，收款行{t.bank_name.split()[0]}。",
+        at,
+    )
+    _audit(
+        session, t, "interbank_confirmed", user.public_id, at, client, **{"with": confirmed_with}
+    )
+    return t
+
+
+def _when(at: datetime) -> str:
+    return as_utc(at).astimezone(BANK_TZ).strftime("%m月%d日%H:%M")
+
+
+def _text(session: Session, phone: str | None, text: str, at: datetime) -> None:
+    if phone:
+        notify.enqueue_many(
+            session,
+            [
+                notify.outbox_row(
+                    channel="sms", phone=phone, purpose="balance_change", at=at, text=text
+                )
+            ],
+        )
+
+
+def send_code(
+    session: Session,
+    *,
+    customer_id: int,
+    transfer_id: str,
+    channel: str,
+    client: Client,
+    at: datetime,
+    settings: Settings,
+) -> None:
+    """A code bound to the transfer's key data; the text names the account tail and amount."""
+    t = get(session, customer_id=customer_id, transfer_id=transfer_id)
+    if t.status != PENDING or at >= as_utc(t.expires_at):
+        raise DomainError("transfer_not_pending")
+    otp.issue(
+        session,
+        user=session.get_one(User, t.user_id),
+        purpose="transfer",
+        binding=t.key_digest,
+        channel=channel,
+        at=at,
+        settings=settings,
+        message_fields={
+            "tail": t.payee_account[-4:],
+            "amount": format_minor(t.amount_minor, t.currency),
+            "currency": t.currency,
+        },
+        client=client,
+        audit_details={"transfer": t.public_id},
+    )
+
+
+def revoke(
+    session: Session,
+    *,
+    customer_id: int,
+    transfer_id: str,
+    actor: str,
+    at: datetime,
+    client: Client,
+) -> InterbankTransfer:
+    """A transfer not yet sent is revoked by its customer; the money is back at once."""
+    t = _locked(session, transfer_id=transfer_id, customer_id=customer_id)
+    if t.status == REVOKED:
+        return t
+    if t.status != WAITING:
+        raise DomainError("interbank_not_revocable")
+    _book(session, t, "revoked", CLEARING, at, memo="跨行转账撤销")
+    t.status, t.finished_at, t.reason = REVOKED, at, "revoked"
+    _tell(session, t, "已撤销，款项已退回您的账户", at)
+    _audit(session, t, "interbank_revoked", actor, at, client)
+    return t
+
+
+# --- the network's answers ----------------------------------------------------------------
+
+
+def _customer_ledger(session: Session, t: InterbankTransfer) -> int:
+    return session.execute(
+        select(Account.ledger_account_id).where(Account.id == t.from_account_id)
+    ).scalar_one()
+
+
+def _book(
+    session: Session, t: InterbankTransfer, step: str, source: str, at: datetime, memo: str
+) -> None:
+    """One step's movement out of `source` (a bank account) to the next holder."""
+    target = {"sent": INTERBANK, "settled": PBOC}.get(step)
+    shard = 0 if source == PBOC else t.shard
+    from_id = ledger.bank_account_id(session, purpose=source, currency=CURRENCY, at=at, shard=shard)
+    if target is None:  # back to the customer
+        to_id = _customer_ledger(session, t)
+        legs = [
+            ledger.Leg(from_id, -t.amount_minor, CURRENCY, memo=memo),
+            ledger.Leg(
+                to_id,
+                t.amount_minor,
+                CURRENCY,
+                memo=memo,
+                counterparty_name=t.payee_name,
+                counterparty_account=t.payee_account,
+            ),
+        ]
+    else:
+        to_id = ledger.bank_account_id(
+            session,
+            purpose=target,
+            currency=CURRENCY,
+            at=at,
+            shard=0 if target == PBOC else t.shard,
+        )
+        legs = [
+            ledger.Leg(from_id, -t.amount_minor, CURRENCY, memo=memo),
+            ledger.Leg(to_id, t.amount_minor, CURRENCY, memo=memo),
+        ]
+    ledger.post(
+        session,
+        kind=f"interbank_{step}",
+        description=memo,
+        at=at,
+        idempotency_key=f"interbank:{t.public_id}:{step}",
+        digest=t.key_digest,
+        legs=legs,
+    )
+
+
+def _tell(session: Session, t: InterbankTransfer, what: str, at: datetime) -> None:
+    phone = session.scalar(select(Customer.mobile).where(Customer.id == t.customer_id))
+    number = session.scalar(select(Account.account_number).where(Account.id == t.from_account_id))
+    _text(
+        session,
+        phone,
+        f"您尾号{str(number)[-4:]}的账户{_when(at)}跨行转账 "
+        f"{format_grouped(t.amount_minor, CURRENCY)} {CURRENCY}（收款人{t.payee_name}）{what}。",
+        at,
+    )
+
+
+REASON_TEXT = {
+    "name_mismatch": "收款人户名与账户不符，款项已退回您的账户",
+    "account_closed": "收款账户已销户，款项已退回您的账户",
+    "unknown_bank": "收款行行号有误，款项已退回您的账户",
+    "over_ceiling": "金额超过清算系统单笔上限，款项已退回您的账户",
+    "hvps_closed": "大额支付系统未营业，款项已退回您的账户",
+}
+
+
+def apply(session: Session, *, t: InterbankTransfer, answer: network.Answer, at: datetime) -> None:
+    """Move a transfer (locked by the caller) to what the network says; each movement once."""
+    if t.status in (REVOKED, REJECTED, RETURNED, PENDING, EXPIRED, WAITING):
+        return
+    if answer.status == network.REJECTED:
+        source = CLEARING if t.status == SENDING else INTERBANK
+        _book(session, t, "rejected", source, at, memo="跨行转账被拒绝退回")
+        t.status, t.reason, t.network_code, t.finished_at = (
+            REJECTED,
+            answer.reason,
+            answer.status,
+            at,
+        )
+        _tell(session, t, f"被清算系统拒绝（{REASON_TEXT.get(answer.reason, answer.reason)}）", at)
+        return
+    if t.status == SENDING:
+        _book(session, t, "sent", CLEARING, at, memo="跨行转账已发送")
+        t.status = SENT
+    if answer.status == network.NETTED and t.status == SENT:
+        t.status = NETTED
+    if answer.status in (network.SETTLED, network.RETURNED) and t.status in (SENT, NETTED):
+        _book(session, t, "settled", INTERBANK, at, memo="跨行转账已清算")
+        t.status, t.settled_at, t.reason = SETTLED, at, ""
+    if answer.status == network.RETURNED and t.status == SETTLED:
+        # 退汇: a clear line in the customer's history and an SMS.
+        _book(
+            session,
+            t,
+            "returned",
+            PBOC,
+            at,
+            memo=f"退汇：{REASON_TEXT.get(answer.reason, '收款行退回')}",
+        )
+        t.status, t.reason, t.finished_at = RETURNED, answer.reason, at
+        _tell(session, t, f"被收款行退汇（{REASON_TEXT.get(answer.reason, answer.reason)}）", at)
+    t.network_code = answer.status
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def get(session: Session, *, customer_id: int, transfer_id: str) -> InterbankTransfer:
+    found = session.scalars(
+        select(InterbankTransfer).where(InterbankTransfer.public_id == transfer_id)
+    ).first()
+    if found is None or found.customer_id != customer_id:
+        raise DomainError("transfer_not_found")
+    return found
+
+
+def list_of(session: Session, *, customer_id: int, limit: int = 20) -> list[InterbankTransfer]:
+    return list(
+        session.scalars(
+            select(InterbankTransfer)
+            .where(InterbankTransfer.customer_id == customer_id)
+            .order_by(InterbankTransfer.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def view(
+    session: Session, t: InterbankTransfer, *, at: datetime, settings: Settings
+) -> dict[str, Any]:
+    status = t.status
+    if status == PENDING and at >= as_utc(t.expires_at):
+        status = EXPIRED
+    from_account = session.execute(
+        select(Account.public_id, Account.account_number).where(Account.id == t.from_account_id)
+    ).one()
+    second_factor = (
+        t.confirmed_with != "password_free"
+        if t.confirmed_at
+        else not (
+            payments.is_password_free(
+                payments.read_limit_state(session, user_id=t.user_id),
+                amount_cny_minor=t.amount_minor,
+                at=at,
+                settings=settings,
+            )
+        )
+    )
+    return {
+        "id": t.public_id,
+        "status": status,
+        "from_account_id": from_account.public_id,
+        "from_account_number": mask_account_number(from_account.account_number),
+        "bank_code": t.bank_code,
+        "bank_name": t.bank_name,
+        "payee_account": mask_account_number(t.payee_account),
+        "payee_name": t.payee_name,
+        "amount": format_minor(t.amount_minor, t.currency),
+        "currency": t.currency,
+        "remark": t.remark,
+        "speed": t.speed,
+        "system": t.system,
+        "reason": t.reason,
+        "network_code": t.network_code,
+        "created_at": as_utc(t.created_at).isoformat(),
+        "expires_at": as_utc(t.expires_at).isoformat(),
+        "confirmed_at": as_utc(t.confirmed_at).isoformat() if t.confirmed_at else None,
+        "send_after": as_utc(t.send_after).isoformat() if t.send_after else None,
+        "settled_at": as_utc(t.settled_at).isoformat() if t.settled_at else None,
+        "revocable": status == WAITING,
+        "key_digest": t.key_digest,
+        "second_factor_required": second_factor,
+        "warnings": [w for w in t.warnings.split(",") if w],
+    }
+
+
+# --- verify -------------------------------------------------------------------------------
+
+
+def verify(session: Session, *, now: datetime) -> VerifyReport:
+    """Each inter-bank transfer has exactly the ledger steps of its state; the INTERBANK
+    and PBOC accounts hold what the transfers in flight and settled say; everything in
+    flight has a reason (reported), and what is stuck or unreconciled is a problem."""
+    report = VerifyReport()
+    rows = session.execute(
+        select(
+            InterbankTransfer.public_id,
+            InterbankTransfer.status,
+            InterbankTransfer.amount_minor,
+            InterbankTransfer.send_after,
+            InterbankTransfer.sent_at,
+            InterbankTransfer.reason,
+        ).where(InterbankTransfer.status.not_in((PENDING, EXPIRED)))
+    ).all()
+    steps: dict[str, set[str]] = {}
+    for (key,) in session.execute(
+        select(JournalEntry.idempotency_key).where(JournalEntry.idempotency_key.like("interbank:%"))
+    ):
+        _, public_id, step = str(key).split(":")
+        steps.setdefault(public_id, set()).add(step)
+    by_status: dict[str, int] = {}
+    in_transit = settled = 0
+    for row in rows:
+        by_status[row.status] = by_status.get(row.status, 0) + 1
+        booked = steps.pop(row.public_id, set())
+        expected = STEPS_OF.get(row.status)
+        if row.status == REJECTED:
+            ok = booked in ({"debit", "rejected"}, {"debit", "sent", "rejected"})
+        else:
+            ok = booked == expected
+        if not ok:
+            report.problems.append(
+                f"inter-bank transfer {row.public_id} is {row.status} but has ledger steps "
+                f"{sorted(booked)}"
+            )
+        if row.status in (SENT, NETTED):
+            in_transit += row.amount_minor
+        if row.status == SETTLED:
+            settled += row.amount_minor
+        if row.status == SENDING and row.sent_at and as_utc(row.sent_at) < now - timedelta(hours=1):
+            report.problems.append(
+                f"inter-bank transfer {row.public_id}: sent over an hour ago and the network's "
+                "answer is still unknown (the status query has not resolved it)"
+            )
+        if (
+            row.status == WAITING
+            and row.send_after
+            and as_utc(row.send_after) < now - timedelta(hours=1)
+        ):
+            report.problems.append(
+                f"inter-bank transfer {row.public_id}: due over an hour ago and not sent "
+                f"(waiting for: {row.reason or 'the worker'})"
+            )
+    for public_id in steps:
+        report.problems.append(f"ledger steps of an unknown inter-bank transfer {public_id}")
+    for status in IN_FLIGHT:
+        # Money in suspense, each with its reason.
+        report.checks[f"inter-bank {status.lower()} ({_SUSPENSE[status]})"] = by_status.get(
+            status, 0
+        )
+    report.checks["inter-bank transfers"] = len(rows)
+    for purpose, expected_total in ((INTERBANK, in_transit), (PBOC, settled)):
+        balance = session.scalar(
+            select(func.coalesce(func.sum(LedgerAccount.balance_minor), 0)).where(
+                LedgerAccount.code.like(f"BANK:{purpose}:{CURRENCY}%")
+            )
+        )
+        if int(balance or 0) != expected_total:
+            report.problems.append(
+                f"bank {purpose} {CURRENCY} holds {balance} but the transfers "
+                f"{'in transit' if purpose == INTERBANK else 'settled'} sum to {expected_total}"
+            )
+    open_mismatches = session.scalar(
+        select(func.count(ReconciliationMismatch.id)).where(
+            ReconciliationMismatch.resolved.is_(False)
+        )
+    )
+    report.checks["reconciliation mismatches open"] = int(open_mismatches or 0)
+    if open_mismatches:
+        report.problems.append(
+            f"{open_mismatches} reconciliation mismatches with the clearing network are open "
+            "(see /admin/reconciliation)"
+        )
+    return report
+
+
+_SUSPENSE = {
+    WAITING: "debited, waiting for its arrival speed or HVPS hours",
+    SENDING: "sent, the network's answer awaited: resolved by status query",
+    SENT: "taken by the network, not yet settled",
+    NETTED: "netted in a BEPS batch, settlement awaited",
+}

@@ -1,0 +1,162 @@
+"""The worker's clearing job: send what is due, resolve unanswered sends by status query,
+follow the network's answers (netted, settled, rejected, returned), and reconcile each
+closed day's statements. Many workers may run: transfers are claimed with row locks
+(SKIP LOCKED), and every ledger step is keyed, so nothing happens twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangyin.clearing import reconciliation
+from wangyin.clearing import service as clearing
+from wangyin.clearing.models import (
+    NETTED,
+    SENDING,
+    SENT,
+    SETTLED,
+    WAITING,
+    InterbankTransfer,
+)
+from wangyin.clearing.settings import ClearingSettings, clearing_settings
+from wangyin.clock import Clock, as_utc, bank_date
+from wangyin.db import Database
+from wangyin.gateways import clearing as network
+from wangyin.gateways.clearing.hours import hvps_open, next_hvps_opening
+from wangyin.gateways.clearing.simulator import CnapsSimulator
+from wangyin.uow import run_write
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+
+def _claim_due(
+    session: Session, *, now: datetime, settings: ClearingSettings
+) -> list[network.Item]:
+    """Due transfers nobody else holds, marked SENDING before the network sees them: a
+    crash after this commit leaves them SENDING, resolved by status query, not resent."""
+    due = session.scalars(
+        select(InterbankTransfer)
+        .where(InterbankTransfer.status == WAITING, InterbankTransfer.send_after <= now)
+        .order_by(InterbankTransfer.send_after, InterbankTransfer.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    items = []
+    for t in due:
+        if t.system == "HVPS" and not hvps_open(now, settings):
+            t.send_after, t.reason = next_hvps_opening(now, settings), "hvps_closed"
+            continue
+        t.status, t.sent_at, t.attempts = SENDING, now, t.attempts + 1
+        items.append(
+            network.Item(
+                msg_id=t.public_id,
+                system=t.system,
+                bank_code=t.bank_code,
+                account=t.payee_account,
+                payee_name=t.payee_name,
+                amount_minor=t.amount_minor,
+            )
+        )
+    return items
+
+
+def _apply(session: Session, *, msg_id: str, answer: network.Answer | None, now: datetime) -> None:
+    t = session.scalars(
+        select(InterbankTransfer)
+        .where(InterbankTransfer.public_id == msg_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if t is None:
+        return
+    if answer is None:
+        if t.status == SENDING:
+            # The status query says the network never had it: sending it again is safe.
+            t.status, t.reason = WAITING, "resend_after_status_query"
+        return
+    clearing.apply(session, t=t, answer=answer, at=now)
+
+
+class ClearingJob:
+    """One tick of the clearing work; the worker calls `tick()` in its loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        gateway: network.ClearingGateway | None = None,
+        settings: ClearingSettings | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings or clearing_settings()
+        self.gateway = gateway or CnapsSimulator(db, clock, self.settings)
+        self._reconciled: set[str] = set()
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        self.gateway.tick(now)
+        self.send_due(now)
+        self.follow(now)
+        self.reconcile_yesterday(now)
+
+    def send_due(self, now: datetime) -> int:
+        items = run_write(self.db, lambda s: _claim_due(s, now=now, settings=self.settings))
+        for item in items:
+            try:
+                answer: network.Answer | None = self.gateway.send(item)
+            except (network.ClearingTimeout, network.ClearingUnavailable) as exc:
+                # Left SENDING: the status query decides (follow), never a blind resend.
+                log.warning(
+                    "clearing send unanswered (%s): resolved by status query", type(exc).__name__
+                )
+                continue
+            run_write(self.db, partial(_apply, msg_id=item.msg_id, answer=answer, now=now))
+        return len(items)
+
+    def follow(self, now: datetime) -> None:
+        """Ask the network about every transfer it may still change: unanswered sends,
+        items not yet settled, and settled ones within the return window."""
+        window = as_utc(now) - timedelta(days=self.settings.return_days + 3)
+
+        def open_items(s: Session) -> list[tuple[str, str]]:
+            rows = s.execute(
+                select(InterbankTransfer.public_id, InterbankTransfer.status).where(
+                    (InterbankTransfer.status.in_((SENDING, SENT, NETTED)))
+                    | (
+                        (InterbankTransfer.status == SETTLED)
+                        & (InterbankTransfer.settled_at >= window)
+                    )
+                )
+            )
+            return [(r.public_id, r.status) for r in rows]
+
+        for msg_id, _status in run_write(self.db, open_items):
+            try:
+                answer = self.gateway.status(msg_id)
+            except (network.ClearingTimeout, network.ClearingUnavailable):
+                return  # the network is away: next tick
+            run_write(self.db, partial(_apply, msg_id=msg_id, answer=answer, now=now))
+
+    def reconcile_yesterday(self, now: datetime) -> None:
+        day = bank_date(now) - timedelta(days=1)
+        for system in network.SYSTEMS:
+            marker = f"{day}:{system}"
+            if marker in self._reconciled:
+                continue
+            statement = self.gateway.statement(system, day)
+            if statement is None:
+                continue
+            run_write(
+                self.db,
+                partial(
+                    reconciliation.reconcile, system=system, day=day, statement=statement, at=now
+                ),
+            )
+            self._reconciled.add(marker)

@@ -1,0 +1,83 @@
+"""The clearing network (CNAPS: HVPS 大额, BEPS 小额, IBPS 超级网银) as the bank sees it:
+send an item, ask for its status, read a day's statement. `simulator.CnapsSimulator` is
+the implementation for the demo and the tests; a real front-end processor plugs in here.
+
+Exactly once: an item carries our transfer's id as its message id, and the network keeps
+one item per message id. A send whose answer is lost (`ClearingTimeout`) is resolved by
+`status()`, never by sending again blindly; `ClearingUnavailable` means the network was not
+reached at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol
+
+# The network's business statuses (payment-systems.md), and ours for an item taken.
+ACCEPTED = "PR00"
+NETTED = "PR03"
+SETTLED = "PR04"
+REJECTED = "PR09"
+RETURNED = "RT00"  # 退汇: the receiving bank sent the money back after success
+SYSTEMS = ("HVPS", "BEPS", "IBPS")
+
+
+class ClearingTimeout(Exception):
+    """No answer in time: the network may or may not have the item."""
+
+
+class ClearingUnavailable(Exception):
+    """The network was not reached: it does not have the item."""
+
+
+@dataclass(frozen=True)
+class Item:
+    msg_id: str
+    system: str
+    bank_code: str
+    account: str
+    payee_name: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    msg_id: str
+    status: str  # one of the PR codes above
+    reason: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    msg_id: str
+    amount_minor: int
+    status: str
+
+
+class ClearingGateway(Protocol):
+    def send(self, item: Item) -> Answer: ...
+
+    def status(self, msg_id: str) -> Answer | None:
+        """The network's status of an item; None if it never received it."""
+        ...
+
+    def statement(self, system: str, day: date) -> Path | None:
+        """The day's statement file of a system (None until the day is closed)."""
+        ...
+
+    def tick(self, now: datetime) -> None:
+        """Let the network's own time pass (the simulator nets, settles and returns)."""
+        ...
+
+
+def read_statement(path: Path) -> list[StatementLine]:
+    """A statement file: one `msg_id,amount_minor,status` line per item, after a header."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    out = []
+    for line in lines:
+        msg_id, amount, status = line.split(",")
+        out.append(StatementLine(msg_id, int(amount), status))
+    return out
