@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
+from wangyin.aliases.models import MobileAlias
 from wangyin.config import Settings
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import hash_password
@@ -245,6 +246,17 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
             _cash_in(session, account, opening, "开户存入", "柜面现金", start)
             if index == 0 and currency == "CNY" and kind == "current":
                 _history(session, rng, account, start, now)
+        if person.username == "lina" and first is not None:
+            # 李娜 receives by mobile number (手机号转账): 张伟 can pay 13987654321.
+            session.add(
+                MobileAlias(
+                    public_id=new_public_id(),
+                    customer_id=customer.id,
+                    mobile_hash=customer.mobile_hash,
+                    account_id=first.id,
+                    created_at=start,
+                )
+            )
         if person.username:
             session.add(
                 User(
