@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from urllib.parse import urlencode
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +12,9 @@ from sqlalchemy.orm import Session, aliased
 
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
+from wangyin.clock import as_utc
 from wangyin.errors import DomainError
+from wangyin.identity.models import OtpCode
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
 from wangyin.money import format_grouped, format_minor, parse_amount
@@ -31,7 +31,6 @@ from wangyin.web.render import render
 
 router = APIRouter()
 
-_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 FORM_FIELDS = ("from_account_id", "to_account_number", "payee_name", "amount", "remark")
 
 
@@ -102,6 +101,23 @@ def _typed(session: Session, *, customer_id: int, transfer_id: str) -> dict[str,
         "amount": format_minor(transfer.amount_minor, transfer.currency),
         "remark": transfer.remark,
     }
+
+
+def _code_expires(session: Session, *, user_id: int, digest: str) -> datetime | None:
+    """When the transfer's live code expires: it lives otp_valid_seconds (60 s), far less
+    than the transfer, so the page counts down its own life, then offers a new one."""
+    expires = session.scalar(
+        select(OtpCode.expires_at)
+        .where(
+            OtpCode.user_id == user_id,
+            OtpCode.purpose == "transfer",
+            OtpCode.binding == digest,
+            OtpCode.used_at.is_(None),
+        )
+        .order_by(OtpCode.id.desc())
+        .limit(1)
+    )
+    return as_utc(expires) if expires is not None else None
 
 
 @router.get("/transfer/{transfer_id}/edit")
@@ -208,9 +224,11 @@ def _confirm_page(
     transfer_id: str,
     error: str | dict[str, str] = "",
     sent: str = "",
-    code_until: str = "",
 ) -> Response:
     view = _transfer_view(state, user, transfer_id)
+    code_until = run_read(
+        state.db, lambda s: _code_expires(s, user_id=user.user_id, digest=view.key_digest)
+    )
     if view.status != "CHALLENGE_PENDING":
         return RedirectResponse(f"/transfer/{transfer_id}", status_code=303)
     return render(
@@ -223,7 +241,7 @@ def _confirm_page(
             "idempotency_key": new_token(),
             "error": error,
             "sent": sent,
-            "code_until": code_until,
+            "code_until": code_until.strftime("%Y-%m-%dT%H:%M:%SZ") if code_until else "",
             "large_reminder": format_grouped(state.settings.large_transfer_reminder_minor, "CNY"),
         },
         status=422 if error else 200,
@@ -232,14 +250,8 @@ def _confirm_page(
 
 @router.get("/transfer/{transfer_id}/confirm")
 def confirm_page(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
-    until = request.query_params.get("until", "")
     return _confirm_page(
-        request,
-        state,
-        user,
-        transfer_id,
-        sent=request.query_params.get("sent", ""),
-        code_until=until if _ISO_MOMENT.fullmatch(until) else "",
+        request, state, user, transfer_id, sent=request.query_params.get("sent", "")
     )
 
 
@@ -262,11 +274,7 @@ async def confirm_send_code(
         if exc.code == "transfer_not_found":
             raise
         return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
-    # The code lives otp_valid_seconds (60 s), far less than the transfer: the page counts
-    # down the code's own life, then offers a new one (issue 9).
-    until = state.clock.now() + timedelta(seconds=state.settings.otp_valid_seconds)
-    query = urlencode({"until": until.strftime("%Y-%m-%dT%H:%M:%SZ"), "sent": channel})
-    return RedirectResponse(f"/transfer/{transfer_id}/confirm?{query}", status_code=303)
+    return RedirectResponse(f"/transfer/{transfer_id}/confirm?sent={channel}", status_code=303)
 
 
 @router.post("/transfer/{transfer_id}/confirm")
