@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
 from wangyin.aliases.models import MobileAlias
+from wangyin.clearing.directory import seed_directory
 from wangyin.config import Settings
+from wangyin.gateways.clearing.simulator import seed_demo_accounts
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import hash_password
 from wangyin.identity.validators import id_check_digit
@@ -274,6 +276,9 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
             )
             logins.append(DemoLogin(person.username, DEMO_PASSWORD, person.name, person.edition))
     seed_staff(session, now=now)
+    # The bank directory (reference data) and the simulated network's other-bank accounts.
+    seed_directory(session)
+    seed_demo_accounts(session)
     session.flush()
     return logins
 

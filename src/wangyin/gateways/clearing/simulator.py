@@ -202,3 +202,21 @@ def add_account(
         SimulatedAccount(bank_code=bank_code[:3], account=account, name=name, status=status)
     )
     session.flush()
+
+
+# The demo's other-bank accounts: paying one under another name is returned (退汇) days
+# later; the closed one is rejected.
+DEMO_ACCOUNTS = (
+    ("308", "6225880000000018", "赵敏"),
+    ("102", "6222020000000027", "钱进"),
+    ("102", "6222020000000035", "孙立", "closed"),
+)
+
+
+def seed_demo_accounts(session: Session) -> None:
+    present = set(session.scalars(select(SimulatedAccount.account)))
+    for bank, number, name, *status in DEMO_ACCOUNTS:
+        if number not in present:
+            add_account(
+                session, bank_code=bank, account=number, name=name, status=(status or ["active"])[0]
+            )
