@@ -203,6 +203,8 @@ def create_app(
     from wangyin.aliases import api as aliases_api
     from wangyin.aliases import pages as aliases_pages
     from wangyin.backoffice import routes as backoffice_routes
+    from wangyin.batches import api as batches_api
+    from wangyin.batches import pages as batches_pages
     from wangyin.clearing import api as clearing_api
     from wangyin.clearing import pages as clearing_pages
     from wangyin.identity import api as identity_api
@@ -229,8 +231,9 @@ def create_app(
         payees_api.router,
         receipts_api.router,
         clearing_api.router,
-        aliases_api.router,
         schedules_api.router,
+        batches_api.router,
+        aliases_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -244,8 +247,9 @@ def create_app(
         payees_pages.router,
         receipts_pages.router,
         clearing_pages.router,
-        aliases_pages.router,
         schedules_pages.router,
+        batches_pages.router,
+        aliases_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)

@@ -10,6 +10,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from wangyin.backup.tasks import DailyBackup
+from wangyin.batches.tasks import run_batches
 from wangyin.clearing.tasks import ClearingJob
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
@@ -19,6 +20,7 @@ from wangyin.notify.tasks import deliver_pending
 from wangyin.observability import metrics
 from wangyin.observability.audit_copy import CopyStore, ship
 from wangyin.observability.tasks import enforce_retention
+from wangyin.schedules.tasks import run_due
 from wangyin.security import channel
 from wangyin.uow import run_write
 
@@ -31,6 +33,8 @@ JOBS = (
     "channel_purge",
     "audit_shipping",
     "log_retention",
+    "scheduled_transfers",  # standing instructions' due runs (schedules.tasks)
+    "batch_transfers",  # confirmed batches' lines (batches.tasks)
     "clearing",  # inter-bank sends, network answers, reconciliation (clearing.tasks)
 )
 metrics.declare_jobs(JOBS)
@@ -81,6 +85,12 @@ def run(
                 daily_backup.tick()
             with metrics.job_run("clearing"):
                 clearing.tick()
+            # Scheduled runs and batch lines before the outbox: their result texts go out
+            # in the same step.
+            with metrics.job_run("scheduled_transfers"):
+                run_due(db, settings, at=clock.now())
+            with metrics.job_run("batch_transfers"):
+                run_batches(db, settings, at=clock.now())
             with metrics.job_run("outbox_delivery"):
                 deliver_pending(db, gateway, now=clock.now())
             if clock.now() >= next_purge:
