@@ -1,0 +1,178 @@
+"""Inter-bank sends/s through the clearing sub-accounts (issue 6 §1, §9).
+
+Run from the repository root:
+
+    .venv/bin/python bench/clearing.py [--db postgresql|sqlite] [--clients 8]
+                                       [--seconds 10] [--shards 16]
+
+Phase 1 (confirm): --clients threads, each its own payer, prepare + confirm inter-bank
+transfers in-process (password-free amounts, so the money path is measured, not Argon2):
+every confirm debits the payer into a CLEARING sub-account chosen by the transfer's id.
+Run with --shards 1 to see the same load on one clearing row.
+Phase 2 (send): the worker's clearing job sends what phase 1 debited through the CNAPS
+simulator and settles it (sent + settled: two more ledger entries each), items/s.
+Bounded by --seconds per phase; prints figures, asserts nothing; uses its own database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import psycopg  # noqa: E402
+from sqlalchemy import update  # noqa: E402
+
+from factories import make_person  # noqa: E402
+from wangyin.clearing import directory  # noqa: E402
+from wangyin.clearing import service as clearing  # noqa: E402
+from wangyin.clearing.settings import ClearingSettings  # noqa: E402
+from wangyin.clearing.tasks import ClearingJob  # noqa: E402
+from wangyin.clock import FrozenClock  # noqa: E402
+from wangyin.config import Settings  # noqa: E402
+from wangyin.db import Database  # noqa: E402
+from wangyin.errors import DomainError  # noqa: E402
+from wangyin.identity.models import User  # noqa: E402
+from wangyin.migrate import upgrade  # noqa: E402
+from wangyin.security.audit import Client  # noqa: E402
+from wangyin.uow import run_write  # noqa: E402
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+BENCH_DB = "wangyin_bench_clearing"
+
+
+def _database(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    upgrade(url)
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--shards", type=int, default=16)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="wangyin-bench-clearing-"))
+    url = _database(args.db, workdir)
+    db = Database(url, pool_size=args.clients + 4)
+    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # a Monday, 10:00 Shanghai
+    settings = Settings(
+        database_url=url,
+        bank_account_shards=args.shards,
+        password_free_daily_max_minor=10**15,
+        default_daily_transfer_limit_minor=10**15,
+        no_certificate_daily_max_minor=10**15,
+        large_transfer_reminder_minor=10**15,
+    )
+    cfg = ClearingSettings(statement_dir=str(workdir / "statements"))
+    run_write(db, directory.seed_directory)
+    payers = [
+        run_write(db, lambda s: make_person(s, at=clock.now(), balance_minor=10**12))
+        for _ in range(args.clients)
+    ]
+    run_write(
+        db,
+        lambda s: s.execute(
+            update(User).values(
+                password_free_single_minor=1_000_00,
+                password_free_daily_minor=10**15,
+                daily_limit_minor=10**15,
+            )
+        ),
+    )
+    done = [0] * args.clients
+    refused: list[str] = []
+    stop = time.monotonic() + args.seconds
+
+    def client(index: int) -> None:
+        payer = payers[index]
+        while time.monotonic() < stop:
+
+            def once(s):  # type: ignore[no-untyped-def]
+                t = clearing.prepare(
+                    s,
+                    customer_id=payer.customer.id,
+                    user_id=payer.user.id,
+                    user_public_id=payer.user.public_id,
+                    from_account_id=payer.account.public_id,
+                    bank_code="308584000013",
+                    payee_account="6225880000000018",
+                    payee_name="赵敏",
+                    amount="1.00",
+                    speed="realtime",
+                    remark="",
+                    at=clock.now(),
+                    settings=settings,
+                    clearing=cfg,
+                    client=Client(),
+                )
+                return t.public_id
+
+            try:
+                tid = run_write(db, once)
+                run_write(
+                    db,
+                    lambda s, t=tid: clearing.confirm(
+                        s,
+                        customer_id=payer.customer.id,
+                        transfer_id=t,
+                        key_digest=None,
+                        transaction_password=None,
+                        code=None,
+                        acknowledged=True,
+                        at=clock.now(),
+                        settings=settings,
+                        clearing=cfg,
+                        client=Client(),
+                    ),
+                )
+                done[index] += 1
+            except DomainError as exc:
+                refused.append(exc.code)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    total = sum(done)
+    print(
+        f"confirm: {total} inter-bank transfers in {elapsed:.1f} s = {total / elapsed:.1f}/s "
+        f"({args.clients} clients, {args.db}, {args.shards} clearing sub-accounts, "
+        f"{len(refused)} refused {sorted(set(refused))})"
+    )
+    job = ClearingJob(db, clock, settings=cfg)
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < args.seconds:
+        moved = job.send_due(clock.now())
+        if not moved:
+            break
+        sent += moved
+    elapsed = time.monotonic() - started
+    print(f"send: {sent} items sent and settled in {elapsed:.1f} s = {sent / elapsed:.1f}/s")
+    db.dispose()
+    if args.db == "postgresql":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
