@@ -434,3 +434,82 @@ def test_daily_reconciliation_reports_every_mismatch(net: Net) -> None:
         )
         == 2
     )
+
+
+def _confirm_as_is(net: Net, tid: str, *, code: str = "000000", acknowledged: bool = True) -> None:
+    run_write(
+        net.db,
+        lambda s: clearing.confirm(
+            s,
+            customer_id=net.payer.customer.id,
+            transfer_id=tid,
+            key_digest=None,
+            transaction_password=DEFAULT_PIN,
+            code=code,
+            acknowledged=acknowledged,
+            at=net.clock.now(),
+            settings=net.settings,
+            clearing=net.clearing,
+            client=Client(),
+        ),
+    )
+
+
+def _refusal(action: object) -> str:
+    try:
+        action()  # type: ignore[operator]
+    except DomainError as exc:
+        return exc.code
+    raise AssertionError("not refused")
+
+
+def test_the_channel_rules_apply_as_to_any_transfer(net: Net) -> None:
+    from wangyin.identity.models import User
+
+    # The certificate rule: 5万 a day to others, inter-bank included.
+    net.pay("45000.00")
+    assert _refusal(lambda: net.prepare("6000.00")) == "certificate_required"
+    # A large first payment to this payee: the anti-fraud warning must be acknowledged.
+    net.clock.advance(days=1)
+    tid = net.prepare("20000.00", account="6222020000000999", bank=ICBC, name="钱多")
+    t = run_read(
+        net.db, lambda s: clearing.get(s, customer_id=net.payer.customer.id, transfer_id=tid)
+    )
+    assert "new_payee" in t.warnings
+    assert (
+        _refusal(lambda: _confirm_as_is(net, tid, acknowledged=False))
+        == "warnings_not_acknowledged"
+    )
+    # A wrong code is refused (and counted); the transfer stays to be confirmed.
+    assert _refusal(lambda: _confirm_as_is(net, tid)) in ("otp_invalid", "second_factor_invalid")
+    assert net.status(tid) == "CHALLENGE_PENDING"
+    # A freeze set since prepare is decided on the locked user row.
+    run_write(
+        net.db,
+        lambda s: s.get_one(User, net.payer.user.id).__setattr__("freeze", "transfers"),
+    )
+    assert _refusal(lambda: _confirm_as_is(net, tid)) == "transfers_frozen"
+    # Expired.
+    net.clock.advance(minutes=6)
+    assert _refusal(lambda: _confirm_as_is(net, tid)) == "transfer_expired"
+    assert _refusal(lambda: net.prepare("1.00", account="123")) == "invalid_payee_account"
+    no_bin = "9999990000001234"
+    assert _refusal(lambda: net.prepare("1.00", bank="", account=no_bin)) == "bank_code_required"
+
+
+def test_two_workers_send_each_item_once(net: Net) -> None:
+    import threading
+
+    tids = [net.pay("10.00") for _ in range(6)]
+    other = ClearingJob(net.db, net.clock, settings=net.clearing)
+    threads = [
+        threading.Thread(target=job.send_due, args=(net.clock.now(),)) for job in (net.job, other)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {net.status(t) for t in tids} == {"SETTLED"}
+    items = run_read(net.db, lambda s: s.scalar(select(func.count()).select_from(SimulatedItem)))
+    assert items == 6
+    assert net.verify() == []
