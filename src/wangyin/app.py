@@ -243,12 +243,13 @@ def create_app(
         identity_pages.router,
         security_pages.router,
         accounts_pages.router,
+        # Before payments': /transfer/schedules and /transfer/batches are not transfer ids.
+        schedules_pages.router,
+        batches_pages.router,
         payments_pages.router,
         payees_pages.router,
         receipts_pages.router,
         clearing_pages.router,
-        schedules_pages.router,
-        batches_pages.router,
         aliases_pages.router,
     ):
         if customer_site:

@@ -23,7 +23,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # the form around it). Past this, refused like any other body before it is read whole.
 LARGER_BODY_PATHS = {
     "/api/v1/batches/upload": 2 * 1024 * 1024 + 16 * 1024,
-    "/batches/upload": 2 * 1024 * 1024 + 16 * 1024,
+    "/transfer/batches/upload": 2 * 1024 * 1024 + 16 * 1024,
 }
 # Until errors.py has `request_too_large` (413), the problem carries `validation_error`
 # with this message (translated in messages.po).
