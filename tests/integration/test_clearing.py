@@ -426,7 +426,11 @@ def test_daily_reconciliation_reports_every_mismatch(net: Net) -> None:
     assert mismatches == {("amount", off), ("missing_ours", "stranger-0001")}
     assert ok not in {ref for _, ref in mismatches}
     problems = net.verify()
-    assert any("reconciliation mismatches" in p for p in problems)
+    assert any(f"amount {off}" in p for p in problems)
+    assert any("missing_ours stranger-0001" in p for p in problems)
+    report = Path(net.clearing.statement_dir) / "reconciliation-IBPS-2026-03-02.txt"
+    text = report.read_text(encoding="utf-8")
+    assert "1 matched, 2 mismatched" in text and "the amounts differ" in text
     net.job.tick()  # reconciled once
     assert (
         run_read(

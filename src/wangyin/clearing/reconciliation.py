@@ -122,3 +122,30 @@ def report(
         ):
             found[mismatch.run_id].append(mismatch)
     return [(run, found[run.id]) for run in runs]
+
+
+KIND_TEXT = {
+    "missing_ours": "on the network's statement, not in our records",
+    "missing_theirs": "in our records, not on the network's statement",
+    "amount": "the amounts differ",
+    "status": "the outcomes differ",
+}
+
+
+def report_text(session: Session, *, run_id: int) -> str:
+    """One run as staff read it (the file beside the statement, `wangyin verify`)."""
+    run = session.get_one(ReconciliationRun, run_id)
+    lines = [
+        f"对账 reconciliation {run.system} {run.day}: {run.matched} matched, "
+        f"{run.mismatched} mismatched (statement {run.statement})"
+    ]
+    for m in session.scalars(
+        select(ReconciliationMismatch)
+        .where(ReconciliationMismatch.run_id == run_id)
+        .order_by(ReconciliationMismatch.id)
+    ):
+        lines.append(
+            f"  {m.kind}: {m.reference} ({KIND_TEXT[m.kind]}); ours: {m.ours or '-'}; "
+            f"theirs: {m.theirs or '-'}"
+        )
+    return "\n".join(lines) + "\n"

@@ -41,6 +41,7 @@ from wangyin.clearing.models import (
     WAITING,
     InterbankTransfer,
     ReconciliationMismatch,
+    ReconciliationRun,
 )
 from wangyin.clearing.settings import ClearingSettings
 from wangyin.clock import BANK_TZ, as_utc
@@ -778,16 +779,21 @@ def verify(session: Session, *, now: datetime) -> VerifyReport:
                 f"bank {purpose} {CURRENCY} holds {balance} but the transfers "
                 f"{'in transit' if purpose == INTERBANK else 'settled'} sum to {expected_total}"
             )
-    open_mismatches = session.scalar(
-        select(func.count(ReconciliationMismatch.id)).where(
-            ReconciliationMismatch.resolved.is_(False)
-        )
-    )
-    report.checks["reconciliation mismatches open"] = int(open_mismatches or 0)
-    if open_mismatches:
+    open_mismatches = session.execute(
+        select(ReconciliationMismatch, ReconciliationRun.day, ReconciliationRun.system)
+        .join(ReconciliationRun, ReconciliationRun.id == ReconciliationMismatch.run_id)
+        .where(ReconciliationMismatch.resolved.is_(False))
+        .order_by(ReconciliationMismatch.id)
+    ).all()
+    report.checks["reconciliation mismatches open"] = len(open_mismatches)
+    for mismatch, day, system in open_mismatches[:50]:
         report.problems.append(
-            f"{open_mismatches} reconciliation mismatches with the clearing network are open "
-            "(see /admin/reconciliation)"
+            f"reconciliation mismatch {system} {day}: {mismatch.kind} {mismatch.reference} "
+            f"(ours: {mismatch.ours or '-'}; theirs: {mismatch.theirs or '-'})"
+        )
+    if len(open_mismatches) > 50:
+        report.problems.append(
+            f"{len(open_mismatches) - 50} more reconciliation mismatches (the day's report files)"
         )
     return report
 

@@ -28,7 +28,7 @@ from wangyin.db import Database
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import hvps_open, next_hvps_opening
 from wangyin.gateways.clearing.simulator import CnapsSimulator
-from wangyin.uow import run_write
+from wangyin.uow import run_read, run_write
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -153,10 +153,17 @@ class ClearingJob:
             statement = self.gateway.statement(system, day)
             if statement is None:
                 continue
-            run_write(
+            run = run_write(
                 self.db,
                 partial(
                     reconciliation.reconcile, system=system, day=day, statement=statement, at=now
                 ),
             )
+            text = run_read(self.db, partial(reconciliation.report_text, run_id=run.id))
+            # The report staff read, beside the statement it matched.
+            statement.with_name(f"reconciliation-{system}-{day.isoformat()}.txt").write_text(
+                text, encoding="utf-8"
+            )
+            if run.mismatched:
+                log.warning("reconciliation %s %s: %d mismatches", system, day, run.mismatched)
             self._reconciled.add(marker)
