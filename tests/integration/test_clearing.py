@@ -517,3 +517,10 @@ def test_two_workers_send_each_item_once(net: Net) -> None:
     items = run_read(net.db, lambda s: s.scalar(select(func.count()).select_from(SimulatedItem)))
     assert items == 6
     assert net.verify() == []
+
+
+def test_a_day_without_items_has_nothing_to_reconcile(net: Net) -> None:
+    net.clock.advance(days=1)
+    net.job.tick()
+    assert not Path(net.clearing.statement_dir).exists()
+    assert net.verify() == []

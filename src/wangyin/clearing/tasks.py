@@ -6,7 +6,7 @@ closed day's statements. Many workers may run: transfers are claimed with row lo
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select
@@ -21,9 +21,10 @@ from wangyin.clearing.models import (
     SETTLED,
     WAITING,
     InterbankTransfer,
+    SimulatedItem,
 )
 from wangyin.clearing.settings import ClearingSettings, clearing_settings
-from wangyin.clock import Clock, as_utc, bank_date
+from wangyin.clock import Clock, as_utc, bank_date, bank_day_bounds_utc
 from wangyin.db import Database
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import hvps_open, next_hvps_opening
@@ -80,6 +81,23 @@ def _apply(session: Session, *, msg_id: str, answer: network.Answer | None, now:
             t.status, t.reason = WAITING, "resend_after_status_query"
         return
     clearing.apply(session, t=t, answer=answer, at=now)
+
+
+def _day_has_items(session: Session, *, system: str, day: date) -> bool:
+    """Whether either book has an item of that system and day (the simulator's book stands
+    for the network's own statement service, which a real network runs every day)."""
+    start, end = bank_day_bounds_utc(day)
+    ours = select(InterbankTransfer.id).where(
+        InterbankTransfer.system == system,
+        InterbankTransfer.sent_at >= start,
+        InterbankTransfer.sent_at < end,
+    )
+    theirs = select(SimulatedItem.id).where(
+        SimulatedItem.system == system,
+        SimulatedItem.received_at >= start,
+        SimulatedItem.received_at < end,
+    )
+    return any(session.execute(q.limit(1)).first() for q in (ours, theirs))
 
 
 class ClearingJob:
@@ -149,6 +167,10 @@ class ClearingJob:
         for system in network.SYSTEMS:
             marker = f"{day}:{system}"
             if marker in self._reconciled:
+                continue
+            if not run_read(self.db, partial(_day_has_items, system=system, day=day)):
+                # Nothing sent or received that day: nothing to match, no file to write.
+                self._reconciled.add(marker)
                 continue
             statement = self.gateway.statement(system, day)
             if statement is None:
