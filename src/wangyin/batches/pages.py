@@ -109,10 +109,12 @@ def _typed_lines(text: str) -> list[LineIn]:
 
 @router.post(BASE)
 async def create(request: Request, user: PageUser, state: State) -> Response:
-    form = await form_data(request)
+    # Not `form_data`: the lines are many, with newlines and tabs (pasted from a
+    # spreadsheet); each cell is checked for control characters when it is validated.
+    form = await request.form()
     typed = str(form.get("lines", ""))[:400_000]
     try:
-        check_form_csrf(request, form.get("csrf_token", ""), user)
+        check_form_csrf(request, str(form.get("csrf_token", "")), user)
         view = actions.create(
             state=state,
             user=user,

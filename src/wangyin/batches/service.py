@@ -53,7 +53,7 @@ from wangyin.schedules.service import reason_text, strong_confirmation
 from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.masking import mask_account_number
-from wangyin.text import has_control
+from wangyin.text import has_bidi_control, has_control
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_LINES = 5000
@@ -197,9 +197,10 @@ def validate(line: LineIn, *, currency: str) -> tuple[int, str]:
     if not (number.isdigit() and number.isascii() and 10 <= len(number) <= 30):
         return 0, "batch_line_account"
     name = " ".join(line.payee_name.split())
-    if not name or len(name) > 50 or has_control(name):
+    if not name or len(name) > 50 or has_control(name) or has_bidi_control(name):
         return 0, "batch_line_name"
-    if len(line.remark) > 50 or has_control(line.remark):
+    remark = line.remark
+    if len(remark) > 50 or has_control(remark) or has_bidi_control(remark):
         return 0, "batch_line_remark"
     try:
         return parse_amount(line.amount.strip(), currency), ""
