@@ -7,10 +7,15 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from factories import DEFAULT_PASSWORD
 from factories.bank import DEFAULT_PIN, credential_of
 from functional.conftest import Bank
 from wangyin.schedules import tasks
+from wangyin.schedules.models import ScheduledTransfer
+from wangyin.uow import run_write
 
 
 def _key() -> dict[str, str]:
@@ -192,3 +197,40 @@ def test_scheduled_transfer_pages(bank: Bank) -> None:
     assert "预约转账已暂停" in paused.text
     english = client.get(done.headers["location"].split("?")[0] + "?lang=en")
     assert "Paused" in english.text and "Every week" in english.text
+
+
+def test_naming_payees_wrongly_counts_towards_the_hourly_limit(bank: Bank) -> None:
+    """Giving an instruction is no way round the payee-miss limit of transfers."""
+    headers = bank.headers["zhangwei"]
+    for _ in range(10):
+        missed = bank.client.post(
+            "/api/v1/schedules",
+            json=_body(bank, payee_name="王五"),
+            headers={**headers, **_key()},
+        )
+        assert missed.json()["code"] == "payee_name_mismatch"
+    limited = bank.client.post("/api/v1/schedules", json=_body(bank), headers={**headers, **_key()})
+    assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+
+
+def test_a_customer_has_at_most_so_many_live_instructions(bank: Bank) -> None:
+    headers = bank.headers["zhangwei"]
+    first = _give_and_confirm(bank, _body(bank))
+
+    def copies(s: Session) -> None:
+        row = s.scalars(select(ScheduledTransfer).filter_by(public_id=first["id"])).one()
+        for _ in range(19):
+            s.add(
+                ScheduledTransfer(
+                    **{
+                        c.name: getattr(row, c.name)
+                        for c in ScheduledTransfer.__table__.columns
+                        if c.name not in ("id", "public_id")
+                    },
+                    public_id=uuid.uuid4().hex[:36],
+                )
+            )
+
+    run_write(bank.db, copies)
+    over = bank.client.post("/api/v1/schedules", json=_body(bank), headers={**headers, **_key()})
+    assert over.status_code == 409 and over.json()["code"] == "schedules_too_many"
