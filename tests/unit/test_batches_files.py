@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 from openpyxl import Workbook
@@ -66,3 +67,22 @@ def test_the_csv_template_is_utf8_with_a_bom_and_reads_back() -> None:
     data = batches.template_csv()
     assert data.startswith(b"\xef\xbb\xbf")
     assert batches.read_file(data)[0].payee_name == "张三"
+
+
+def test_a_zip_that_is_no_workbook_is_unreadable_and_a_long_sheet_too_large() -> None:
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<not-a-workbook/>")
+    with pytest.raises(DomainError) as unreadable:
+        batches.read_file(other.getvalue())
+    assert unreadable.value.code == "batch_file_unreadable"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for _ in range(batches.MAX_LINES + 2):
+        sheet.append([GOOD, "张三", "1.00"])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(DomainError) as too_large:
+        batches.read_file(out.getvalue())
+    assert too_large.value.code == "batch_file_too_large"

@@ -15,7 +15,6 @@ import csv
 import hashlib
 import io
 import json
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -124,20 +123,22 @@ def _cell(value: Any) -> str:
 def _xlsx_rows(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook  # only batch uploads need it
 
+    rows: list[list[str]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        try:
+            # Read lazily: a sheet of a million rows stops at the line limit.
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                rows.append([_cell(v) for v in row[:4]])
+                if len(rows) > MAX_LINES + 1:
+                    break
+        finally:
+            book.close()
+    except Exception:  # whatever a damaged or foreign file raises in the reader
         raise DomainError("batch_file_unreadable") from None
-    try:
-        sheet = book.worksheets[0]
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append([_cell(v) for v in row[:4]])
-            if len(rows) > MAX_LINES + 1:
-                raise DomainError("batch_file_too_large", size="2 MB", lines=MAX_LINES)
-        return rows
-    finally:
-        book.close()
+    if len(rows) > MAX_LINES + 1:
+        raise DomainError("batch_file_too_large", size="2 MB", lines=MAX_LINES)
+    return rows
 
 
 def read_file(data: bytes) -> list[LineIn]:
