@@ -3,8 +3,8 @@
 from wangyin.accounts import models as accounts_models
 from wangyin.aliases import models as aliases_models
 from wangyin.backoffice import models as backoffice_models
-from wangyin.clearing import models as clearing_models
 from wangyin.batches import models as batches_models
+from wangyin.clearing import models as clearing_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
