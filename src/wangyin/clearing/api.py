@@ -18,8 +18,7 @@ from wangyin.clearing.schemas import (
 )
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey
-from wangyin.payments.api import _respond as respond  # the one stored-answer renderer
+from wangyin.payments.api import IdempotencyKey, respond
 from wangyin.security.channel import reveal_many
 from wangyin.web.context import ApiUser, State, caller_of
 
