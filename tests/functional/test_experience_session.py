@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from functional.conftest import Bank
 from security.conftest import web_login
+from wangyin.identity import service as identity
+from wangyin.uow import run_write
 
 LOGGED_OUT = "为了您的安全，您在 5 分钟无操作后已自动退出，请重新登录。"
 
@@ -39,3 +41,21 @@ def test_login_page_says_why_the_session_ended(bank: Bank) -> None:
     assert 'wy_session=""' in login.headers.get("set-cookie", "")  # said once
     assert LOGGED_OUT not in client.get("/login").text
     assert LOGGED_OUT in client.get("/login?timeout=1").text  # the page's own logout
+
+
+def test_login_page_names_the_cause_it_knows(bank: Bank) -> None:
+    """A session ended elsewhere (a password change ends the others) is not called an
+    idle timeout."""
+    web_login(bank)
+    token = bank.client.cookies.get("wy_session") or ""
+    now = bank.clock.now()
+    run_write(bank.db, lambda s: identity.end_session(s, token=token, at=now))
+    ended = bank.client.get("/login").text
+    assert "您的登录已在别处结束" in ended and LOGGED_OUT not in ended
+
+
+def test_login_page_names_the_absolute_limit(bank: Bank) -> None:
+    web_login(bank)
+    bank.clock.advance(hours=9)
+    expired = bank.client.get("/login").text
+    assert "每次登录最长 8 小时" in expired and LOGGED_OUT not in expired

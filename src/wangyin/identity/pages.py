@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from wangyin.clock import as_utc
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.identity import actions as identity_actions
 from wangyin.identity import service as identity
+from wangyin.identity.models import UserSession
 from wangyin.identity.service import LoginOutcome
-from wangyin.uow import run_write
+from wangyin.uow import run_read, run_write
 from wangyin.web.context import (
     DEVICE_COOKIE,
     SESSION_COOKIE,
+    AppState,
     PageUser,
     State,
     _resolve,
@@ -86,6 +91,12 @@ FORGOT_FIELDS = {
 }
 # Why the login page is shown to someone who had a session (issue 9, WCAG 2.2.1).
 TIMED_OUT = "For your safety you were logged out after {minutes} minutes without activity."
+ENDED = {
+    "idle": TIMED_OUT,
+    "expired": "For your safety a session lasts at most {hours} hours. Please log in again.",
+    "ended": "Your session was ended elsewhere, for example by a password change. "
+    "Please log in again.",
+}
 # The device cookie is replaced at every login; one that is never used again dies with
 # the longest lifetime browsers keep a cookie (400 days).
 DEVICE_COOKIE_DAYS = 400
@@ -139,16 +150,39 @@ def home(request: Request, state: State) -> Response:
     return _anonymous_page(request, "identity/login.html", {})
 
 
+def _why_ended(session: Session, *, token: str, state: AppState) -> str:
+    """Why the session of this cookie ended: "idle", "expired", "ended" (logged out
+    elsewhere, a password change or reset), or "" (no such session)."""
+    row = session.execute(
+        select(UserSession.ended_at, UserSession.expires_at).where(
+            UserSession.token_hash == identity.token_hash(token)
+        )
+    ).first()
+    if row is None:
+        return ""
+    if row.ended_at is not None:
+        return "ended"
+    return "expired" if state.clock.now() >= as_utc(row.expires_at) else "idle"
+
+
 @router.get("/login")
 def login_page(request: Request, state: State) -> Response:
     """The login page says why a customer was logged out: the page's timeout (app.js
     sends ?timeout=1), or a session cookie whose session has ended meanwhile."""
     token = request.cookies.get(SESSION_COOKIE)
     ended = bool(token) and _resolve(state, token or "") is None
+    why = "idle" if request.query_params.get("timeout") == "1" else ""
+    if ended:
+        why = run_read(state.db, lambda s: _why_ended(s, token=token or "", state=state))
     notice = ""
-    if request.query_params.get("timeout") == "1" or ended:
-        minutes = state.settings.session_idle_minutes
-        notice = gettext(TIMED_OUT, lang(request), minutes=minutes)
+    if why:
+        settings = state.settings
+        notice = gettext(
+            ENDED[why],
+            lang(request),
+            minutes=settings.session_idle_minutes,
+            hours=settings.session_absolute_hours,
+        )
     response = _anonymous_page(request, "identity/login.html", {}, notice=notice)
     if ended:
         clear_session_cookie(response)
