@@ -309,11 +309,12 @@ def test_revoke_until_sent_releases_the_money_at_once(net: Net) -> None:
 
 def test_hvps_item_outside_hours_waits_until_it_opens(net: Net) -> None:
     net.clock.set(datetime(2026, 3, 7, 2, 0, tzinfo=UTC))  # Saturday
-    tid = net.pay("40000.00")  # within the 5万 ceilings? no: HVPS for a real-time 4万 is IBPS
+    tid = net.pay("40000.00")  # under the IBPS ceiling: 7x24, so sent on a Saturday
     assert net.status(tid) == "WAITING"
     net.job.tick()
     assert net.status(tid) == "SETTLED"  # IBPS is 7x24
-    # A large item: the certificate rule allows 5万 a day to others, so lower IBPS instead.
+    # Over the IBPS ceiling goes by HVPS (the certificate rule caps a day at 5万 to others,
+    # so the ceiling is lowered here rather than the amount raised).
     net.clearing.ibps_ceiling_minor = 5_000_00
     large = net.pay("6000.00")
     net.job.tick()
