@@ -55,6 +55,17 @@ def test_search_with_only_some_fields_filled(history: Any) -> None:
     assert history.errors == []
 
 
+def test_a_bad_amount_is_named_beside_its_field(history: Any) -> None:
+    assert _search(history, min_amount="12.345") == 200
+    link = history.locator(".error-summary a[href='#min_amount']")
+    assert link.inner_text() == "CNY 金额最多 2 位小数。"
+    box = history.locator("#min_amount")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert box.get_attribute("aria-describedby") == "min_amount-error"
+    assert box.input_value() == "12.345"  # kept, to correct
+    assert history.locator("table.history tbody tr").count() > 0  # the history still shows
+
+
 def test_api_takes_empty_fields_as_no_filter(history: Any, server: str) -> None:
     account = history.url.split("/accounts/")[1].split("?")[0]
     base = f"{server}/api/v1/accounts/{account}/transactions"

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from wangyin.accounts import service as accounts
 from wangyin.accounts.api import HistoryQuery, csv_response
 from wangyin.errors import DomainError
+from wangyin.money import parse_amount
 from wangyin.uow import run_read
 from wangyin.web.context import PageUser, State, lang
 from wangyin.web.forms import error_text
@@ -43,18 +44,25 @@ def detail(
     q: Annotated[HistoryQuery, Depends()],
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    error = ""
     view = run_read(
         state.db,
         lambda s: accounts.account_view(
             s, customer_id=user.customer_id, account_public_id=account_id
         ),
     )
+    errors: dict[str, str] = {}
+    for field, text in (("min_amount", q.min_amount), ("max_amount", q.max_amount)):
+        try:
+            if text:
+                parse_amount(text, view.currency)
+        except DomainError as exc:
+            errors[field] = error_text(request, exc)
     try:
-        flt = q.to_filter(view.currency)
+        flt = q.to_filter(view.currency) if not errors else accounts.HistoryFilter()
     except DomainError as exc:
-        # A bad filter shows the unfiltered history with the reason, not an error page.
-        error = error_text(request, exc)
+        errors["from"] = error_text(request, exc)  # the dates the wrong way round
+    if errors:
+        # A bad filter shows the unfiltered history with the reason beside its field.
         flt = accounts.HistoryFilter()
     page = run_read(
         state.db,
@@ -85,7 +93,7 @@ def detail(
             "page": page,
             "filters": filters,
             "query_string": query_string,
-            "error": error,
+            "errors": errors,
         },
     )
 
