@@ -26,6 +26,7 @@ from wangyin.clock import BANK_TZ, as_utc, bank_date
 from wangyin.config import Settings
 from wangyin.db import defer_write, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
+from wangyin.i18n import gettext
 from wangyin.identity import otp
 from wangyin.identity import service as identity_pins
 from wangyin.identity.models import Customer, User
@@ -804,6 +805,36 @@ class _Party:
     currency: str
 
 
+BALANCE_CHANGE = {
+    True: "Your account ending {tail} paid out {amount} {currency} at {when}; balance {balance}.",
+    False: "Your account ending {tail} received {amount} {currency} at {when}; balance {balance}.",
+}
+
+
+def balance_change_text(
+    lang: str,
+    *,
+    tail: str,
+    at: datetime,
+    paid_out: bool,
+    amount_minor: int,
+    currency: str,
+    balance_minor: int,
+) -> str:
+    """The SMS of a balance change (4.1.5.2-b), in `lang`, with Beijing time."""
+    local = as_utc(at).astimezone(BANK_TZ)
+    when = local.strftime("%m月%d日%H:%M") if lang == "zh" else local.strftime("%d %b %H:%M")
+    return gettext(
+        BALANCE_CHANGE[paid_out],
+        lang,
+        tail=tail,
+        amount=format_grouped(amount_minor, currency),
+        currency=currency,
+        when=when,
+        balance=format_grouped(balance_minor, currency),
+    )
+
+
 def check_payer(user: Any) -> None:
     """The freeze and the edition as they are now, on the locked user row (`_LOCK_USER`),
     not as the session saw them when the request began (issue 11 #2)."""
@@ -1071,9 +1102,8 @@ def confirm(
     transfer.journal_entry_id = entry.id
     transfer.confirmed_with = confirmed_with
     # 4.1.5.2-b: both customers hear of the change with their new balance, from the
-    # outbox after the commit.
-    when = as_utc(at).astimezone(BANK_TZ).strftime("%m月%d日%H:%M")
-    amount_text = format_grouped(transfer.amount_minor, transfer.currency)
+    # outbox after the commit; the payer in the language of the request (issue 9), the
+    # payee, who made no request, in Chinese.
     notify.enqueue_many(
         session,
         [
@@ -1082,15 +1112,25 @@ def confirm(
                 phone=phone,
                 purpose="balance_change",
                 at=at,
-                text=(
-                    f"您尾号{number[-4:]}的账户{when}{verb} {amount_text} "
-                    f"{transfer.currency}，余额 "
-                    f"{format_grouped(entry.balances.get(ledger_id, 0), transfer.currency)}。"
+                text=balance_change_text(
+                    lang,
+                    tail=number[-4:],
+                    at=at,
+                    paid_out=paid_out,
+                    amount_minor=transfer.amount_minor,
+                    currency=transfer.currency,
+                    balance_minor=entry.balances.get(ledger_id, 0),
                 ),
             )
-            for phone, number, verb, ledger_id in (
-                (user.payer_mobile, transfer.from_number, "转出", row.from_ledger_id),
-                (row.payee_mobile, transfer.to_number, "转入", row.to_ledger_id),
+            for phone, number, paid_out, ledger_id, lang in (
+                (
+                    user.payer_mobile,
+                    transfer.from_number,
+                    True,
+                    row.from_ledger_id,
+                    client.language,
+                ),
+                (row.payee_mobile, transfer.to_number, False, row.to_ledger_id, "zh"),
             )
         ],
     )
