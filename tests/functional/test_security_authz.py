@@ -105,11 +105,32 @@ def a_ids(bank: Bank) -> dict[str, str]:
         headers=bank.headers["zhangwei"],
     )
     assert payee.status_code == 201, payee.text
+    schedule = bank.client.post(
+        "/api/v1/schedules",
+        json={
+            "from_account_id": bank.a.account.public_id,
+            "to_account_number": bank.c.account.account_number,
+            "payee_name": "王芳",
+            "amount": "12.34",
+            "start_date": "2026-03-05",
+        },
+        headers={**bank.headers["zhangwei"], "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert schedule.status_code == 201, schedule.text
+    line = {"to_account_number": bank.c.account.account_number, "payee_name": "王芳"}
+    batch = bank.client.post(
+        "/api/v1/batches",
+        json={"from_account_id": bank.a.account.public_id, "lines": [{**line, "amount": "12.34"}]},
+        headers=bank.headers["zhangwei"],
+    )
+    assert batch.status_code == 201, batch.text
     return {
         "account_id": bank.a.account.public_id,
         "transfer_id": prepared.json()["id"],
         "device_id": str(device),
         "payee_id": payee.json()["id"],
+        "schedule_id": schedule.json()["id"],
+        "batch_id": batch.json()["id"],
     }
 
 
@@ -189,7 +210,14 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
     for method, template in sorted(with_params(app) - PRE_LOGIN):
         params = {
             name: ids[name]
-            for name in ("account_id", "transfer_id", "device_id", "payee_id")
+            for name in (
+                "account_id",
+                "transfer_id",
+                "device_id",
+                "payee_id",
+                "schedule_id",
+                "batch_id",
+            )
             if "{" + name + "}" in template
         }
         unknown = template.count("{") - len(params)
@@ -220,6 +248,14 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
         ("POST", "/payees/{payee_id}"),
         ("POST", "/payees/{payee_id}/delete"),
         ("GET", "/payees/{payee_id}/edit"),
+        ("GET", "/api/v1/schedules/{schedule_id}"),
+        ("POST", "/api/v1/schedules/{schedule_id}/confirm"),
+        ("POST", "/api/v1/schedules/{schedule_id}/cancel"),
+        ("POST", "/transfer/schedules/{schedule_id}/confirm"),
+        ("GET", "/api/v1/batches/{batch_id}"),
+        ("GET", "/api/v1/batches/{batch_id}/result.csv"),
+        ("POST", "/api/v1/batches/{batch_id}/confirm"),
+        ("POST", "/transfer/batches/{batch_id}/confirm"),
     }
     assert must_cover <= checked, must_cover - checked
 

@@ -4,10 +4,12 @@ edit = a new instruction that replaces the old one once confirmed."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
+from pydantic import ValidationError
 
+from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
 from wangyin.payments.api import IdempotencyKey, _respond
 from wangyin.schedules import actions
@@ -31,23 +33,41 @@ def give(
     return _respond(request, run)
 
 
-@router.post("/schedules/{schedule_id}/edit", status_code=201, response_model=ScheduleOut)
+@router.post(
+    "/schedules/{schedule_id}/edit",
+    status_code=201,
+    response_model=ScheduleOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ScheduleIn"}}
+            },
+        }
+    },
+)
 def edit(
     schedule_id: str,
-    body: ScheduleIn,
     request: Request,
+    user: ApiUser,
     state: State,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A changed instruction (`replaces` the old one): the old one runs on until the new
-    one is confirmed."""
+    one is confirmed. Another customer's id is 404 whatever the body."""
+    actions.get_schedule(state=state, user=user, schedule_id=schedule_id, lang="zh")
+    try:
+        changed = ScheduleIn.model_validate(body or {})
+    except ValidationError:
+        raise DomainError("validation_error") from None
 
     def run() -> Answer:
         return actions.give(
             state=state,
             caller=caller_of(request),
             key=idempotency_key,
-            body=body,
+            body=changed,
             replaces=schedule_id,
         )
 
@@ -114,14 +134,7 @@ def get_schedule(schedule_id: str, request: Request, user: ApiUser, state: State
     )
 
 
-@router.post("/schedules/{schedule_id}/{action}", response_model=ScheduleOut)
-def change_state(
-    schedule_id: str,
-    action: Literal["pause", "resume", "cancel"],
-    request: Request,
-    user: ApiUser,
-    state: State,
-) -> dict[str, Any]:
+def _change(request: Request, user: Any, state: Any, schedule_id: str, action: str) -> Any:
     return actions.change_state(
         state=state,
         user=user,
@@ -129,3 +142,20 @@ def change_state(
         schedule_id=schedule_id,
         action=action,
     )
+
+
+@router.post("/schedules/{schedule_id}/pause", response_model=ScheduleOut)
+def pause(schedule_id: str, request: Request, user: ApiUser, state: State) -> dict[str, Any]:
+    """Runs stop until resumed."""
+    return _change(request, user, state, schedule_id, "pause")  # type: ignore[no-any-return]
+
+
+@router.post("/schedules/{schedule_id}/resume", response_model=ScheduleOut)
+def resume(schedule_id: str, request: Request, user: ApiUser, state: State) -> dict[str, Any]:
+    """Runs go on from the next date after now; dates missed while paused are not made."""
+    return _change(request, user, state, schedule_id, "resume")  # type: ignore[no-any-return]
+
+
+@router.post("/schedules/{schedule_id}/cancel", response_model=ScheduleOut)
+def cancel(schedule_id: str, request: Request, user: ApiUser, state: State) -> dict[str, Any]:
+    return _change(request, user, state, schedule_id, "cancel")  # type: ignore[no-any-return]

@@ -289,12 +289,9 @@ def _detail_page(
     )
 
 
-@router.post(BASE + "/{schedule_id}/{action}")
-async def change_state(
-    schedule_id: str, action: str, request: Request, user: PageUser, state: State
+async def _change(
+    schedule_id: str, action: str, request: Request, user: CurrentUser, state: AppState
 ) -> Response:
-    if action not in ("pause", "resume", "cancel"):
-        raise DomainError("not_found")
     form = await form_data(request)
     try:
         check_form_csrf(request, form.get("csrf_token", ""), user)
@@ -313,3 +310,18 @@ async def change_state(
         )
         return _detail_page(request, user, view, error=error_text(request, exc), status=exc.status)
     return RedirectResponse(f"{BASE}/{schedule_id}?done={action}", status_code=303)
+
+
+@router.post(BASE + "/{schedule_id}/pause")
+async def pause(schedule_id: str, request: Request, user: PageUser, state: State) -> Response:
+    return await _change(schedule_id, "pause", request, user, state)
+
+
+@router.post(BASE + "/{schedule_id}/resume")
+async def resume(schedule_id: str, request: Request, user: PageUser, state: State) -> Response:
+    return await _change(schedule_id, "resume", request, user, state)
+
+
+@router.post(BASE + "/{schedule_id}/cancel")
+async def cancel(schedule_id: str, request: Request, user: PageUser, state: State) -> Response:
+    return await _change(schedule_id, "cancel", request, user, state)
