@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account
@@ -46,9 +46,7 @@ from wangyin.identity.models import User
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.money import format_grouped, format_minor, parse_amount
-from wangyin.payments import service as payments
-from wangyin.payments.models import EXPIRED, TransferRequest
-from wangyin.schedules.service import reason_text, strong_confirmation
+from wangyin.schedules.service import make_transfer, reason_text, strong_confirmation
 from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.masking import mask_account_number
@@ -475,42 +473,22 @@ def execute_line(session: Session, line: BatchLine, *, at: datetime, settings: S
     """One line, one transfer: made, or refused with its reason, in this transaction."""
     batch = session.get_one(Batch, line.batch_id)
     source = session.get_one(Account, batch.from_account_id)
-    prepared = None
-    try:
-        prepared = payments.prepare(
-            session,
-            customer_id=batch.customer_id,
-            user_id=batch.user_id,
-            from_account_id=source.public_id,
-            to_account_number=line.to_account_number,
-            payee_name=line.payee_name,
-            amount=format_minor(line.amount_minor, batch.currency),
-            currency=batch.currency,
-            remark=line.remark or "批量转账",
-            at=at,
-            settings=settings,
-            client=Client(client_type="batch"),
-        )
-        payments.confirm(
-            session,
-            customer_id=batch.customer_id,
-            transfer_id=prepared.public_id,
-            key_digest=prepared.key_digest,
-            at=at,
-            settings=settings,
-            authorized_as="batch",
-        )
-    except DomainError as refusal:
-        if prepared is not None:
-            session.execute(
-                update(TransferRequest)
-                .where(TransferRequest.public_id == prepared.public_id)
-                .values(status=EXPIRED)
-            )
-        line.status, line.reason, line.executed_at = LINE_FAILED, refusal.code, at
-        return line.status
-    line.status, line.reason, line.executed_at = LINE_COMPLETED, "", at
-    line.transfer_public_id = prepared.public_id
+    transfer_id, refused = make_transfer(
+        session,
+        customer_id=batch.customer_id,
+        user_id=batch.user_id,
+        from_account_id=source.public_id,
+        to_account_number=line.to_account_number,
+        payee_name=line.payee_name,
+        amount_minor=line.amount_minor,
+        currency=batch.currency,
+        remark=line.remark or "批量转账",
+        authorized_as="batch",
+        at=at,
+        settings=settings,
+    )
+    line.status = LINE_FAILED if refused else LINE_COMPLETED
+    line.reason, line.executed_at, line.transfer_public_id = refused, at, transfer_id
     return line.status
 
 

@@ -555,9 +555,65 @@ def claim_run(session: Session, *, at: datetime) -> ScheduledRun | None:
     ).first()
 
 
+def make_transfer(
+    session: Session,
+    *,
+    customer_id: int,
+    user_id: int,
+    from_account_id: str,
+    to_account_number: str,
+    payee_name: str,
+    amount_minor: int,
+    currency: str,
+    remark: str,
+    authorized_as: str,
+    at: datetime,
+    settings: Settings,
+) -> tuple[str | None, str]:
+    """One execution of a standing instruction (a scheduled run, a batch line) in the
+    caller's transaction: prepare + confirm(authorized_as=...), every rule of a transfer
+    decided. Returns (the transfer's id, "") or (None, the refusal's code); a refusal
+    leaves nothing moved, and a transfer prepared but refused at confirm expired, so
+    nobody can confirm it by hand later."""
+    prepared = None
+    try:
+        prepared = payments.prepare(
+            session,
+            customer_id=customer_id,
+            user_id=user_id,
+            from_account_id=from_account_id,
+            to_account_number=to_account_number,
+            payee_name=payee_name,
+            amount=format_minor(amount_minor, currency),
+            currency=currency,
+            remark=remark,
+            at=at,
+            settings=settings,
+            client=Client(client_type=authorized_as),
+        )
+        payments.confirm(
+            session,
+            customer_id=customer_id,
+            transfer_id=prepared.public_id,
+            key_digest=prepared.key_digest,
+            at=at,
+            settings=settings,
+            authorized_as=authorized_as,
+        )
+    except DomainError as refusal:
+        if prepared is not None:
+            session.execute(
+                update(TransferRequest)
+                .where(TransferRequest.public_id == prepared.public_id)
+                .values(status=EXPIRED)
+            )
+        return None, refusal.code
+    return prepared.public_id, ""
+
+
 def execute_run(session: Session, run: ScheduledRun, *, at: datetime, settings: Settings) -> str:
-    """Make one claimed run: prepare + confirm(authorized_as="scheduled") in this
-    transaction, the run's outcome written with it. Returns the run's new status."""
+    """Make one claimed run, its outcome written in the same transaction as its transfer.
+    Returns the run's new status."""
     schedule = session.get_one(ScheduledTransfer, run.schedule_id)
     customer = session.get_one(Customer, schedule.customer_id)
     source = session.get_one(Account, schedule.from_account_id)
@@ -567,50 +623,28 @@ def execute_run(session: Session, run: ScheduledRun, *, at: datetime, settings: 
         # Paused (or ended) since the run was created.
         run.status, run.reason, run.finished_at = RUN_SKIPPED, f"schedule_{schedule.status}", at
         return run.status
-    prepared = None
-    try:
-        prepared = payments.prepare(
-            session,
-            customer_id=schedule.customer_id,
-            user_id=schedule.user_id,
-            from_account_id=source.public_id,
-            to_account_number=payee.account_number,
-            payee_name=schedule.payee_name,
-            amount=format_minor(schedule.amount_minor, schedule.currency),
-            currency=schedule.currency,
-            remark=schedule.remark or "预约转账",
-            at=at,
-            settings=settings,
-            client=Client(client_type="scheduled"),
-        )
-        payments.confirm(
-            session,
-            customer_id=schedule.customer_id,
-            transfer_id=prepared.public_id,
-            key_digest=prepared.key_digest,
-            at=at,
-            settings=settings,
-            authorized_as="scheduled",
-        )
-    except DomainError as refusal:
-        if prepared is not None:
-            # Prepared but refused at confirm: nobody may confirm it by hand later.
-            session.execute(
-                update(TransferRequest)
-                .where(TransferRequest.public_id == prepared.public_id)
-                .values(status=EXPIRED)
-            )
-        retry_at = at + RETRY_EVERY
-        if refusal.code == "insufficient_funds" and bank_date(retry_at) == bank_date(
-            as_utc(run.due_at)
-        ):
-            run.status, run.reason, run.next_attempt_at = RETRYING, refusal.code, retry_at
-            return run.status
-        run.status, run.reason, run.finished_at = RUN_FAILED, refusal.code, at
-        _text(session, schedule, customer=customer, to_number=payee.account_number, run=run)
+    transfer_id, refused = make_transfer(
+        session,
+        customer_id=schedule.customer_id,
+        user_id=schedule.user_id,
+        from_account_id=source.public_id,
+        to_account_number=payee.account_number,
+        payee_name=schedule.payee_name,
+        amount_minor=schedule.amount_minor,
+        currency=schedule.currency,
+        remark=schedule.remark or "预约转账",
+        authorized_as="scheduled",
+        at=at,
+        settings=settings,
+    )
+    retry_at = at + RETRY_EVERY
+    if refused == "insufficient_funds" and bank_date(retry_at) == bank_date(as_utc(run.due_at)):
+        run.status, run.reason, run.next_attempt_at = RETRYING, refused, retry_at
         return run.status
-    run.status, run.reason, run.finished_at = RUN_COMPLETED, "", at
-    run.transfer_public_id = prepared.public_id
+    run.status, run.reason, run.finished_at = (
+        (RUN_FAILED, refused, at) if refused else (RUN_COMPLETED, "", at)
+    )
+    run.transfer_public_id = transfer_id
     _text(session, schedule, customer=customer, to_number=payee.account_number, run=run)
     return run.status
 
