@@ -23,6 +23,7 @@ from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.ledger import service as ledger
+from wangyin.notify import service as notify
 from wangyin.payments import service as payments
 from wangyin.payments.models import COMPLETED, TransferRequest
 from wangyin.security.audit import Client
@@ -163,6 +164,16 @@ def test_a_batch_of_1000_lines_is_confirmed_once_and_paid_line_by_line(
         ),
     )
     assert confirmed_with == {"batch"}
+    # The payer is texted once for the whole batch, not once a line.
+    texts = run_read(
+        db,
+        lambda s: [
+            notify.body_of(m)
+            for m in notify.messages_to(s, phone=a.customer.mobile, limit=50)
+            if m.purpose == "balance_change"
+        ],
+    )
+    assert len(texts) == 1 and f"成功 {len(lines) - 2} 笔" in texts[0], texts
     result = run_read(
         db,
         lambda s: batches.result_csv(

@@ -42,10 +42,11 @@ from wangyin.db import table_of
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.identity import otp
-from wangyin.identity.models import User
+from wangyin.identity.models import Customer, User
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.money import format_grouped, format_minor, parse_amount
+from wangyin.notify import service as notify
 from wangyin.schedules.service import make_transfer, reason_text, strong_confirmation
 from wangyin.security import audit
 from wangyin.security.audit import Client
@@ -521,6 +522,23 @@ def finish_batches(session: Session, *, at: datetime) -> int:
         )
         batch.status = DONE
         batch.finished_at = at
+        # One text for the whole batch (the lines' own balance texts go to the payees only).
+        customer = session.get_one(Customer, batch.customer_id)
+        notify.enqueue(
+            session,
+            channel="sms",
+            phone=customer.mobile,
+            purpose="balance_change",
+            at=at,
+            text=gettext(
+                "Your batch transfer is done: {completed} paid, {amount} CNY in all; "
+                "{failed} not paid.",
+                "zh",
+                completed=batch.completed_count,
+                amount=format_grouped(batch.completed_minor, "CNY"),
+                failed=batch.failed_count,
+            ),
+        )
         finished += 1
     return finished
 

@@ -1132,6 +1132,9 @@ def confirm(
                 ),
                 (row.payee_mobile, transfer.to_number, False, row.to_ledger_id, "zh"),
             )
+            # A batch's payer hears once, when the batch is done (batches.finish_batches),
+            # not once per line.
+            if not (paid_out and authorized_as == "batch")
         ],
     )
     audit.append(
