@@ -189,7 +189,7 @@ def haproxy_config(
     path = template or HAPROXY_TEMPLATE
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(path.parent)),
-        autoescape=False,  # noqa: S701 - a configuration file, not HTML
+        autoescape=False,  # noqa: S701  # nosec B701 - a configuration file, not HTML
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
