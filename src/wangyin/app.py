@@ -207,6 +207,8 @@ def create_app(
     from wangyin.batches import pages as batches_pages
     from wangyin.clearing import api as clearing_api
     from wangyin.clearing import pages as clearing_pages
+    from wangyin.experience import api as experience_api
+    from wangyin.experience import pages as experience_pages
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
@@ -234,6 +236,7 @@ def create_app(
         schedules_api.router,
         batches_api.router,
         aliases_api.router,
+        experience_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -251,10 +254,12 @@ def create_app(
         receipts_pages.router,
         clearing_pages.router,
         aliases_pages.router,
+        experience_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)
     backoffice_routes.install(app, customer_site=customer_site)
+    experience_pages.install()  # base.html's care_on() and bank_phone
     if settings.env == "dev":
         from wangyin.web import dev
 

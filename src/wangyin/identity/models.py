@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from wangyin.db import Base, BigIntPK
@@ -76,6 +76,8 @@ class User(Base):
     # Small password-free payments (5.1.2-g): 0 means off.
     password_free_single_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     password_free_daily_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Care mode (关爱版, 5.3.1), remembered per customer (experience/, issue 9 §3).
+    care_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserSession(Base):
