@@ -301,6 +301,9 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Something went wrong on our side. Please check your transfers and balances "
         "before trying again.",
     ),
+    # Risk control (issue 7 §3, §5: wangyin.risk).
+    "case_taken": (409, "This case is already assigned or closed."),
+    "case_not_found": (404, "No such case."),
 }
 
 

@@ -12,6 +12,7 @@ from wangyin.notify import models as notify_models
 from wangyin.observability import models as observability_models
 from wangyin.payees import models as payees_models
 from wangyin.payments import models as payments_models
+from wangyin.risk import models as risk_models
 from wangyin.schedules import models as schedules_models
 from wangyin.security import channel as channel_models
 from wangyin.security import models as security_models
@@ -32,6 +33,7 @@ __all__ = [
     "payees_models",
     "payments_models",
     "ratelimit_models",
+    "risk_models",
     "schedules_models",
     "security_models",
 ]

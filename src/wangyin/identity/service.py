@@ -40,6 +40,7 @@ from wangyin.identity.passwords import (
 )
 from wangyin.ids import new_public_id, new_token
 from wangyin.notify import service as notify
+from wangyin.risk import service as risk
 from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.crypto import constant_time_equal
@@ -105,6 +106,17 @@ def start_registration(
         or customer.mobile != mobile
     ):
         raise DomainError("card_not_found")
+    # A listed applicant hears the same refusal; the hit opens a case (issue 7 §3).
+    risk.screen_registration(
+        session,
+        customer_id=customer.id,
+        id_number=id_number,
+        mobile=mobile,
+        card_number=card_number,
+        at=at,
+        client=client,
+        refusal="card_not_found",
+    )
     _check_registrable(session, customer_id=customer.id, username=username)
     registration = Registration(
         public_id=new_public_id(),

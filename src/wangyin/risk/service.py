@@ -1,0 +1,233 @@
+"""Blacklist screening at sign-up and the case basics (issue 7 §3, §5).
+
+Registration calls `screen_registration` inside its own transaction: a hit opens a case
+and refuses with the same code as any other mismatch there, kept (committed) so the case
+stands while the applicant learns nothing."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from wangyin.errors import DomainError
+from wangyin.security import audit
+from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
+
+from .models import BlacklistEntry, RiskCase
+
+# person: the ID number (name kept in the reason); the others: the number itself.
+KINDS = ("person", "card", "mobile", "device", "ip_range")
+PRIORITY_BLACKLIST_HIT = 1
+PRIORITY_HIGH_RISK = 2
+
+
+def add_entry(
+    session: Session,
+    *,
+    kind: str,
+    value: str,
+    reason: str,
+    staff_id: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+) -> BlacklistEntry:
+    if kind not in KINDS or not reason.strip() or not value.strip():
+        raise DomainError("validation_error")
+    entry = BlacklistEntry(
+        kind=kind, reason=reason.strip(), created_by=staff_id, created_at=at, expires_at=expires_at
+    )
+    if kind == "ip_range":
+        try:
+            entry.cidr = str(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise DomainError("validation_error") from exc
+    else:
+        entry.value_hash = lookup_hash(value.strip())
+    session.add(entry)
+    session.flush()
+    audit.append(
+        session,
+        event="blacklist_added",
+        outcome="success",
+        actor=staff_id,
+        at=at,
+        details={"entry": entry.id, "kind": kind},
+    )
+    return entry
+
+
+def expire_entry(
+    session: Session, *, entry_id: int, reason: str, staff_id: str, at: datetime
+) -> None:
+    entry = session.get(BlacklistEntry, entry_id, with_for_update=True)
+    if entry is None or not reason.strip():
+        raise DomainError("validation_error")
+    entry.expires_at = at
+    entry.expired_reason = reason.strip()
+    audit.append(
+        session,
+        event="blacklist_expired",
+        outcome="success",
+        actor=staff_id,
+        at=at,
+        details={"entry": entry.id},
+    )
+
+
+def hits(
+    session: Session, *, values: dict[str, str], ip: str = "", at: datetime
+) -> list[BlacklistEntry]:
+    """The live entries matching any of `values` (kind -> clear value) or the IP."""
+    live = or_(BlacklistEntry.expires_at.is_(None), BlacklistEntry.expires_at > at)
+    hashes = [lookup_hash(v) for v in values.values() if v]
+    found = list(
+        session.scalars(select(BlacklistEntry).where(live, BlacklistEntry.value_hash.in_(hashes)))
+    )
+    if ip:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            address = None
+        if address is not None:
+            ranges = session.scalars(
+                select(BlacklistEntry).where(live, BlacklistEntry.kind == "ip_range")
+            )
+            found += [e for e in ranges if e.cidr and address in ipaddress.ip_network(e.cidr)]
+    return found
+
+
+def open_case(
+    session: Session, *, kind: str, customer_id: int | None, priority: int, note: str, at: datetime
+) -> RiskCase:
+    case = RiskCase(
+        kind=kind,
+        customer_id=customer_id,
+        priority=priority,
+        status="open",
+        notes=note,
+        opened_at=at,
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def screen_registration(
+    session: Session,
+    *,
+    customer_id: int,
+    id_number: str,
+    mobile: str,
+    card_number: str,
+    at: datetime,
+    client: Client | None,
+    refusal: str,
+) -> None:
+    """Refuse a listed applicant with `refusal` (the flow's own neutral code) and open a
+    case; the case and its audit record commit with the refusal."""
+    client = client or Client()
+    values = {
+        "person": id_number,
+        "mobile": mobile,
+        "card": card_number,
+        "device": client.device_id,
+    }
+    found = hits(session, values=values, ip=client.ip, at=at)
+    if not found:
+        return
+    case = open_case(
+        session,
+        kind="blacklist_hit",
+        customer_id=customer_id,
+        priority=PRIORITY_BLACKLIST_HIT,
+        note="entries " + ", ".join(str(e.id) for e in found),
+        at=at,
+    )
+    audit.append(
+        session,
+        event="blacklist_hit",
+        outcome="failure",
+        actor="risk",
+        at=at,
+        client=client,
+        customer_id=customer_id,
+        details={"case": case.id, "entries": [e.id for e in found]},
+    )
+    error = DomainError(refusal)
+    error.keep = True
+    raise error
+
+
+def list_cases(session: Session) -> list[RiskCase]:
+    """Open and assigned cases, most urgent first, then oldest first."""
+    return list(
+        session.scalars(
+            select(RiskCase)
+            .where(RiskCase.status != "closed")
+            .order_by(RiskCase.priority, RiskCase.opened_at, RiskCase.id)
+        )
+    )
+
+
+def _locked(session: Session, case_id: int) -> RiskCase:
+    case = session.scalars(
+        select(RiskCase)
+        .where(RiskCase.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if case is None:
+        raise DomainError("case_not_found")
+    return case
+
+
+def _audit_case(
+    session: Session, case: RiskCase, *, event: str, staff_id: str, at: datetime
+) -> None:
+    audit.append(
+        session,
+        event=event,
+        outcome="success",
+        actor=staff_id,
+        at=at,
+        customer_id=case.customer_id,
+        details={"case": case.id},
+    )
+
+
+def assign_case(session: Session, *, case_id: int, staff_id: str, at: datetime) -> RiskCase:
+    """Take an open case. The row lock makes two officers' takes serial: one wins, the
+    other sees it assigned and is refused."""
+    case = _locked(session, case_id)
+    if case.status != "open":
+        raise DomainError("case_taken")
+    case.status = "assigned"
+    case.assignee = staff_id
+    _audit_case(session, case, event="case_assigned", staff_id=staff_id, at=at)
+    return case
+
+
+def add_note(session: Session, *, case_id: int, staff_id: str, note: str, at: datetime) -> None:
+    case = _locked(session, case_id)
+    if case.status == "closed" or not note.strip():
+        raise DomainError("validation_error")
+    case.notes = (
+        case.notes + "\n" if case.notes else ""
+    ) + f"{at.isoformat()} {staff_id}: {note.strip()}"
+
+
+def close_case(
+    session: Session, *, case_id: int, staff_id: str, outcome: str, at: datetime
+) -> RiskCase:
+    case = _locked(session, case_id)
+    if case.status != "assigned" or case.assignee != staff_id or not outcome.strip():
+        raise DomainError("case_taken")
+    case.status = "closed"
+    case.outcome = outcome.strip()
+    case.closed_at = at
+    _audit_case(session, case, event="case_closed", staff_id=staff_id, at=at)
+    return case
