@@ -56,6 +56,10 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "audit.view": frozenset({AUDITOR, SUPERVISOR}),
     "staff.view": frozenset({ADMIN, AUDITOR}),
     "staff.manage": frozenset({ADMIN}),
+    # Risk control (issue 7 §3, §5: wangyin.risk).
+    "case.view": frozenset({RISK, SUPERVISOR, AUDITOR}),
+    "case.work": frozenset({RISK}),
+    "blacklist.manage": frozenset({RISK}),
 }
 
 # Kinds that take effect when proposed (protective, or neither money nor identity at
@@ -98,6 +102,11 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", f"{API}/staff"): "staff.manage",
     ("POST", f"{API}/staff/{{staff_id}}/disable"): "staff.manage",
     ("POST", f"{API}/staff/{{staff_id}}/reset"): "staff.manage",
+    ("POST", f"{API}/risk/blacklist"): "blacklist.manage",
+    ("GET", f"{API}/risk/cases"): "case.view",
+    ("POST", f"{API}/risk/cases/assign"): "case.work",
+    ("POST", f"{API}/risk/cases/note"): "case.work",
+    ("POST", f"{API}/risk/cases/close"): "case.work",
 }
 
 

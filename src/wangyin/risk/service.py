@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from wangyin.clock import as_utc
 from wangyin.errors import DomainError
 from wangyin.security import audit
 from wangyin.security.audit import Client
@@ -23,6 +24,8 @@ from .models import BlacklistEntry, RiskCase
 KINDS = ("person", "card", "mobile", "device", "ip_range")
 PRIORITY_BLACKLIST_HIT = 1
 PRIORITY_HIGH_RISK = 2
+# Hours a case may stay open, by priority, before it is shown as past its SLA.
+SLA_HOURS = {1: 4, 2: 24}
 
 
 def add_entry(
@@ -171,6 +174,14 @@ def list_cases(session: Session) -> list[RiskCase]:
             .order_by(RiskCase.priority, RiskCase.opened_at, RiskCase.id)
         )
     )
+
+
+def age_hours(case: RiskCase, *, at: datetime) -> float:
+    return round((at - as_utc(case.opened_at)).total_seconds() / 3600, 1)
+
+
+def sla_breached(case: RiskCase, age: float) -> bool:
+    return case.status != "closed" and age > SLA_HOURS.get(case.priority, 72)
 
 
 def _locked(session: Session, case_id: int) -> RiskCase:

@@ -1,0 +1,92 @@
+"""Risk officers through the API (issue 7 §3, §5): list a mobile, the listed applicant's
+sign-up is refused like any mismatch (zh and en), the case it opened is taken, noted and
+closed by the officer; taken once; other roles are refused."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from factories import card_of, make_account, make_customer
+from functional.conftest import Bank, assert_problem
+from functional.test_backoffice_api import seed_office
+from wangyin.uow import run_write
+
+RISK = "/api/admin/v1/risk"
+
+
+def _applicant(bank: Bank) -> dict[str, str]:
+    def build(s: Session) -> dict[str, str]:
+        c = make_customer(s, at=bank.clock.now(), name="陈静", mobile="13600003333")
+        acct = make_account(s, c, at=bank.clock.now(), with_card=True)
+        return {
+            "name": c.name,
+            "id_number": c.id_number,
+            "mobile": c.mobile,
+            "card_number": card_of(s, acct).number,
+            "username": "chenjing",
+            "password": "Zhuce-Mima-77",
+            "transaction_password": "582936",
+        }
+
+    return run_write(bank.db, build)
+
+
+def test_a_listed_mobile_is_refused_at_sign_up_and_its_case_is_worked(bank: Bank) -> None:
+    office = seed_office(bank)
+    officer, second, teller = (
+        office.sign_in("risk"),
+        office.sign_in("supervisor"),
+        office.sign_in("teller"),
+    )
+    form = _applicant(bank)
+    entry = {"kind": "mobile", "value": form["mobile"], "reason": "mule account ring"}
+    assert_problem(
+        bank.client.post(f"{RISK}/blacklist", json=entry, headers=teller), "staff_forbidden", 403
+    )
+    added = bank.client.post(f"{RISK}/blacklist", json=entry, headers=officer)
+    assert added.status_code == 201, added.text
+    assert form["mobile"] not in added.text  # only its hash is kept
+
+    refused = bank.client.post("/api/v1/auth/register", json=form)
+    assert_problem(refused, "card_not_found", 422)
+    en = bank.client.post("/api/v1/auth/register", json=form, headers={"Accept-Language": "en"})
+    assert en.json()["code"] == "card_not_found" and en.json()["detail"] != refused.json()["detail"]
+
+    cases = bank.client.get(f"{RISK}/cases", headers=officer).json()
+    assert [c["kind"] for c in cases] == ["blacklist_hit", "blacklist_hit"]
+    case_id = cases[0]["id"]
+    bank.clock.advance(hours=5)
+    officer, second = office.sign_in("risk"), office.sign_in("supervisor")  # idle timeout
+    aged = bank.client.get(f"{RISK}/cases", headers=officer).json()[0]
+    assert aged["age_hours"] == 5.0 and aged["sla_breached"]  # priority 1: 4 hours
+
+    taken = bank.client.post(f"{RISK}/cases/assign", json={"case_id": case_id}, headers=officer)
+    assert taken.status_code == 200 and taken.json()["status"] == "assigned"
+    assert_problem(  # the supervisor sees the queue but does not work cases
+        bank.client.post(f"{RISK}/cases/assign", json={"case_id": case_id}, headers=second),
+        "staff_forbidden",
+        403,
+    )
+    assert len(bank.client.get(f"{RISK}/cases", headers=second).json()) == 2
+    assert_problem(  # taken once
+        bank.client.post(f"{RISK}/cases/assign", json={"case_id": case_id}, headers=officer),
+        "case_taken",
+        409,
+    )
+    noted = bank.client.post(
+        f"{RISK}/cases/note",
+        json={"case_id": case_id, "note": "called the branch"},
+        headers=officer,
+    )
+    assert noted.status_code == 204
+    closed = bank.client.post(
+        f"{RISK}/cases/close",
+        json={"case_id": case_id, "outcome": "confirmed, kept listed"},
+        headers=officer,
+    )
+    assert closed.json()["status"] == "closed" and "called the branch" in closed.json()["notes"]
+    assert_problem(
+        bank.client.post(f"{RISK}/cases/assign", json={"case_id": 999999}, headers=officer),
+        "case_not_found",
+        404,
+    )
