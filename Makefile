@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PYTHON  ?= python3
 
-.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean ha-packages drill pgbackrest
+.PHONY: install demo serve test lint typecheck security bandit audit pytest chromium haproxy bench verify clean ha-packages drill pgbackrest axe
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,14 @@ chromium:
 	  echo "installing Debian chromium and a CJK font for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium fonts-wqy-microhei >/dev/null; }
+
+# axe-core for the browser tests' accessibility checks (issue 9 §7): Debian's npm, then the
+# version pinned in package-lock.json into ./node_modules; the tests never fetch it.
+axe:
+	@test -f node_modules/axe-core/axe.min.js || { \
+	  command -v npm >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
+	  npm ci --no-audit --no-fund --ignore-scripts; }
 
 # Debian's patroni, etcd-server and postgresql-15 for the failover drill and its test
 # (issue 8 §3): installed when missing, never configured or started as services.
@@ -78,7 +86,7 @@ audit: install
 	    "(vulnerability service unreachable or without data for that version; see above)."; \
 	  exit 1; }
 
-pytest: install chromium ha-packages haproxy pgbackrest
+pytest: install chromium ha-packages haproxy pgbackrest axe
 	$(BIN)/pytest -n 2
 
 test: lint typecheck security pytest
