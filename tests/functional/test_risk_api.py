@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from factories import card_of, make_account, make_customer
+from factories import DEFAULT_PASSWORD, card_of, make_account, make_customer
 from functional.conftest import Bank, assert_problem
 from functional.test_backoffice_api import seed_office
 from wangyin.uow import run_write
@@ -90,3 +90,35 @@ def test_a_listed_mobile_is_refused_at_sign_up_and_its_case_is_worked(bank: Bank
         "case_not_found",
         404,
     )
+
+
+def test_a_listed_device_is_not_bound_and_opens_a_case(bank: Bank) -> None:
+    office = seed_office(bank)
+    officer = office.sign_in("risk")
+    entry = {"kind": "device", "value": "stolen-phone-9", "reason": "reported stolen"}
+    assert bank.client.post(f"{RISK}/blacklist", json=entry, headers=officer).status_code == 201
+    headers = {"X-Device-Id": "stolen-phone-9"}
+    who = bank.a.user.username
+    body = bank.client.post(
+        "/api/v1/auth/login", json={"login": who, "password": DEFAULT_PASSWORD}, headers=headers
+    ).json()
+    assert body["status"] == "challenge_required"
+    challenge = body["challenge_id"]
+    sent = bank.client.post(
+        "/api/v1/auth/login/code", json={"challenge_id": challenge}, headers=headers
+    )
+    assert sent.status_code == 204
+    refused = bank.client.post(
+        "/api/v1/auth/login/verify",
+        json={
+            "challenge_id": challenge,
+            "code": bank.last_code(bank.a.customer.mobile),
+            "id_number": bank.a.customer.id_number,
+        },
+        headers=headers,
+    )
+    assert_problem(refused, "challenge_not_found")  # as for any spent or unknown challenge
+    cases = bank.client.get(f"{RISK}/cases", headers=officer).json()
+    assert [c["kind"] for c in cases] == ["blacklist_hit"]
+    # Another device is bound as usual.
+    assert "Authorization" in bank.login(who, device="own-new-phone")

@@ -1165,6 +1165,15 @@ def complete_challenge(
         # number bind it, and it gets its first credential.
         if "new_device" not in challenge.reasons:
             raise DomainError("challenge_not_found")
+        # A listed device or IP range binds nothing, and opens a case (issue 7 §3).
+        risk.screen_device_binding(
+            session,
+            customer_id=user.customer_id,
+            device_name=challenge.device_id,
+            client=client,
+            at=at,
+            refusal="challenge_not_found",
+        )
         device, credential = devices.bind(
             session, user_id=user.id, name=challenge.device_id, label=client.describe(), at=at
         )

@@ -139,6 +139,32 @@ def screen_registration(
         "card": card_number,
         "device": client.device_id,
     }
+    _screen(session, customer_id=customer_id, values=values, client=client, at=at, refusal=refusal)
+
+
+def screen_device_binding(
+    session: Session,
+    *,
+    customer_id: int,
+    device_name: str,
+    client: Client,
+    at: datetime,
+    refusal: str,
+) -> None:
+    """Refuse to bind a listed device, or one from a listed IP range, and open a case."""
+    values = {"device": device_name}
+    _screen(session, customer_id=customer_id, values=values, client=client, at=at, refusal=refusal)
+
+
+def _screen(
+    session: Session,
+    *,
+    customer_id: int,
+    values: dict[str, str],
+    client: Client,
+    at: datetime,
+    refusal: str,
+) -> None:
     found = hits(session, values=values, ip=client.ip, at=at)
     if not found:
         return
