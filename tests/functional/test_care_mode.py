@@ -81,6 +81,8 @@ def test_the_choice_follows_the_customer(bank: Bank) -> None:
     assert 'class="care"' in page
     menu = page.split('class="mainnav"')[1].split("</nav>")[0]
     assert 'href="/security"' not in menu and 'href="/transfer"' in menu  # main tasks only
+    # No time limit without a way to extend it (WCAG 2.2.1): the warning offers more time.
+    assert "data-stay" in page and 'href="tel:95588"' in page
     settings = client.get("/care")
     assert "关爱版已开启" in settings.text
     client.post("/care", data={"csrf_token": _csrf(settings.text), "care": "0", "next": "/care"})
