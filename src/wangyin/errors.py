@@ -304,6 +304,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     # Risk control (issue 7 §3, §5: wangyin.risk).
     "case_taken": (409, "This case is already assigned or closed."),
     "case_not_found": (404, "No such case."),
+    "review_not_pending": (409, "This sign-up is not waiting for a decision."),
+    "under_review": (
+        403,
+        "Your online banking is being reviewed by the bank. We will let you know when it "
+        "opens.",
+    ),
 }
 
 

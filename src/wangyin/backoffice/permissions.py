@@ -60,6 +60,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "case.view": frozenset({RISK, SUPERVISOR, AUDITOR}),
     "case.work": frozenset({RISK}),
     "blacklist.manage": frozenset({RISK}),
+    "review.decide": frozenset({SUPERVISOR}),
 }
 
 # Kinds that take effect when proposed (protective, or neither money nor identity at
@@ -107,6 +108,9 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", f"{API}/risk/cases/assign"): "case.work",
     ("POST", f"{API}/risk/cases/note"): "case.work",
     ("POST", f"{API}/risk/cases/close"): "case.work",
+    ("GET", f"{API}/risk/reviews"): "case.view",
+    ("POST", f"{API}/risk/reviews/approve"): "review.decide",
+    ("POST", f"{API}/risk/reviews/reject"): "review.decide",
 }
 
 

@@ -40,6 +40,7 @@ from wangyin.identity.passwords import (
 )
 from wangyin.ids import new_public_id, new_token
 from wangyin.notify import service as notify
+from wangyin.risk import aml as risk_aml
 from wangyin.risk import service as risk
 from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
@@ -289,6 +290,8 @@ def finish_registration(
     session.add(user)
     registration.completed_at = at
     session.flush()
+    # The AML level; a high one holds the login for a supervisor (issue 7 §3).
+    risk_aml.assess_registration(session, user=user, at=at, client=client)
     audit.append(
         session,
         event="registered",
@@ -799,6 +802,9 @@ def login(
     if not verify_password(user.password_hash, password):
         count_password_failure(session, user=user, client=client, at=at, settings=settings)
         raise _kept(DomainError("invalid_credentials"))
+    if user.status == "under_review":  # a high-risk sign-up awaiting its supervisor
+        _audit_login(session, user, "refused", client, at, {"reason": "under_review"})
+        raise _kept(DomainError("under_review"))
     if user.status != "active":
         _audit_login(session, user, "refused", client, at, {"reason": "customer_inactive"})
         raise _kept(DomainError("customer_inactive"))

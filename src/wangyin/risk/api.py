@@ -8,9 +8,19 @@ from typing import Any
 from fastapi import APIRouter
 
 from wangyin.backoffice.context import Staff
+from wangyin.risk import aml
 from wangyin.risk import service as risk
 from wangyin.risk.models import RiskCase
-from wangyin.risk.schemas import BlacklistIn, BlacklistOut, CaseIn, CaseOut, CloseIn, NoteIn
+from wangyin.risk.schemas import (
+    AssessmentOut,
+    BlacklistIn,
+    BlacklistOut,
+    CaseIn,
+    CaseOut,
+    CloseIn,
+    NoteIn,
+    ReviewIn,
+)
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import State
 
@@ -82,3 +92,36 @@ def close(body: CloseIn, staff: Staff, state: State) -> Any:
             state,
         ),
     )
+
+
+@router.get("/reviews", response_model=list[AssessmentOut])
+def reviews(staff: Staff, state: State) -> Any:
+    """High-risk sign-ups waiting for a supervisor, oldest first."""
+    return run_read(state.db, lambda s: [AssessmentOut.model_validate(a) for a in aml.pending(s)])
+
+
+def _decide(body: ReviewIn, staff: Staff, state: State, *, approve: bool) -> Any:
+    now = state.clock.now()
+    return run_write(
+        state.db,
+        lambda s: AssessmentOut.model_validate(
+            aml.decide(
+                s,
+                assessment_id=body.assessment_id,
+                approve=approve,
+                reason=body.reason,
+                staff_id=staff.public_id,
+                at=now,
+            )
+        ),
+    )
+
+
+@router.post("/reviews/approve", response_model=AssessmentOut)
+def approve_review(body: ReviewIn, staff: Staff, state: State) -> Any:
+    return _decide(body, staff, state, approve=True)
+
+
+@router.post("/reviews/reject", response_model=AssessmentOut)
+def reject_review(body: ReviewIn, staff: Staff, state: State) -> Any:
+    return _decide(body, staff, state, approve=False)

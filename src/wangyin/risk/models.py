@@ -42,3 +42,20 @@ class RiskCase(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RiskAssessment(Base):
+    """The AML risk level computed at sign-up, with the factors that produced it; a high
+    one waits for a supervisor's decision before online banking opens (docs/risk.md)."""
+
+    __tablename__ = "risk_assessments"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    level: Mapped[str] = mapped_column(String(8))  # low | medium | high
+    factors: Mapped[str] = mapped_column(Text)  # JSON: factor -> points
+    review: Mapped[str] = mapped_column(String(16))  # none | pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(36))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assessed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -49,3 +49,18 @@ class CaseOut(BaseModel):
     opened_at: datetime
     age_hours: float = 0
     sla_breached: bool = False
+
+
+class ReviewIn(BaseModel):
+    assessment_id: int
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class AssessmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    level: str
+    factors: str  # JSON: factor -> points
+    review: str
+    decided_by: str | None
+    assessed_at: datetime
