@@ -148,3 +148,20 @@ def test_search_box_one_tap(server: str, browser: Any, lang: str, viewport: dict
     page.locator("[data-hits] a").first.click()
     page.wait_for_url(f"{server}/transfer")
     close(page)
+
+
+def test_care_mode_scales_with_the_browser_font_size(server: str, browser: Any) -> None:
+    """Care mode's sizes are rem: the customer's own font setting still scales them."""
+    sizes = {}
+    for standard in (16, 20):
+        page = axe_page(browser, lang="zh", viewport=PHONE)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Page.setFontSizes", {"fontSizes": {"standard": standard, "fixed": standard}})
+        page.goto(f"{server}/login")
+        page.click("[data-care-switch]")
+        page.wait_for_selector("body.care")
+        sizes[standard] = float(
+            page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        )
+        close(page)
+    assert sizes == {16: 24.0, 20: 30.0}
