@@ -21,6 +21,7 @@ from wangyin.identity.passwords import hash_password
 from wangyin.identity.validators import id_check_digit
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
+from wangyin.risk.service import seed_demo as risk_seed_demo
 
 DEMO_PASSWORD = "Wangyin@2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_PIN = "147258"  # the demo customers' transaction password, printed too
@@ -276,6 +277,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
             )
             logins.append(DemoLogin(person.username, DEMO_PASSWORD, person.name, person.edition))
     seed_staff(session, now=now)
+    risk_seed_demo(session, now=now)  # a few blacklist entries and open cases
     # The bank directory (reference data) and the simulated network's other-bank accounts.
     seed_directory(session)
     seed_demo_accounts(session)

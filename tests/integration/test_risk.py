@@ -219,3 +219,16 @@ def test_two_officers_taking_one_case_at_once_one_wins(db: Database, clock: Froz
         db, lambda s: s.scalar(select(func.count()).where(AuditRecord.event == "case_assigned"))
     )
     assert assigned == 1
+
+
+def test_the_demo_seeds_entries_that_screen_and_open_cases(
+    db: Database, clock: FrozenClock
+) -> None:
+    run_write(db, lambda s: risk.seed_demo(s, now=clock.now()))
+    queue = run_read(db, lambda s: [(c.kind, c.priority) for c in risk.list_cases(s)])
+    assert queue == [("blacklist_hit", 1), ("high_risk_signup", 2)]
+    found = run_read(
+        db,
+        lambda s: risk.hits(s, values={"mobile": "13700000666"}, ip="203.0.113.9", at=clock.now()),
+    )
+    assert sorted(e.kind for e in found) == ["ip_range", "mobile"]

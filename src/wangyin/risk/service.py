@@ -7,7 +7,7 @@ stands while the applicant learns nothing."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -268,3 +268,29 @@ def close_case(
     case.closed_at = at
     _audit_case(session, case, event="case_closed", staff_id=staff_id, at=at)
     return case
+
+
+def seed_demo(session: Session, *, now: datetime) -> None:
+    """The demo's blacklist and two open cases (`make demo`; docs/risk.md)."""
+    for kind, value, reason in (
+        ("mobile", "13700000666", "demo: mule account ring"),
+        ("device", "demo-stolen-phone", "demo: reported stolen"),
+        ("ip_range", "203.0.113.0/24", "demo: credential-stuffing source"),
+    ):
+        add_entry(session, kind=kind, value=value, reason=reason, staff_id="seed", at=now)
+    open_case(
+        session,
+        kind="blacklist_hit",
+        customer_id=None,
+        priority=PRIORITY_BLACKLIST_HIT,
+        note="demo: sign-up from a listed IP range",
+        at=now - timedelta(hours=6),
+    )
+    open_case(
+        session,
+        kind="high_risk_signup",
+        customer_id=None,
+        priority=PRIORITY_HIGH_RISK,
+        note="demo: age, region",
+        at=now - timedelta(hours=1),
+    )
