@@ -3,13 +3,17 @@ column too, so it follows the customer to a new browser), and what the pages the
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD
-from factories.bank import credential_of
+from factories.bank import credential_of, new_id_number
 from functional.conftest import Bank
-from wangyin.identity.models import User
-from wangyin.uow import run_read
+from wangyin.experience.service import age_on
+from wangyin.identity.models import Customer, User
+from wangyin.uow import run_read, run_write
 
 
 def _csrf(html: str) -> str:
@@ -87,3 +91,35 @@ def test_the_choice_follows_the_customer(bank: Bank) -> None:
     assert "关爱版已开启" in settings.text
     client.post("/care", data={"csrf_token": _csrf(settings.text), "care": "0", "next": "/care"})
     assert not _care_saved(bank)
+
+
+def test_care_mode_is_suggested_from_60(bank: Bank) -> None:
+    """Suggested (a sentence beside the switch) to a customer aged 60+, never switched on."""
+    client = bank.client
+    client.cookies.clear()
+    client.cookies.set("wy_device", credential_of("zhangwei"))
+    client.post(
+        "/login",
+        data={
+            "login": "zhangwei",
+            "password": DEFAULT_PASSWORD,
+            "csrf_token": _csrf(client.get("/login").text),
+        },
+        follow_redirects=False,
+    )
+    assert "data-care-suggested" not in client.get("/accounts").text  # born 1988
+
+    def older(s: Session) -> None:
+        customer = s.get_one(Customer, bank.a.customer.id)
+        customer.id_number = new_id_number(f"{bank.clock.now().year - 61}0101")
+
+    run_write(bank.db, older)
+    page = client.get("/accounts").text
+    assert "data-care-suggested" in page and 'class="care"' not in page
+    assert not _care_saved(bank)
+
+
+def test_age_from_the_id_number() -> None:
+    assert age_on("110105195001010012", today=date(2010, 1, 1)) == 60
+    assert age_on("110105195001020012", today=date(2010, 1, 1)) == 59
+    assert age_on("11010519501301001X", today=date(2010, 1, 1)) is None

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from wangyin.clock import BANK_TZ
 from wangyin.experience import service
 from wangyin.experience.catalogue import BANK_PHONE, FUNCTIONS
 from wangyin.identity.service import CurrentUser
@@ -32,9 +33,21 @@ def care_on(request: Request, user: CurrentUser | None = None) -> bool:
     return run_read(state.db, lambda s: service.care_mode(s, user_id=user.user_id))
 
 
+def care_suggested(request: Request, user: CurrentUser | None) -> bool:
+    """A customer aged 60 or more, not in care mode, is told about it beside the switch."""
+    if user is None or care_on(request, user):
+        return False
+    state = request.app.state.wangyin
+    today = state.clock.now().astimezone(BANK_TZ).date()
+    return run_read(
+        state.db, lambda s: service.suggest_care(s, customer_id=user.customer_id, today=today)
+    )
+
+
 def install() -> None:
     """Lets base.html ask `care_on(request)` and show the bank's phone number."""
     environment().globals["care_on"] = care_on
+    environment().globals["care_suggested"] = care_suggested
     environment().globals["bank_phone"] = BANK_PHONE
 
 

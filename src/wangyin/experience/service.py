@@ -4,6 +4,7 @@ English, with a little typo tolerance (difflib), best first."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from difflib import SequenceMatcher
 from functools import cache
 
@@ -12,8 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wangyin.experience.catalogue import FUNCTIONS, Entry
-from wangyin.identity.models import User
+from wangyin.identity.models import Customer, User
 
+# Care mode is suggested (never forced) from this age on (issue 9 §3).
+SUGGEST_CARE_AGE = 60
 # A misspelt word still finds its function when it is this close (e.g. "tranfser").
 FUZZY_CUTOFF = 0.75
 MAX_RESULTS = 8
@@ -82,3 +85,18 @@ def care_mode(session: Session, *, user_id: int) -> bool:
 
 def set_care_mode(session: Session, *, user_id: int, on: bool) -> None:
     session.execute(update(User).where(User.id == user_id).values(care_mode=on))
+
+
+def age_on(id_number: str, *, today: date) -> int | None:
+    """Age from the birth date in an 18-digit resident ID number (digits 7-14)."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def suggest_care(session: Session, *, customer_id: int, today: date) -> bool:
+    customer = session.get(Customer, customer_id)
+    age = age_on(customer.id_number, today=today) if customer else None
+    return age is not None and age >= SUGGEST_CARE_AGE
