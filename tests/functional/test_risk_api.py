@@ -120,5 +120,12 @@ def test_a_listed_device_is_not_bound_and_opens_a_case(bank: Bank) -> None:
     assert_problem(refused, "challenge_not_found")  # as for any spent or unknown challenge
     cases = bank.client.get(f"{RISK}/cases", headers=officer).json()
     assert [c["kind"] for c in cases] == ["blacklist_hit"]
+    timeline = bank.client.get(
+        f"{RISK}/cases/timeline", params={"case_id": cases[0]["id"]}, headers=officer
+    ).json()
+    hit = [t for t in timeline if t["event"] == "blacklist_hit"]
+    assert len(hit) == 1 and hit[0]["outcome"] == "failure"
+    assert {"at", "ip", "device_id", "client"} <= set(hit[0])
+    assert any(t["event"] == "login" or t["event"].startswith("login") for t in timeline)
     # Another device is bound as usual.
     assert "Authorization" in bank.login(who, device="own-new-phone")

@@ -105,6 +105,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", f"{API}/staff/{{staff_id}}/reset"): "staff.manage",
     ("POST", f"{API}/risk/blacklist"): "blacklist.manage",
     ("GET", f"{API}/risk/cases"): "case.view",
+    ("GET", f"{API}/risk/cases/timeline"): "case.view",
     ("POST", f"{API}/risk/cases/assign"): "case.work",
     ("POST", f"{API}/risk/cases/note"): "case.work",
     ("POST", f"{API}/risk/cases/close"): "case.work",

@@ -20,6 +20,7 @@ from wangyin.risk.schemas import (
     CloseIn,
     NoteIn,
     ReviewIn,
+    TimelineOut,
 )
 from wangyin.uow import run_read, run_write
 from wangyin.web.context import State
@@ -56,6 +57,15 @@ def add_entry(body: BlacklistIn, staff: Staff, state: State) -> Any:
 @router.get("/cases", response_model=list[CaseOut])
 def cases(staff: Staff, state: State) -> Any:
     return run_read(state.db, lambda s: [_out(c, state) for c in risk.list_cases(s)])
+
+
+@router.get("/cases/timeline", response_model=list[TimelineOut])
+def case_timeline(case_id: int, staff: Staff, state: State) -> Any:
+    """The reconstructed timeline of the case's customer, from the audit chain."""
+    return run_read(
+        state.db,
+        lambda s: [TimelineOut.model_validate(r) for r in risk.timeline(s, case_id=case_id)],
+    )
 
 
 @router.post("/cases/assign", response_model=CaseOut)

@@ -64,3 +64,13 @@ class AssessmentOut(BaseModel):
     review: str
     decided_by: str | None
     assessed_at: datetime
+
+
+class TimelineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    event: str
+    outcome: str
+    ip: str
+    device_id: str
+    client: str

@@ -17,6 +17,7 @@ from wangyin.errors import DomainError
 from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
+from wangyin.security.models import AuditRecord
 
 from .models import BlacklistEntry, RiskCase
 
@@ -208,6 +209,24 @@ def age_hours(case: RiskCase, *, at: datetime) -> float:
 
 def sla_breached(case: RiskCase, age: float) -> bool:
     return case.status != "closed" and age > SLA_HOURS.get(case.priority, 72)
+
+
+def timeline(session: Session, *, case_id: int, limit: int = 500) -> list[AuditRecord]:
+    """The customer's operations from the audit chain, oldest first (4.4-c2): time, IP,
+    device, event, outcome."""
+    case = session.get(RiskCase, case_id)
+    if case is None:
+        raise DomainError("case_not_found")
+    if case.customer_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.customer_id == case.customer_id)
+            .order_by(AuditRecord.at, AuditRecord.id)
+            .limit(limit)
+        )
+    )
 
 
 def _locked(session: Session, case_id: int) -> RiskCase:
