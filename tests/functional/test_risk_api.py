@@ -4,11 +4,15 @@ closed by the officer; taken once; other roles are refused."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, card_of, make_account, make_customer
 from functional.conftest import Bank, assert_problem
 from functional.test_backoffice_api import seed_office
+from wangyin.backoffice.context import STAFF_COOKIE
+from wangyin.risk import service as risk
 from wangyin.uow import run_write
 
 RISK = "/api/admin/v1/risk"
@@ -129,3 +133,45 @@ def test_a_listed_device_is_not_bound_and_opens_a_case(bank: Bank) -> None:
     assert any(t["event"] == "login" or t["event"].startswith("login") for t in timeline)
     # Another device is bound as usual.
     assert "Authorization" in bank.login(who, device="own-new-phone")
+
+
+def test_an_officer_takes_notes_and_closes_a_case_on_the_page(bank: Bank) -> None:
+    office = seed_office(bank)
+    officer, auditor = office.sign_in("risk"), office.sign_in("auditor")
+    case_id = run_write(
+        bank.db,
+        lambda s: (
+            risk.open_case(
+                s, kind="blacklist_hit", customer_id=None, priority=1, note="", at=bank.clock.now()
+            ).id
+        ),
+    )
+    client = bank.client
+
+    def page(headers: dict[str, str], method: str, url: str, **form: str) -> Any:
+        client.cookies.set(
+            STAFF_COOKIE, headers["Authorization"].removeprefix("Bearer "), path="/admin"
+        )
+        try:
+            if method == "GET":
+                return client.get(url, follow_redirects=False)
+            data = {"csrf_token": office.csrf_of(headers), **form}
+            return client.post(url, data=data, follow_redirects=False)
+        finally:
+            client.cookies.clear()
+
+    listed = page(auditor, "GET", "/admin/risk/cases")
+    assert listed.status_code == 200 and f'id="case-{case_id}"' in listed.text
+    assert "/admin/risk/cases/assign" not in listed.text  # the auditor reads only
+    shown = page(officer, "GET", "/admin/risk/cases")
+    assert "命中黑名单" in shown.text and "/admin/risk/cases/assign" in shown.text
+    assert (
+        page(officer, "POST", "/admin/risk/cases/assign", case_id=str(case_id)).status_code == 303
+    )
+    again = page(officer, "POST", "/admin/risk/cases/assign", case_id=str(case_id))
+    assert again.status_code == 409 and "该案件已被分配或已结案" in again.text
+    page(officer, "POST", "/admin/risk/cases/note", case_id=str(case_id), note="checked IDs")
+    assert "checked IDs" in page(officer, "GET", "/admin/risk/cases").text
+    closed = page(officer, "POST", "/admin/risk/cases/close", case_id=str(case_id), outcome="ok")
+    assert closed.status_code == 303
+    assert f'id="case-{case_id}"' not in page(officer, "GET", "/admin/risk/cases").text

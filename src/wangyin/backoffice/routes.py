@@ -9,12 +9,14 @@ from fastapi.responses import RedirectResponse, Response
 from wangyin.backoffice import api, pages
 from wangyin.backoffice.context import StaffLoginRequired, StaffPageRefused
 from wangyin.risk import api as risk_api
+from wangyin.risk import pages as risk_pages
 
 
 def install(app: FastAPI, *, customer_site: bool) -> None:
     """`customer_site`: False under `wangyin serve --admin-only` (no customer routes)."""
     app.include_router(api.router)
     app.include_router(risk_api.router)  # risk officers (issue 7 §3, §5)
+    app.include_router(risk_pages.router, include_in_schema=False)
     app.include_router(pages.router, include_in_schema=False)
     if customer_site:
         app.include_router(api.customer_router, prefix="/api/v1")
