@@ -78,6 +78,12 @@ def _user(session: Session, customer: Customer, *, lock: bool = False) -> User:
     return user
 
 
+def lock_target(session: Session, customer: Customer) -> None:
+    """Lock the customer's online-banking user row (if any) for the command's transaction,
+    before anything else of the customer's is locked (the audit chain's head included)."""
+    session.execute(select(User.id).where(User.customer_id == customer.id).with_for_update())
+
+
 def _text(payload: dict[str, Any], key: str, *, max_length: int = 100) -> str:
     value = payload.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:

@@ -635,6 +635,8 @@ def propose(
         raise DomainError("staff_forbidden")
     handler = actions.handler(kind)
     customer = customer_by_public_id(session, customer_id)
+    if kind in permissions.DIRECT_KINDS:
+        actions.lock_target(session, customer)  # before the audit head (rule 3's order)
     clean = handler.validate(session, customer=customer, payload=payload, settings=settings)
     command = Command(
         public_id=new_public_id(),
@@ -701,6 +703,9 @@ def approve(
     command.checker_reason = _reason(reason)
     command.decided_at = at
     customer = session.get_one(Customer, command.customer_id)
+    # The customer's rows before the audit chain's head, as the customer's own actions
+    # take them: no lock cycle with them (ARCHITECTURE rule 3).
+    actions.lock_target(session, customer)
     audit.append(
         session, event="command_approved", outcome="success", actor=actor_of(staff), at=at,
         client=client, customer_id=customer.id,
