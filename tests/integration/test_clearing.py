@@ -29,6 +29,7 @@ from wangyin.gateways.clearing import hours
 from wangyin.gateways.clearing.simulator import CnapsSimulator, add_account
 from wangyin.ledger.models import Posting
 from wangyin.notify import service as notify
+from wangyin.observability import metrics
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -369,9 +370,13 @@ def test_unanswered_send_is_resolved_by_status_query_never_resent(net: Net, faul
         sim_delay_seconds=0.1 if fault == "slow" else 0.0,
     )
     net.job.gateway = CnapsSimulator(net.db, net.clock, faulty)
+    outcome = {"lose_answers": "timeout", "unavailable": "unavailable", "slow": "timeout"}[fault]
+    seen = metrics.CLEARING_LATENCY.labels("send", outcome)._sum.get()
     tid = net.pay("100.00")
     net.job.tick()
     net.job.tick()
+    # The gateway's latency is in /metrics by call and outcome (issue 8 §1).
+    assert metrics.CLEARING_LATENCY.labels("send", outcome)._sum.get() > seen
     if fault == "unavailable":
         assert net.status(tid) == "SENDING"  # not reached: asked again next time
     else:

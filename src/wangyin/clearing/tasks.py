@@ -29,6 +29,7 @@ from wangyin.db import Database
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import hvps_open, next_hvps_opening
 from wangyin.gateways.clearing.simulator import CnapsSimulator
+from wangyin.observability import metrics
 from wangyin.uow import run_read, run_write
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ class ClearingJob:
         items = run_write(self.db, lambda s: _claim_due(s, now=now, settings=self.settings))
         for item in items:
             try:
-                answer: network.Answer | None = self.gateway.send(item)
+                with metrics.clearing_call("send"):
+                    answer: network.Answer | None = self.gateway.send(item)
             except (network.ClearingTimeout, network.ClearingUnavailable) as exc:
                 # Left SENDING: the status query decides (follow), never a blind resend.
                 log.warning(
@@ -157,7 +159,8 @@ class ClearingJob:
 
         for msg_id, _status in run_write(self.db, open_items):
             try:
-                answer = self.gateway.status(msg_id)
+                with metrics.clearing_call("status"):
+                    answer = self.gateway.status(msg_id)
             except (network.ClearingTimeout, network.ClearingUnavailable):
                 return  # the network is away: next tick
             run_write(self.db, partial(_apply, msg_id=msg_id, answer=answer, now=now))
@@ -172,7 +175,8 @@ class ClearingJob:
                 # Nothing sent or received that day: nothing to match, no file to write.
                 self._reconciled.add(marker)
                 continue
-            statement = self.gateway.statement(system, day)
+            with metrics.clearing_call("statement"):
+                statement = self.gateway.statement(system, day)
             if statement is None:
                 continue
             run = run_write(

@@ -130,6 +130,13 @@ OUTBOX_DELIVERY = Histogram(
     ["channel"],
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
 )
+CLEARING_LATENCY = Histogram(
+    "wangyin_clearing_gateway_seconds",
+    "Time the clearing network (CNAPS gateway) took to answer, by call and outcome "
+    "(answered, timeout, unavailable)",
+    ["call", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30),
+)
 JOB_RUNS = Counter(
     "wangyin_job_runs_total", "Worker job runs by job and outcome (ok, failed)", ["job", "outcome"]
 )
@@ -376,6 +383,23 @@ def observe_delivery(channel: str, created_at: datetime, sent_at: datetime) -> N
 
     seconds = (as_utc(sent_at) - as_utc(created_at)).total_seconds()
     OUTBOX_DELIVERY.labels(word(channel)).observe(max(0.0, seconds))
+
+
+@contextlib.contextmanager
+def clearing_call(call: str) -> Iterator[None]:
+    """Time one call to the clearing network; its outcome is the exception it ends with."""
+    started = time.perf_counter()
+    outcome = "answered"
+    try:
+        yield
+    except Exception as error:
+        name = type(error).__name__
+        outcome = {"ClearingTimeout": "timeout", "ClearingUnavailable": "unavailable"}.get(
+            name, "error"
+        )
+        raise
+    finally:
+        CLEARING_LATENCY.labels(word(call), outcome).observe(time.perf_counter() - started)
 
 
 # --- scrape-time figures from the database --------------------------------------------------
