@@ -209,6 +209,8 @@ def create_app(
     from wangyin.clearing import pages as clearing_pages
     from wangyin.experience import api as experience_api
     from wangyin.experience import pages as experience_pages
+    from wangyin.home import api as home_api
+    from wangyin.home import pages as home_pages
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
@@ -237,6 +239,7 @@ def create_app(
         batches_api.router,
         aliases_api.router,
         experience_api.router,
+        home_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -255,6 +258,7 @@ def create_app(
         clearing_pages.router,
         aliases_pages.router,
         experience_pages.router,
+        home_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)

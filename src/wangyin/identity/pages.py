@@ -146,7 +146,7 @@ def _after_login(request: Request, outcome: LoginOutcome) -> Response:
 def home(request: Request, state: State) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token and _resolve(state, token):
-        return RedirectResponse("/accounts", status_code=303)
+        return RedirectResponse("/home", status_code=303)
     return _anonymous_page(request, "identity/login.html", {})
 
 
