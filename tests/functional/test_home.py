@@ -33,6 +33,7 @@ def test_home_page_renders_for_a_signed_in_customer(bank: Bank) -> None:
     page = bank.client.get("/home", headers={"Accept-Language": "en"})
     assert page.status_code == 200, page.text[:500]
     assert 'data-testid="total-assets"' in page.text
+    assert 'href="/home" aria-current="page"' in page.text  # the menu link
     assert "<script>" not in page.text  # CSP: no inline script
     assert len(page.content) < 60_000
     assert bank.client.get("/", follow_redirects=False).headers["location"] == "/home"
