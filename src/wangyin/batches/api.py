@@ -14,7 +14,7 @@ from wangyin.batches.schemas import BatchCodeIn, BatchConfirmIn, BatchIn, BatchO
 from wangyin.batches.service import LineIn
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, _respond
+from wangyin.payments.api import IdempotencyKey, respond
 from wangyin.security.channel import reveal_many
 from wangyin.web.context import ApiUser, State, caller_of, client_of
 
@@ -150,7 +150,7 @@ def confirm(
             code=clear["code"] or None,
         )
 
-    return _respond(request, run)
+    return respond(request, run)
 
 
 @router.post("/batches/{batch_id}/cancel", response_model=BatchOut)

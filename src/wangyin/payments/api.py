@@ -129,5 +129,3 @@ def get_transfer(transfer_id: str, user: ApiUser, state: State) -> dict[str, Any
 def list_transfers(user: ApiUser, state: State) -> list[dict[str, Any]]:
     return actions.list_transfers(state=state, user=user)
 
-
-_respond = respond  # the earlier name, while callers move to `respond`

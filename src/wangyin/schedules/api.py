@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, _respond
+from wangyin.payments.api import IdempotencyKey, respond
 from wangyin.schedules import actions
 from wangyin.schedules.schemas import ScheduleCodeIn, ScheduleConfirmIn, ScheduleIn, ScheduleOut
 from wangyin.security.channel import reveal_many
@@ -30,7 +30,7 @@ def give(
     def run() -> Answer:
         return actions.give(state=state, caller=caller_of(request), key=idempotency_key, body=body)
 
-    return _respond(request, run)
+    return respond(request, run)
 
 
 @router.post(
@@ -71,7 +71,7 @@ def edit(
             replaces=schedule_id,
         )
 
-    return _respond(request, run)
+    return respond(request, run)
 
 
 @router.post("/schedules/{schedule_id}/code", status_code=204)
@@ -118,7 +118,7 @@ def confirm(
             code=clear["code"] or None,
         )
 
-    return _respond(request, run)
+    return respond(request, run)
 
 
 @router.get("/schedules", response_model=list[ScheduleOut])
