@@ -477,7 +477,7 @@ def test_web_binding_sets_an_httponly_credential_cookie_that_rotates(bank: Bank)
         data={"csrf_token": csrf, "code": bank.last_code(mobile), "id_number": id_number},
         follow_redirects=False,
     )
-    assert done.status_code == 303 and done.headers["location"] == "/accounts"
+    assert done.status_code == 303 and done.headers["location"] == "/home"
     cookie = device_cookie(done)
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
     bound = bank.client.cookies["wy_device"]
@@ -485,7 +485,7 @@ def test_web_binding_sets_an_httponly_credential_cookie_that_rotates(bank: Bank)
 
     bank.clock.advance(seconds=7)
     again = web_login(bank, "lina")
-    assert again.headers["location"] == "/accounts"  # the bound browser: no code step
+    assert again.headers["location"] == "/home"  # the bound browser: no code step
     rotated = bank.client.cookies["wy_device"]
     assert rotated != bound
     log = bank.client.get("/security").text

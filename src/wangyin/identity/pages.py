@@ -124,7 +124,8 @@ def _anonymous_page(
 
 def _after_login(request: Request, outcome: LoginOutcome) -> Response:
     if outcome.session is not None:
-        response = RedirectResponse("/accounts", status_code=303)
+        # The customer lands on the home page (issue 9 §2), as in the bank apps they know.
+        response = RedirectResponse("/home", status_code=303)
         set_session_cookie(request, response, outcome.session.token)
         if outcome.device_credential:
             # The browser's device credential (4.3.2-c, issue 11 #7): issued when it was
