@@ -620,7 +620,7 @@ def profile(
 def propose(
     session: Session,
     *,
-    customer_id: str,
+    customer_id: str | None,
     kind: str,
     payload: dict[str, Any],
     reason: str,
@@ -630,18 +630,19 @@ def propose(
     settings: Settings,
 ) -> Command:
     """The maker's proposal, checked now (so a checker never approves what cannot run).
-    A kind that needs no checker runs at once, in this transaction."""
+    A kind that needs no checker runs at once, in this transaction. `customer_id` None:
+    a kind about no customer (risk control's blacklist changes)."""
     if not permissions.allowed(staff.role, f"propose.{kind}"):
         raise DomainError("staff_forbidden")
     handler = actions.handler(kind)
-    customer = customer_by_public_id(session, customer_id)
-    if kind in permissions.DIRECT_KINDS:
+    customer = customer_by_public_id(session, customer_id) if customer_id is not None else None
+    if kind in permissions.DIRECT_KINDS and customer is not None:
         actions.lock_target(session, customer)  # before the audit head (rule 3's order)
     clean = handler.validate(session, customer=customer, payload=payload, settings=settings)
     command = Command(
         public_id=new_public_id(),
         kind=kind,
-        customer_id=customer.id,
+        customer_id=customer.id if customer is not None else None,
         payload=json.dumps(clean, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         reason=_reason(reason),
         status="PENDING",
@@ -653,7 +654,7 @@ def propose(
     session.flush()
     audit.append(
         session, event="command_proposed", outcome="success", actor=actor_of(staff), at=at,
-        client=client, customer_id=customer.id,
+        client=client, customer_id=command.customer_id,
         details={"command": command.public_id, "kind": kind, "reason": command.reason},
     )
     if kind in permissions.DIRECT_KINDS:
@@ -702,13 +703,16 @@ def approve(
     command.checker_id = staff.staff_id
     command.checker_reason = _reason(reason)
     command.decided_at = at
-    customer = session.get_one(Customer, command.customer_id)
+    customer = (
+        session.get_one(Customer, command.customer_id) if command.customer_id is not None else None
+    )
     # The customer's rows before the audit chain's head, as the customer's own actions
     # take them: no lock cycle with them (ARCHITECTURE rule 3).
-    actions.lock_target(session, customer)
+    if customer is not None:
+        actions.lock_target(session, customer)
     audit.append(
         session, event="command_approved", outcome="success", actor=actor_of(staff), at=at,
-        client=client, customer_id=customer.id,
+        client=client, customer_id=command.customer_id,
         details={"command": command.public_id, "kind": command.kind,
                  "reason": command.checker_reason},
     )
@@ -745,7 +749,7 @@ def _execute(
     session: Session,
     command: Command,
     *,
-    customer: Customer,
+    customer: Customer | None,
     staff: CurrentStaff,
     client: Client,
     at: datetime,
@@ -762,7 +766,7 @@ def _execute(
     command.executed_at = at
     audit.append(
         session, event="command_executed", outcome="success", actor=actor_of(staff), at=at,
-        client=client, customer_id=customer.id,
+        client=client, customer_id=command.customer_id,
         details={"command": command.public_id, "kind": command.kind},
     )
 
