@@ -5,6 +5,7 @@ from wangyin.aliases import models as aliases_models
 from wangyin.backoffice import models as backoffice_models
 from wangyin.batches import models as batches_models
 from wangyin.clearing import models as clearing_models
+from wangyin.home import models as home_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
 from wangyin.ledger import models as ledger_models
@@ -25,6 +26,7 @@ __all__ = [
     "batches_models",
     "channel_models",
     "clearing_models",
+    "home_models",
     "idempotency_models",
     "identity_models",
     "ledger_models",
