@@ -180,17 +180,20 @@ def test_cases_are_listed_by_priority_then_age_and_closed_with_an_outcome(
     )
     with pytest.raises(DomainError) as info:  # only the assignee closes
         run_write(
-            db, lambda s: risk.close_case(s, case_id=old_urgent, staff_id="b", outcome="x", at=at)
+            db,
+            lambda s: risk.close_case(
+                s, case_id=old_urgent, staff_id="b", outcome="resolved", at=at
+            ),
         )
-    assert info.value.code == "case_taken"
+    assert info.value.code == "case_not_yours"
     run_write(
         db,
         lambda s: risk.close_case(
-            s, case_id=old_urgent, staff_id="a", outcome="false alarm", at=at
+            s, case_id=old_urgent, staff_id="a", outcome="false_positive", at=at
         ),
     )
     closed = run_read(db, lambda s: s.get(RiskCase, old_urgent))
-    assert closed is not None and closed.outcome == "false alarm" and "called" in closed.notes
+    assert closed is not None and closed.outcome == "false_positive" and "called" in closed.notes
     assert run_read(db, lambda s: [c.id for c in risk.list_cases(s)]) == [young_urgent, old_low]
 
 
@@ -226,7 +229,9 @@ def test_the_demo_seeds_entries_that_screen_and_open_cases(
 ) -> None:
     run_write(db, lambda s: risk.seed_demo(s, now=clock.now()))
     queue = run_read(db, lambda s: [(c.kind, c.priority) for c in risk.list_cases(s)])
-    assert queue == [("blacklist_hit", 1), ("high_risk_signup", 2)]
+    assert queue == [("blacklist_hit", 1), ("high_risk_signup", 2), ("complaint", 3)]
+    run_write(db, lambda s: risk.seed_demo(s, now=clock.now()))  # not twice
+    assert len(run_read(db, risk.list_cases)) == 3
     found = run_read(
         db,
         lambda s: risk.hits(s, values={"mobile": "13700000666"}, ip="203.0.113.9", at=clock.now()),

@@ -293,7 +293,8 @@ async def register_submit(request: Request, state: State) -> Response:
         required = (*REGISTER_FIELDS, "password", "transaction_password")
         registration = identity_actions.start_registration(
             state=state,
-            fields={key: form[key] for key in required},
+            fields={key: form[key] for key in required}
+            | {key: form.get(key) or None for key in ("occupation", "product_use")},
             channel="voice" if form.get("channel") == "voice" else "sms",
             client=client_of(request, "web"),
         )

@@ -77,6 +77,8 @@ def start_registration(
     settings: Settings,
     client: Client | None = None,
     channel: str = "sms",
+    occupation: str | None = None,
+    product_use: str | None = None,
 ) -> Registration:
     """Self-registration (public edition), step 1: prove you are the holder of one of our
     active cards; then a code goes to the mobile the bank holds for you. The user is
@@ -119,6 +121,10 @@ def start_registration(
         refusal="card_not_found",
     )
     _check_registrable(session, customer_id=customer.id, username=username)
+    # Occupation and intended use: AML factors, read when the login is created.
+    risk_aml.declare(
+        session, customer_id=customer.id, occupation=occupation, product_use=product_use, at=at
+    )
     registration = Registration(
         public_id=new_public_id(),
         customer_id=customer.id,

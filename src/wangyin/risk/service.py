@@ -14,19 +14,64 @@ from sqlalchemy.orm import Session
 
 from wangyin.clock import as_utc
 from wangyin.errors import DomainError
+from wangyin.identity.models import User
+from wangyin.ids import new_public_id
+from wangyin.risk import errors as _errors  # noqa: F401 - registers the error codes
 from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
+from wangyin.security.masking import mask_card, mask_id_number, mask_mobile
 from wangyin.security.models import AuditRecord
 
-from .models import BlacklistEntry, RiskCase
+from .models import BlacklistEntry, CaseMessage, RiskCase
 
 # person: the ID number (name kept in the reason); the others: the number itself.
 KINDS = ("person", "card", "mobile", "device", "ip_range")
+# blacklist_hit, high_risk_signup, complaint: opened here; fraud_hold: by the fraud domain
+# (its hold's reference in `reference`, shown as a link to /admin/fraud/holds/{reference}).
+CASE_KINDS = ("blacklist_hit", "high_risk_signup", "complaint", "fraud_hold")
 PRIORITY_BLACKLIST_HIT = 1
 PRIORITY_HIGH_RISK = 2
+PRIORITY_COMPLAINT_TRANSFER = 2  # a complaint about one of the customer's transfers
+PRIORITY_COMPLAINT = 3
 # Hours a case may stay open, by priority, before it is shown as past its SLA.
-SLA_HOURS = {1: 4, 2: 24}
+SLA_HOURS = {1: 4, 2: 24, 3: 72}
+# How a case ends (the fixed list officers choose from; the customer sees a complaint's).
+OUTCOMES = (
+    "resolved",
+    "no_action_needed",
+    "false_positive",
+    "fraud_confirmed",
+    "customer_unreachable",
+    "referred_to_police",
+)
+
+
+def mask_value(kind: str, value: str) -> str:
+    """What staff see of a listed number: masked, never whole (the CIDR in clear)."""
+    if kind == "person":
+        return mask_id_number(value)
+    if kind == "card":
+        return mask_card(value)
+    if kind == "mobile":
+        return mask_mobile(value)
+    if kind == "device":
+        return value[:4] + "…" if len(value) > 4 else "…"
+    return value
+
+
+def blacklist_value(kind: str, value: str) -> dict[str, str]:
+    """A listed value as it is kept: {value_hash | cidr, masked}. Refuses a bad one."""
+    value = value.strip()
+    if kind not in KINDS or not value:
+        raise DomainError("validation_error")
+    if kind == "ip_range":
+        try:
+            cidr = str(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise DomainError("validation_error") from exc
+        return {"cidr": cidr, "masked": cidr}
+    return {"value_hash": lookup_hash(value), "masked": mask_value(kind, value)}
 
 
 def add_entry(
@@ -39,18 +84,41 @@ def add_entry(
     at: datetime,
     expires_at: datetime | None = None,
 ) -> BlacklistEntry:
-    if kind not in KINDS or not reason.strip() or not value.strip():
+    """List a value now (the seed, tests; staff propose `blacklist_add` commands)."""
+    return add_kept_entry(
+        session,
+        kind=kind,
+        kept=blacklist_value(kind, value),
+        reason=reason,
+        staff_id=staff_id,
+        at=at,
+        expires_at=expires_at,
+    )
+
+
+def add_kept_entry(
+    session: Session,
+    *,
+    kind: str,
+    kept: dict[str, str],
+    reason: str,
+    staff_id: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+) -> BlacklistEntry:
+    """List a value already reduced to its hash (or CIDR) and mask (`blacklist_value`)."""
+    if kind not in KINDS or not reason.strip():
         raise DomainError("validation_error")
     entry = BlacklistEntry(
-        kind=kind, reason=reason.strip(), created_by=staff_id, created_at=at, expires_at=expires_at
+        kind=kind,
+        value_hash=kept.get("value_hash"),
+        cidr=kept.get("cidr"),
+        masked=kept.get("masked", ""),
+        reason=reason.strip(),
+        created_by=staff_id,
+        created_at=at,
+        expires_at=expires_at,
     )
-    if kind == "ip_range":
-        try:
-            entry.cidr = str(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError as exc:
-            raise DomainError("validation_error") from exc
-    else:
-        entry.value_hash = lookup_hash(value.strip())
     session.add(entry)
     session.flush()
     audit.append(
@@ -68,8 +136,12 @@ def expire_entry(
     session: Session, *, entry_id: int, reason: str, staff_id: str, at: datetime
 ) -> None:
     entry = session.get(BlacklistEntry, entry_id, with_for_update=True)
-    if entry is None or not reason.strip():
+    if entry is None:
+        raise DomainError("blacklist_entry_not_found")
+    if not reason.strip():
         raise DomainError("validation_error")
+    if not is_live(entry, at=at):
+        raise DomainError("blacklist_entry_expired")
     entry.expires_at = at
     entry.expired_reason = reason.strip()
     audit.append(
@@ -80,6 +152,24 @@ def expire_entry(
         at=at,
         details={"entry": entry.id},
     )
+
+
+def is_live(entry: BlacklistEntry, *, at: datetime) -> bool:
+    return entry.expires_at is None or as_utc(entry.expires_at) > at
+
+
+def list_entries(session: Session, *, limit: int = 200) -> list[BlacklistEntry]:
+    """The newest entries first, live and expired (expired ones no longer match)."""
+    return list(
+        session.scalars(select(BlacklistEntry).order_by(BlacklistEntry.id.desc()).limit(limit))
+    )
+
+
+def get_entry(session: Session, *, entry_id: int) -> BlacklistEntry:
+    entry = session.get(BlacklistEntry, entry_id)
+    if entry is None:
+        raise DomainError("blacklist_entry_not_found")
+    return entry
 
 
 def hits(
@@ -105,15 +195,34 @@ def hits(
 
 
 def open_case(
-    session: Session, *, kind: str, customer_id: int | None, priority: int, note: str, at: datetime
+    session: Session,
+    *,
+    kind: str,
+    customer_id: int | None,
+    priority: int,
+    note: str,
+    at: datetime,
+    reference: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    transfer_id: str | None = None,
 ) -> RiskCase:
+    """A new open case. Other domains open theirs here too (the fraud domain's
+    `fraud_hold`, with its hold's reference)."""
+    if kind not in CASE_KINDS:
+        raise ValueError(f"unknown case kind {kind!r}")
     case = RiskCase(
+        public_id=new_public_id(),
         kind=kind,
         customer_id=customer_id,
         priority=priority,
         status="open",
         notes=note,
         opened_at=at,
+        reference=reference,
+        subject=subject,
+        body=body,
+        transfer_id=transfer_id,
     )
     session.add(case)
     session.flush()
@@ -267,49 +376,102 @@ def assign_case(session: Session, *, case_id: int, staff_id: str, at: datetime) 
     return case
 
 
-def add_note(session: Session, *, case_id: int, staff_id: str, note: str, at: datetime) -> None:
+def get_case(session: Session, *, case_id: int) -> RiskCase:
+    case = session.get(RiskCase, case_id)
+    if case is None:
+        raise DomainError("case_not_found")
+    return case
+
+
+def worked_case(session: Session, *, case_id: int, staff_id: str) -> RiskCase:
+    """The case under its row lock, for its assignee only: another officer acting on it
+    at the same time waits for the lock, then is refused (`case_not_yours`)."""
     case = _locked(session, case_id)
-    if case.status == "closed" or not note.strip():
-        raise DomainError("validation_error")
+    if case.status == "closed":
+        raise DomainError("case_closed")
+    if case.status != "assigned" or case.assignee != staff_id:
+        raise DomainError("case_not_yours")
+    return case
+
+
+def append_note(case: RiskCase, *, staff_id: str, note: str, at: datetime) -> None:
     case.notes = (
         case.notes + "\n" if case.notes else ""
     ) + f"{at.isoformat()} {staff_id}: {note.strip()}"
 
 
-def close_case(
-    session: Session, *, case_id: int, staff_id: str, outcome: str, at: datetime
-) -> RiskCase:
+def add_note(session: Session, *, case_id: int, staff_id: str, note: str, at: datetime) -> None:
+    """Any risk officer may note an open case (a colleague's too); a closed one is final."""
     case = _locked(session, case_id)
-    if case.status != "assigned" or case.assignee != staff_id or not outcome.strip():
-        raise DomainError("case_taken")
+    if case.status == "closed":
+        raise DomainError("case_closed")
+    if not note.strip():
+        raise DomainError("validation_error")
+    append_note(case, staff_id=staff_id, note=note, at=at)
+
+
+def close_case(
+    session: Session,
+    *,
+    case_id: int,
+    staff_id: str,
+    outcome: str,
+    at: datetime,
+    comment: str = "",
+) -> RiskCase:
+    """The assignee closes with an outcome from `OUTCOMES` (and a comment in the notes)."""
+    if outcome not in OUTCOMES:
+        raise DomainError("validation_error")
+    case = worked_case(session, case_id=case_id, staff_id=staff_id)
     case.status = "closed"
-    case.outcome = outcome.strip()
+    case.outcome = outcome
     case.closed_at = at
+    if comment.strip():
+        append_note(case, staff_id=staff_id, note=comment, at=at)
     _audit_case(session, case, event="case_closed", staff_id=staff_id, at=at)
     return case
 
 
 def seed_demo(session: Session, *, now: datetime) -> None:
-    """The demo's blacklist and two open cases (`make demo`; docs/risk.md)."""
-    for kind, value, reason in (
-        ("mobile", "13700000666", "demo: mule account ring"),
-        ("device", "demo-stolen-phone", "demo: reported stolen"),
-        ("ip_range", "203.0.113.0/24", "demo: credential-stuffing source"),
-    ):
-        add_entry(session, kind=kind, value=value, reason=reason, staff_id="seed", at=now)
-    open_case(
+    """The demo's blacklist and open cases (`make demo`; docs/risk.md): a blacklist hit, a
+    high-risk sign-up and a complaint of the first demo customer with online banking.
+    Nothing is added twice."""
+    if session.scalars(select(RiskCase.id).where(RiskCase.kind == "complaint")).first():
+        return
+    if not session.scalars(select(BlacklistEntry.id).limit(1)).first():
+        for kind, value, reason in (
+            ("mobile", "13700000666", "demo: mule account ring"),
+            ("device", "demo-stolen-phone", "demo: reported stolen"),
+            ("ip_range", "203.0.113.0/24", "demo: credential-stuffing source"),
+        ):
+            add_entry(session, kind=kind, value=value, reason=reason, staff_id="seed", at=now)
+        open_case(
+            session,
+            kind="blacklist_hit",
+            customer_id=None,
+            priority=PRIORITY_BLACKLIST_HIT,
+            note="demo: sign-up from a listed IP range",
+            at=now - timedelta(hours=6),
+        )
+        open_case(
+            session,
+            kind="high_risk_signup",
+            customer_id=None,
+            priority=PRIORITY_HIGH_RISK,
+            note="demo: age, region",
+            at=now - timedelta(hours=1),
+        )
+    customer_id = session.scalars(select(User.customer_id).order_by(User.id).limit(1)).first()
+    case = open_case(
         session,
-        kind="blacklist_hit",
-        customer_id=None,
-        priority=PRIORITY_BLACKLIST_HIT,
-        note="demo: sign-up from a listed IP range",
-        at=now - timedelta(hours=6),
+        kind="complaint",
+        customer_id=customer_id,
+        priority=PRIORITY_COMPLAINT,
+        note="",
+        at=now - timedelta(hours=30),
+        subject="短信通知未收到",
+        body="上周的两笔入账都没有收到短信通知，请帮忙查一下。",
     )
-    open_case(
-        session,
-        kind="high_risk_signup",
-        customer_id=None,
-        priority=PRIORITY_HIGH_RISK,
-        note="demo: age, region",
-        at=now - timedelta(hours=1),
+    session.add(
+        CaseMessage(case_id=case.id, sender="customer", text=case.body or "", at=case.opened_at)
     )
