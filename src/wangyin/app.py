@@ -29,6 +29,7 @@ from wangyin.web.availability import (
     availability_of,
     is_unavailable,
 )
+from wangyin.web.compress import CompressText
 from wangyin.web.context import AppState, LoginRequired
 from wangyin.web.middleware import SecurityAndLanguage
 from wangyin.web.ratelimit import limit_by_ip
@@ -264,12 +265,15 @@ def create_app(
             app.include_router(router, include_in_schema=False)
     backoffice_routes.install(app, customer_site=customer_site)
     experience_pages.install()  # base.html's care_on() and bank_phone
+    home_pages.install()  # base.html's hide-amounts eye on /home and /accounts
     if settings.env == "dev":
         from wangyin.web import dev
 
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    # Innermost: gzip for HTML, CSS, JS and SVG, never /api/ JSON (web/compress.py).
+    app.add_middleware(CompressText)
     app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)
     # Outermost: the request id and the metrics cover the refusals of the middleware above.
     app.add_middleware(metrics.Observe)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from wangyin.accounts import service as accounts
 from wangyin.accounts.models import Account
 from wangyin.clock import as_utc, bank_date, bank_day_bounds_utc
+from wangyin.home import preferences, suggestions
 from wangyin.ledger.models import JournalEntry, Posting
 from wangyin.payees.models import Payee
 
@@ -53,6 +54,8 @@ class Home:
     month_spending_cny_minor: int
     frequent_payees: list[FrequentPayee]
     tips: tuple[str, ...]
+    prefs: preferences.Preferences
+    suggestions: list[suggestions.Suggestion]
 
 
 def to_cny_minor(amount_minor: int, currency: str, rates: dict[str, str]) -> int | None:
@@ -64,7 +67,15 @@ def to_cny_minor(amount_minor: int, currency: str, rates: dict[str, str]) -> int
     return int((Decimal(amount_minor) * Decimal(rate)).to_integral_value())
 
 
-def home(session: Session, *, customer_id: int, now: datetime, rates: dict[str, str]) -> Home:
+def home(
+    session: Session,
+    *,
+    customer_id: int,
+    user_id: int,
+    now: datetime,
+    rates: dict[str, str],
+    can_transfer: bool = True,
+) -> Home:
     views = accounts.list_accounts(session, customer_id=customer_id)
     total = 0
     unrated: list[str] = []
@@ -118,6 +129,14 @@ def home(session: Session, *, customer_id: int, now: datetime, rates: dict[str, 
         month_spending_cny_minor=spending,
         frequent_payees=frequent_payees(session, customer_id=customer_id, ledger_ids=ledger_ids),
         tips=SECURITY_TIPS,
+        prefs=preferences.read(session, customer_id=customer_id),
+        suggestions=[
+            s
+            for s in suggestions.suggestions(
+                session, customer_id=customer_id, user_id=user_id, ledger_ids=ledger_ids, now=now
+            )
+            if can_transfer or s.kind == "security"
+        ],
     )
 
 
