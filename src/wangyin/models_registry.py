@@ -5,9 +5,11 @@ from wangyin.aliases import models as aliases_models
 from wangyin.backoffice import models as backoffice_models
 from wangyin.batches import models as batches_models
 from wangyin.clearing import models as clearing_models
+from wangyin.fraud import models as fraud_models
 from wangyin.home import models as home_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
+from wangyin.insights import models as insights_models
 from wangyin.ledger import models as ledger_models
 from wangyin.notify import models as notify_models
 from wangyin.observability import models as observability_models
@@ -26,9 +28,11 @@ __all__ = [
     "batches_models",
     "channel_models",
     "clearing_models",
+    "fraud_models",
     "home_models",
     "idempotency_models",
     "identity_models",
+    "insights_models",
     "ledger_models",
     "notify_models",
     "observability_models",

@@ -19,6 +19,7 @@ from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
 from wangyin.db import table_of
 from wangyin.errors import DomainError
+from wangyin.fraud import engine as fraud
 from wangyin.i18n import gettext
 from wangyin.idempotency.models import IdempotencyRecord
 from wangyin.idempotency.service import StoredAnswer
@@ -836,6 +837,21 @@ def login(
     if is_night(at):
         reasons.append("night")
     device = devices.verified(session, user_id=user.id, credential=device_credential)
+    # Anti-fraud (issue 7 §4): credential stuffing, fake registrations, new device at night.
+    decision = fraud.assess_login(
+        session,
+        user_id=user.id,
+        customer_id=user.customer_id,
+        user_created_at=user.created_at,
+        ip=client.ip,
+        new_device=device is None,
+        at=at,
+    )
+    if decision.action in (fraud.HOLD, fraud.BLOCK):  # a login cannot wait: refused
+        _audit_login(session, user, "refused", client, at, {"reason": "risk"})
+        raise _kept(DomainError("operation_refused"))
+    if decision.action == fraud.STEP_UP and not reasons and device is not None:
+        reasons.append("risk")  # a code to the reserved mobile (night, new device ask one)
     details: dict[str, Any] = {}
     if device is not None:
         client = replace(client, device_id=device.public_id)

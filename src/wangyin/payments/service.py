@@ -26,6 +26,8 @@ from wangyin.clock import BANK_TZ, as_utc, bank_date
 from wangyin.config import Settings
 from wangyin.db import defer_write, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
+from wangyin.fraud import engine as fraud
+from wangyin.fraud import service as fraud_holds
 from wangyin.i18n import gettext
 from wangyin.identity import otp
 from wangyin.identity import service as identity_pins
@@ -984,11 +986,21 @@ def confirm(
         (_LOCK_USER, {"user_id": transfer.user_id}),
         lock_ledger,
         (_LOCK_HEAD_OF_CUSTOMER, {"customer_id": customer_id}),
+        # Anti-fraud (issue 7 §4): its one read, after the ledger locks, same round trip.
+        fraud.transfer_read(
+            customer_id=customer_id,
+            user_id=transfer.user_id,
+            from_account_id=transfer.from_account_id,
+            to_account_id=transfer.to_account_id,
+            to_number=transfer.to_number,
+            payee_mobile=row.payee_mobile,
+            at=at,
+        ),
     ]
     if with_classes:
         ids = {"class_a": transfer.from_account_id, "class_b": transfer.to_account_id}
         reads.append((_CLASS_COUNTERS, ids))
-    users, ledger_rows, heads, *class_rows = read_together(session, reads)
+    users, ledger_rows, heads, fraud_rows, *class_rows = read_together(session, reads)
     audit.hold_head(session, heads)
     user = users[0]
     check_payer(user)
@@ -1024,6 +1036,28 @@ def confirm(
             at=at,
             settings=settings,
         )
+    # Anti-fraud before anything is posted (issue 7 §4): block refuses, step-up and hold
+    # need the second factor even for a password-free amount, hold posts nothing.
+    check = fraud.assess_transfer(
+        session,
+        rows=fraud_rows,
+        customer_id=customer_id,
+        from_account_id=transfer.from_account_id,
+        to_account_id=transfer.to_account_id,
+        amount_cny=amount_cny,
+        to_own=row.to_customer_id == customer_id,
+        at=at,
+        enforce=not authorized_as,
+    )
+    if check.decision.action == fraud.BLOCK:
+        raise fraud_holds.refuse_blocked(
+            session,
+            transfer=transfer,
+            decision=check.decision,
+            payer_mobile=user.payer_mobile,
+            client=client,
+            at=at,
+        )
     # A standing instruction (a scheduled transfer, a batch) was confirmed with the second
     # factor when it was given, bound to its own digest: its executions name it instead.
     confirmed_with, repeppered = (
@@ -1034,7 +1068,8 @@ def confirm(
             user=user,
             user_id=transfer.user_id,
             binding=digest,
-            password_free=is_password_free(
+            password_free=check.decision.action == fraud.ALLOW
+            and is_password_free(
                 limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
             ),
             transaction_password=transaction_password,
@@ -1044,6 +1079,18 @@ def confirm(
             client=client,
         )
     )
+    if check.decision.action == fraud.HOLD:
+        fraud_holds.hold_transfer(
+            session,
+            transfer=transfer,
+            decision=check.decision,
+            payer_mobile=user.payer_mobile,
+            actor=user.public_id,
+            confirmed_with=confirmed_with,
+            client=client,
+            at=at,
+        )
+        return transfer
 
     memo = transfer.remark or "转账"
     entry = ledger.post(
@@ -1097,6 +1144,17 @@ def confirm(
     )
     for counters in class_updates:
         defer_write(session, _UPDATE_CLASS_COUNTERS, counters)
+    fraud.record_transfer(
+        session,
+        check,
+        from_account_id=transfer.from_account_id,
+        to_account_id=transfer.to_account_id,
+        amount_cny=amount_cny,
+        at=at,
+    )
+    fraud.record_event(
+        session, kind="transfer", customer_id=customer_id, decision=check.decision, at=at
+    )
     transfer.status = COMPLETED
     transfer.confirmed_at = at
     transfer.journal_entry_id = entry.id
