@@ -17,7 +17,7 @@ from functional.test_backoffice_api import USER_OF_ROLE, Office, seed_office
 from wangyin.backoffice import permissions
 from wangyin.backoffice.context import STAFF_COOKIE
 from wangyin.backoffice.models import StaffUser
-from wangyin.uow import run_read
+from wangyin.uow import run_read, run_write
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backoffice.md"
 
@@ -127,7 +127,33 @@ def _ids(office: Office) -> dict[str, str]:
         "customer_id": bank.a.customer.public_id,
         "command_id": command.json()["public_id"],
         "staff_id": victim.json()["public_id"],
+        **_risk_ids(bank),
     }
+
+
+def _risk_ids(bank: Bank) -> dict[str, str]:
+    """A case, a blacklist entry and a pending sign-up review (risk control's routes)."""
+    from wangyin.risk import service as risk
+    from wangyin.risk.models import RiskAssessment
+
+    def build(s: Any) -> dict[str, str]:
+        now = bank.clock.now()
+        case = risk.open_case(
+            s, kind="complaint", customer_id=bank.a.customer.id, priority=3, note="", at=now
+        )
+        entry = risk.add_entry(
+            s, kind="mobile", value="13700009999", reason="matrix", staff_id="seed", at=now
+        )
+        review = RiskAssessment(
+            customer_id=bank.a.customer.id, user_id=bank.a.user.id, level="high",
+            factors="{}", review="pending", assessed_at=now,
+        )
+        s.add(review)
+        s.flush()
+        return {"case_id": str(case.id), "entry_id": str(entry.id),
+                "assessment_id": str(review.id)}
+
+    return run_write(bank.db, build)
 
 
 def _call(office: Office, headers: dict[str, str], method: str, url: str) -> Any:

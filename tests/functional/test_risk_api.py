@@ -48,8 +48,12 @@ def test_a_listed_mobile_is_refused_at_sign_up_and_its_case_is_worked(bank: Bank
         bank.client.post(f"{RISK}/blacklist", json=entry, headers=teller), "staff_forbidden", 403
     )
     added = bank.client.post(f"{RISK}/blacklist", json=entry, headers=officer)
-    assert added.status_code == 201, added.text
-    assert form["mobile"] not in added.text  # only its hash is kept
+    assert added.status_code == 202, added.text  # proposed: a checker makes it take effect
+    assert_problem(office.approve(officer, added.json()["public_id"]), "own_command", 403)
+    assert office.approve(second, added.json()["public_id"]).status_code == 200
+    listed = bank.client.get(f"{RISK}/blacklist", headers=officer)
+    assert form["mobile"] not in listed.text  # only its hash (and its mask) is kept
+    assert listed.json()[0]["masked"].endswith(form["mobile"][-4:])
 
     refused = bank.client.post("/api/v1/auth/register", json=form)
     assert_problem(refused, "card_not_found", 422)
@@ -85,7 +89,7 @@ def test_a_listed_mobile_is_refused_at_sign_up_and_its_case_is_worked(bank: Bank
     assert noted.status_code == 204
     closed = bank.client.post(
         f"{RISK}/cases/close",
-        json={"case_id": case_id, "outcome": "confirmed, kept listed"},
+        json={"case_id": case_id, "outcome": "fraud_confirmed", "comment": "kept listed"},
         headers=officer,
     )
     assert closed.json()["status"] == "closed" and "called the branch" in closed.json()["notes"]
@@ -100,7 +104,8 @@ def test_a_listed_device_is_not_bound_and_opens_a_case(bank: Bank) -> None:
     office = seed_office(bank)
     officer = office.sign_in("risk")
     entry = {"kind": "device", "value": "stolen-phone-9", "reason": "reported stolen"}
-    assert bank.client.post(f"{RISK}/blacklist", json=entry, headers=officer).status_code == 201
+    proposed = bank.client.post(f"{RISK}/blacklist", json=entry, headers=officer)
+    assert office.approve(office.sign_in("supervisor"), proposed.json()["public_id"]).is_success
     headers = {"X-Device-Id": "stolen-phone-9"}
     who = bank.a.user.username
     body = bank.client.post(
@@ -172,6 +177,8 @@ def test_an_officer_takes_notes_and_closes_a_case_on_the_page(bank: Bank) -> Non
     assert again.status_code == 409 and "该案件已被分配或已结案" in again.text
     page(officer, "POST", "/admin/risk/cases/note", case_id=str(case_id), note="checked IDs")
     assert "checked IDs" in page(officer, "GET", "/admin/risk/cases").text
-    closed = page(officer, "POST", "/admin/risk/cases/close", case_id=str(case_id), outcome="ok")
+    closed = page(
+        officer, "POST", "/admin/risk/cases/close", case_id=str(case_id), outcome="resolved"
+    )
     assert closed.status_code == 303
     assert f'id="case-{case_id}"' not in page(officer, "GET", "/admin/risk/cases").text

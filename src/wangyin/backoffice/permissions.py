@@ -59,8 +59,13 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Risk control (issue 7 §3, §5: wangyin.risk).
     "case.view": frozenset({RISK, SUPERVISOR, AUDITOR}),
     "case.work": frozenset({RISK}),
-    "blacklist.manage": frozenset({RISK}),
-    "review.decide": frozenset({SUPERVISOR}),
+    # Kinds about no customer or proposed from risk pages (risk.commands), not in KINDS.
+    "propose.blacklist_add": frozenset({RISK}),
+    "propose.blacklist_expire": frozenset({RISK}),
+    "propose.aml_review": frozenset({RISK}),
+    "approve.blacklist_add": frozenset({SUPERVISOR, RISK}),
+    "approve.blacklist_expire": frozenset({SUPERVISOR, RISK}),
+    "approve.aml_review": frozenset({SUPERVISOR}),
 }
 
 # Kinds that take effect when proposed (protective, or neither money nor identity at
@@ -103,19 +108,35 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", f"{API}/staff"): "staff.manage",
     ("POST", f"{API}/staff/{{staff_id}}/disable"): "staff.manage",
     ("POST", f"{API}/staff/{{staff_id}}/reset"): "staff.manage",
-    ("POST", f"{API}/risk/blacklist"): "blacklist.manage",
+    # Risk control (wangyin.risk, docs/risk.md).
+    ("GET", "/admin/risk/blacklist"): "case.view",
+    ("POST", "/admin/risk/blacklist"): "propose.blacklist_add",
+    ("POST", "/admin/risk/blacklist/{entry_id}/expire"): "propose.blacklist_expire",
+    ("GET", "/admin/risk/reviews"): "case.view",
+    ("GET", "/admin/risk/reviews/{assessment_id}"): "case.view",
+    ("POST", "/admin/risk/reviews/{assessment_id}/propose"): "propose.aml_review",
     ("GET", "/admin/risk/cases"): "case.view",
+    ("GET", "/admin/risk/cases/{case_id}"): "case.view",
     ("POST", "/admin/risk/cases/assign"): "case.work",
     ("POST", "/admin/risk/cases/note"): "case.work",
     ("POST", "/admin/risk/cases/close"): "case.work",
+    ("POST", "/admin/risk/cases/contact"): "case.work",
+    ("POST", "/admin/risk/cases/freeze"): "case.work",
+    ("GET", f"{API}/risk/blacklist"): "case.view",
+    ("POST", f"{API}/risk/blacklist"): "propose.blacklist_add",
+    ("POST", f"{API}/risk/blacklist/{{entry_id}}/expire"): "propose.blacklist_expire",
     ("GET", f"{API}/risk/cases"): "case.view",
     ("GET", f"{API}/risk/cases/timeline"): "case.view",
+    ("GET", f"{API}/risk/cases/{{case_id}}"): "case.view",
     ("POST", f"{API}/risk/cases/assign"): "case.work",
     ("POST", f"{API}/risk/cases/note"): "case.work",
     ("POST", f"{API}/risk/cases/close"): "case.work",
+    ("POST", f"{API}/risk/cases/contact"): "case.work",
+    ("POST", f"{API}/risk/cases/freeze"): "case.work",
     ("GET", f"{API}/risk/reviews"): "case.view",
-    ("POST", f"{API}/risk/reviews/approve"): "review.decide",
-    ("POST", f"{API}/risk/reviews/reject"): "review.decide",
+    ("GET", f"{API}/risk/reviews/{{assessment_id}}"): "case.view",
+    ("POST", f"{API}/risk/reviews/approve"): "propose.aml_review",
+    ("POST", f"{API}/risk/reviews/reject"): "propose.aml_review",
 }
 
 

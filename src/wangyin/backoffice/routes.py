@@ -21,6 +21,8 @@ def install(app: FastAPI, *, customer_site: bool) -> None:
     if customer_site:
         app.include_router(api.customer_router, prefix="/api/v1")
         app.include_router(pages.customer_router, include_in_schema=False)
+        app.include_router(risk_api.customer_router, prefix="/api/v1")  # complaints
+        app.include_router(risk_pages.customer_router, include_in_schema=False)
 
     @app.exception_handler(StaffLoginRequired)
     async def _staff_login(request: Request, exc: StaffLoginRequired) -> Response:

@@ -19,10 +19,11 @@ class BlacklistOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     kind: str
-    cidr: str | None  # numbers are never returned: only their hash is kept
+    masked: str  # numbers are never returned whole: only their hash is kept
     reason: str
     created_at: datetime
     expires_at: datetime | None
+    live: bool = True
 
 
 class CaseIn(BaseModel):
@@ -33,13 +34,87 @@ class NoteIn(CaseIn):
     note: str = Field(min_length=1, max_length=1000)
 
 
+Outcome = Literal[
+    "resolved",
+    "no_action_needed",
+    "false_positive",
+    "fraud_confirmed",
+    "customer_unreachable",
+    "referred_to_police",
+]
+
+
 class CloseIn(CaseIn):
-    outcome: str = Field(min_length=1, max_length=300)
+    outcome: Outcome = Field(description="One of the fixed outcomes (service.OUTCOMES)")
+    comment: str = Field(default="", max_length=1000)
+
+
+class ContactIn(CaseIn):
+    text: str = Field(min_length=1, max_length=1000, description="What the customer reads")
+
+
+class FreezeIn(CaseIn):
+    scope: Literal["transfers", "all"]
+    reason: str = Field(min_length=4, max_length=200)
+
+
+class ExpireIn(BaseModel):
+    reason: str = Field(min_length=4, max_length=300)
+
+
+class CommandOut(BaseModel):
+    """A proposed back-office command: approve it at /api/admin/v1/commands/{id}/approve."""
+
+    model_config = ConfigDict(from_attributes=True)
+    public_id: str
+    kind: str
+    status: str
+    created_at: datetime
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    sender: str
+    text: str
+    at: datetime
+
+
+class CaseDetailOut(BaseModel):
+    case: CaseOut
+    customer_id: str | None
+    customer_name: str | None  # masked
+    subject: str | None
+    text: str | None
+    transfer_id: str | None
+    reference: str | None
+    fraud_hold_url: str | None
+    messages: list[MessageOut]
+    commands: list[CommandOut]
+
+
+class ComplaintIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=2000)
+    transfer_id: str | None = Field(
+        default=None, max_length=36, description="One of your transfers it is about"
+    )
+
+
+class ComplaintOut(BaseModel):
+    complaint_id: str
+    subject: str
+    status: Literal["received", "in_progress", "closed"]
+    outcome: str | None
+    transfer_id: str | None
+    filed_at: datetime
+    closed_at: datetime | None
+    messages: list[MessageOut] = Field(default_factory=list)
 
 
 class CaseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    public_id: str | None
     kind: str
     priority: int
     status: str
@@ -48,6 +123,7 @@ class CaseOut(BaseModel):
     notes: str
     opened_at: datetime
     age_hours: float = 0
+    sla_hours: int = 0
     sla_breached: bool = False
 
 
@@ -64,6 +140,15 @@ class AssessmentOut(BaseModel):
     review: str
     decided_by: str | None
     assessed_at: datetime
+
+
+class ReviewOut(BaseModel):
+    assessment: AssessmentOut
+    customer_id: str
+    customer_name: str  # masked
+    occupation: str | None
+    product_use: str | None
+    proposal: CommandOut | None
 
 
 class TimelineOut(BaseModel):
