@@ -215,6 +215,8 @@ def create_app(
     from wangyin.identity import api as identity_api
     from wangyin.identity import pages as identity_pages
     from wangyin.identity import security_api, security_pages
+    from wangyin.insights import api as insights_api
+    from wangyin.insights import pages as insights_pages
     from wangyin.payees import api as payees_api
     from wangyin.payees import pages as payees_pages
     from wangyin.payments import api as payments_api
@@ -241,6 +243,7 @@ def create_app(
         aliases_api.router,
         experience_api.router,
         home_api.router,
+        insights_api.router,
     ):
         if customer_site:
             app.include_router(router, prefix="/api/v1")
@@ -260,6 +263,7 @@ def create_app(
         aliases_pages.router,
         experience_pages.router,
         home_pages.router,
+        insights_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)
