@@ -36,7 +36,9 @@ def _id(region: str, birth: str) -> str:
     return first17 + id_check_digit(first17)
 
 
-def _register(db: Database, clock: FrozenClock, settings: Settings, id_number: str) -> User:
+def _register(
+    db: Database, clock: FrozenClock, settings: Settings, id_number: str, **declared: str
+) -> User:
     def build(s: Session) -> dict[str, str]:
         c = make_customer(s, at=clock.now(), id_number=id_number)
         acct = make_account(s, c, at=clock.now(), with_card=True)
@@ -48,7 +50,10 @@ def _register(db: Database, clock: FrozenClock, settings: Settings, id_number: s
 
     form = run_write(db, build)
     started = run_write(
-        db, lambda s: identity.start_registration(s, **form, at=clock.now(), settings=settings)
+        db,
+        lambda s: identity.start_registration(
+            s, **form, **declared, at=clock.now(), settings=settings
+        ),
     )
     code = run_read(db, lambda s: latest_code(s, form["mobile"]))
     return run_write(
@@ -173,3 +178,36 @@ def test_a_supervisor_opens_or_closes_a_high_risk_sign_up(
         run_read(db, lambda s: s.scalar(select(func.count()).where(AuditRecord.event == event)))
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("occupation", "product_use", "level", "factors"),
+    [
+        ("employee", "salary", "low", {}),
+        ("self_employed", "everyday", "medium", {"occupation": 1}),
+        ("business_owner", "cross_border", "high", {"occupation": 1, "product_use": 1}),
+        ("cash_business", "savings", "high", {"occupation": 2}),
+    ],
+)
+def test_the_declared_occupation_and_use_count(
+    db: Database,
+    clock: FrozenClock,
+    settings: Settings,
+    occupation: str,
+    product_use: str,
+    level: str,
+    factors: dict[str, int],
+) -> None:
+    user = _register(
+        db, clock, settings, _id("11", "19880808"), occupation=occupation, product_use=product_use
+    )
+    assessment = _assessment(db, user)
+    assert (assessment.level, json.loads(assessment.factors)) == (level, factors)
+
+
+def test_an_unknown_occupation_is_refused(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    with pytest.raises(DomainError) as refusal:
+        _register(db, clock, settings, _id("11", "19880808"), occupation="pirate")
+    assert refusal.value.code == "validation_error"
