@@ -124,6 +124,12 @@ def a_ids(bank: Bank) -> dict[str, str]:
         headers=bank.headers["zhangwei"],
     )
     assert batch.status_code == 201, batch.text
+    complaint = bank.client.post(
+        "/api/v1/complaints",
+        json={"subject": "张家表妹", "text": "777.77", "transfer_id": prepared.json()["id"]},
+        headers=bank.headers["zhangwei"],
+    )
+    assert complaint.status_code == 201, complaint.text
     return {
         "account_id": bank.a.account.public_id,
         "transfer_id": prepared.json()["id"],
@@ -131,6 +137,7 @@ def a_ids(bank: Bank) -> dict[str, str]:
         "payee_id": payee.json()["id"],
         "schedule_id": schedule.json()["id"],
         "batch_id": batch.json()["id"],
+        "complaint_id": complaint.json()["complaint_id"],
     }
 
 
@@ -217,6 +224,7 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
                 "payee_id",
                 "schedule_id",
                 "batch_id",
+                "complaint_id",
             )
             if "{" + name + "}" in template
         }
@@ -256,6 +264,8 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
         ("GET", "/api/v1/batches/{batch_id}/result.csv"),
         ("POST", "/api/v1/batches/{batch_id}/confirm"),
         ("POST", "/transfer/batches/{batch_id}/confirm"),
+        ("GET", "/api/v1/complaints/{complaint_id}"),
+        ("GET", "/service/complaints/{complaint_id}"),
     }
     assert must_cover <= checked, must_cover - checked
 
