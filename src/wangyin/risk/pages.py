@@ -121,9 +121,8 @@ def reviews(staff: Staff, request: Request, state: State) -> Response:
 @router.get("/reviews/{assessment_id}")
 def review(assessment_id: int, staff: Staff, request: Request, state: State) -> Response:
     view = actions.review(state=state, assessment_id=assessment_id)
-    proposal = (
-        run_read(state.db, lambda s: commands_out(s, [view.proposal])) if view.proposal else []
-    )
+    waiting = [view.proposal] if view.proposal else []
+    proposal = run_read(state.db, lambda s: commands_out(s, waiting))
     return _page(
         request,
         "risk/review.html",
