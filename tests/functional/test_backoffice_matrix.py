@@ -128,7 +128,31 @@ def _ids(office: Office) -> dict[str, str]:
         "command_id": command.json()["public_id"],
         "staff_id": victim.json()["public_id"],
         **_risk_ids(bank),
+        **_fraud_ids(bank),
     }
+
+
+def _fraud_ids(bank: Bank) -> dict[str, str]:
+    """A held transfer (anti-fraud's routes)."""
+    from factories.transfers import prepare
+    from wangyin.fraud.models import FraudHold
+    from wangyin.payments.models import TransferRequest
+
+    _, prepared, _ = prepare(
+        bank.db, bank.a, to=bank.b.account.account_number, payee_name=bank.b.name,
+        amount="10.00", at=bank.clock.now(), settings=bank.settings,
+    )
+
+    def build(s: Any) -> None:
+        row = s.scalars(
+            select(TransferRequest).where(TransferRequest.public_id == prepared["id"])
+        ).one()
+        row.status = "HELD"
+        s.add(FraudHold(transfer_id=row.public_id, transfer_row=row.id,
+                        customer_id=row.customer_id, status="HELD", created_at=bank.clock.now()))
+
+    run_write(bank.db, build)
+    return {"transfer_id": prepared["id"]}
 
 
 def _risk_ids(bank: Bank) -> dict[str, str]:

@@ -66,6 +66,11 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "approve.blacklist_add": frozenset({SUPERVISOR, RISK}),
     "approve.blacklist_expire": frozenset({SUPERVISOR, RISK}),
     "approve.aml_review": frozenset({SUPERVISOR}),
+    # Anti-fraud (issue 7 §4: wangyin.fraud, docs/fraud.md): held transfers, rule sets.
+    "fraud.view": frozenset({RISK, SUPERVISOR, AUDITOR}),
+    "fraud.decide": frozenset({RISK}),  # release or refuse a held transfer
+    "propose.fraud_rules": frozenset({RISK}),
+    "approve.fraud_rules": frozenset({SUPERVISOR}),
 }
 
 # Kinds that take effect when proposed (protective, or neither money nor identity at
@@ -137,6 +142,21 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{API}/risk/reviews/{{assessment_id}}"): "case.view",
     ("POST", f"{API}/risk/reviews/approve"): "propose.aml_review",
     ("POST", f"{API}/risk/reviews/reject"): "propose.aml_review",
+    # Anti-fraud (wangyin.fraud, docs/fraud.md).
+    ("GET", "/admin/fraud/holds"): "fraud.view",
+    ("GET", "/admin/fraud/holds/{transfer_id}"): "fraud.view",
+    ("POST", "/admin/fraud/holds/{transfer_id}/release"): "fraud.decide",
+    ("POST", "/admin/fraud/holds/{transfer_id}/refuse"): "fraud.decide",
+    ("GET", "/admin/fraud/rules"): "fraud.view",
+    ("POST", "/admin/fraud/rules"): "propose.fraud_rules",
+    ("GET", "/admin/fraud/stats"): "fraud.view",
+    ("GET", f"{API}/fraud/holds"): "fraud.view",
+    ("GET", f"{API}/fraud/holds/{{transfer_id}}"): "fraud.view",
+    ("POST", f"{API}/fraud/holds/{{transfer_id}}/release"): "fraud.decide",
+    ("POST", f"{API}/fraud/holds/{{transfer_id}}/refuse"): "fraud.decide",
+    ("GET", f"{API}/fraud/rules"): "fraud.view",
+    ("POST", f"{API}/fraud/rules"): "propose.fraud_rules",
+    ("GET", f"{API}/fraud/stats"): "fraud.view",
 }
 
 

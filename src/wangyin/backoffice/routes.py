@@ -8,6 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from wangyin.backoffice import api, pages
 from wangyin.backoffice.context import StaffLoginRequired, StaffPageRefused
+from wangyin.fraud import api as fraud_api
+from wangyin.fraud import pages as fraud_pages
 from wangyin.risk import api as risk_api
 from wangyin.risk import pages as risk_pages
 
@@ -17,6 +19,8 @@ def install(app: FastAPI, *, customer_site: bool) -> None:
     app.include_router(api.router)
     app.include_router(risk_api.router)  # risk officers (issue 7 §3, §5)
     app.include_router(risk_pages.router, include_in_schema=False)
+    app.include_router(fraud_api.router)  # anti-fraud holds and rules (issue 7 §4)
+    app.include_router(fraud_pages.router, include_in_schema=False)
     app.include_router(pages.router, include_in_schema=False)
     if customer_site:
         app.include_router(api.customer_router, prefix="/api/v1")

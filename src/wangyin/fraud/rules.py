@@ -199,5 +199,5 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "anomaly": {"enabled": True, "score": 70, "points": 30},
     # Points from which the decision is at least step-up / hold / block.
-    "decision": {"step_up": 40, "hold": 70, "block": 1000},
+    "decision": {"step_up": 40, "hold": 80, "block": 1000},
 }

@@ -30,6 +30,7 @@ from wangyin.payments.models import TransferRequest
 from wangyin.risk import service as risk
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.masking import mask_name
 
 RELEASED = "RELEASED"
 CASE_KIND = "fraud_hold"
@@ -201,10 +202,27 @@ def reason_of(text: str) -> str:
     return reason[:300]
 
 
-def customer_contact(session: Session, customer_id: int) -> str:
+def tell_customer(
+    session: Session,
+    *,
+    customer_id: int,
+    template: str,
+    amount_minor: int,
+    currency: str,
+    tail: str,
+    purpose: str,
+    at: datetime,
+) -> None:
+    """An officer's decision texted to the customer (in Chinese: they made no request)."""
     from wangyin.identity.models import Customer
 
-    return session.get_one(Customer, customer_id).mobile
+    _sms(
+        session,
+        phone=session.get_one(Customer, customer_id).mobile,
+        purpose=purpose,
+        at=at,
+        text=text_of(template, "zh", amount_minor=amount_minor, currency=currency, tail=tail),
+    )
 
 
 def refuse(
@@ -219,18 +237,15 @@ def refuse(
     hold.decided_by = staff_id
     hold.decided_at = at
     hold.reason = reason
-    _sms(
+    tell_customer(
         session,
-        phone=customer_contact(session, hold.customer_id),
+        customer_id=hold.customer_id,
+        template=REFUSED_TEXT,
+        amount_minor=transfer.amount_minor,
+        currency=transfer.currency,
+        tail=_payee_tail(session, transfer),
         purpose="transfer_refused",
         at=at,
-        text=text_of(
-            REFUSED_TEXT,
-            "zh",
-            amount_minor=transfer.amount_minor,
-            currency=transfer.currency,
-            tail=_payee_tail(session, transfer),
-        ),
     )
     audit.append(
         session,
@@ -259,13 +274,25 @@ class HoldView:
     hold: FraudHold
     transfer: TransferRequest
     payee_tail: str
-    local_time: str
+    local_time: str  # when it was held, Beijing time
+    customer_public_id: str
+    customer_name: str  # masked
 
 
 def _view(session: Session, hold: FraudHold) -> HoldView:
+    from wangyin.identity.models import Customer
+
     transfer = session.get_one(TransferRequest, hold.transfer_row)
+    customer = session.get_one(Customer, hold.customer_id)
     local = as_utc(hold.created_at).astimezone(BANK_TZ).strftime("%Y-%m-%d %H:%M")
-    return HoldView(hold, transfer, _payee_tail(session, transfer), local)
+    return HoldView(
+        hold,
+        transfer,
+        _payee_tail(session, transfer),
+        local,
+        customer.public_id,
+        mask_name(customer.name),
+    )
 
 
 def list_holds(session: Session, *, status: str | None = HELD, limit: int = 100) -> list[HoldView]:
