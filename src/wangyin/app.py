@@ -17,6 +17,7 @@ from wangyin import __version__
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
+from wangyin.demo.guard import refuse_demo_writes
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.observability import metrics
@@ -139,7 +140,9 @@ def create_app(
         openapi_url="/openapi.json" if settings.openapi_enabled else None,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(limit_by_ip)],  # per-IP rate limits, keyed by path
+        # The demo (演示模式) is read-only on every route, refused before anything counts;
+        # then per-IP rate limits, keyed by path.
+        dependencies=[Depends(refuse_demo_writes), Depends(limit_by_ip)],
     )
     app.state.wangyin = AppState(settings=settings, db=db, clock=clock or SystemClock())
     # One warning when the database goes away, one when it answers again (web/availability).
@@ -208,8 +211,12 @@ def create_app(
     from wangyin.batches import pages as batches_pages
     from wangyin.clearing import api as clearing_api
     from wangyin.clearing import pages as clearing_pages
+    from wangyin.demo import api as demo_api
+    from wangyin.demo import pages as demo_pages
     from wangyin.experience import api as experience_api
     from wangyin.experience import pages as experience_pages
+    from wangyin.help import api as help_api
+    from wangyin.help import pages as help_pages
     from wangyin.home import api as home_api
     from wangyin.home import pages as home_pages
     from wangyin.identity import api as identity_api
@@ -243,6 +250,8 @@ def create_app(
         aliases_api.router,
         experience_api.router,
         home_api.router,
+        help_api.router,
+        demo_api.router,
         insights_api.router,
     ):
         if customer_site:
@@ -263,12 +272,15 @@ def create_app(
         aliases_pages.router,
         experience_pages.router,
         home_pages.router,
+        help_pages.router,
+        demo_pages.router,
         insights_pages.router,
     ):
         if customer_site:
             app.include_router(router, include_in_schema=False)
     backoffice_routes.install(app, customer_site=customer_site)
     experience_pages.install()  # base.html's care_on() and bank_phone
+    help_pages.install()  # the forms' contextual help (templates/help/_form_help.html)
     home_pages.install()  # base.html's hide-amounts eye on /home and /accounts
     if settings.env == "dev":
         from wangyin.web import dev

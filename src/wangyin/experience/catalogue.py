@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wangyin.help.faq import QUESTIONS
+
 # The bank's customer-service line, one tap away in care mode (tel: link).
 BANK_PHONE = "95588"
 
@@ -28,7 +30,7 @@ class Entry:
         return self.answer_zh if lang == "zh" else self.answer_en
 
 
-FUNCTIONS: tuple[Entry, ...] = (
+_FUNCTIONS: tuple[Entry, ...] = (
     Entry(
         "accounts",
         "我的账户",
@@ -133,38 +135,29 @@ FUNCTIONS: tuple[Entry, ...] = (
         ("大字", "老年", "长辈", "适老", "large text", "elderly", "accessibility"),
     ),
     Entry("functions", "全部功能", "All functions", "/functions", ("功能", "菜单", "menu")),
-    Entry(
-        "faq_limits",
-        "转账限额是多少？",
-        "What are my transfer limits?",
-        "/functions#faq_limits",
-        ("限额", "额度", "limit"),
-        kind="faq",
-        answer_zh="单笔和每日限额在安全中心查看和调低；超过限额的转账会被拒绝，不会扣款。",
-        answer_en="See and lower your per-payment and daily limits in the Security center; "
-        "a transfer above them is refused and nothing is taken.",
-    ),
-    Entry(
-        "faq_code",
-        "收不到验证码怎么办？",
-        "I did not get the SMS code",
-        "/functions#faq_code",
-        ("验证码", "短信", "sms", "code"),
-        kind="faq",
-        answer_zh="验证码 60 秒内有效，过期后可点“重新发送”。银行绝不会向您索要验证码。",
-        answer_en="A code lasts 60 seconds; after that use Resend. The bank never asks you "
-        "for a code.",
-    ),
-    Entry(
-        "faq_lost",
-        "手机丢了怎么办？",
-        "I lost my phone",
-        "/functions#faq_lost",
-        ("丢失", "挂失", "冻结", "lost phone"),
-        kind="faq",
-        answer_zh="请立即在安全中心冻结网银，或拨打客服电话 95588。",
-        answer_en="Freeze online banking in the Security center at once, or call 95588.",
-    ),
+    Entry("help", "帮助与常见问题", "Help and FAQ", "/help", ("帮助", "常见问题", "help", "faq")),
 )
+
+
+def _faq_entries() -> tuple[Entry, ...]:
+    """The hook for the FAQ (help/faq.py, 5.2.1-d): its questions are searched like the
+    functions and open at their anchor on /help. After the functions, so a tie goes to
+    the function."""
+    return tuple(
+        Entry(
+            q.key,
+            q.zh,
+            q.en,
+            f"/help#{q.key}",
+            q.keywords,
+            kind="faq",
+            answer_zh=q.answer_zh,
+            answer_en=q.answer_en,
+        )
+        for q in QUESTIONS
+    )
+
+
+FUNCTIONS: tuple[Entry, ...] = _FUNCTIONS + _faq_entries()
 
 BY_KEY = {entry.key: entry for entry in FUNCTIONS}
