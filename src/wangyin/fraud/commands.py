@@ -67,7 +67,7 @@ def _execute(
     session: Session, *, customer: Customer | None, payload: dict[str, Any], context: Context
 ) -> None:
     service.activate(
-        session, params=clean_params(payload["params"]), command_id=context.actor, at=context.at
+        session, changes=clean_params(payload["params"]), approved_by=context.actor, at=context.at
     )
 
 

@@ -72,7 +72,7 @@ class FraudRuleSet(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     params: Mapped[str] = mapped_column(Text)  # canonical JSON: rule -> {enabled, ...}
     active: Mapped[bool] = mapped_column(default=False, index=True)
-    command_id: Mapped[str] = mapped_column(String(36), default="")  # backoffice command
+    approved_by: Mapped[str] = mapped_column(String(60), default="")  # staff:<public id>
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

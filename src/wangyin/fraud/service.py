@@ -359,8 +359,15 @@ def current_params(session: Session) -> dict[str, dict[str, Any]]:
     return rules_of(session, active_version(session))
 
 
-def activate(session: Session, *, params: dict[str, Any], command_id: str, at: datetime) -> int:
-    """A new version (the highest + 1) becomes the active one; every version is kept."""
+def activate(
+    session: Session, *, changes: dict[str, dict[str, Any]], approved_by: str, at: datetime
+) -> int:
+    """A new version (the highest + 1) becomes the active one: the active version's
+    parameters with `changes` applied. Every version is kept, complete."""
+    from wangyin.fraud.engine import rules_of
+
+    current = rules_of(session, active_version(session))
+    params = {rule: {**values, **changes.get(rule, {})} for rule, values in current.items()}
     latest = session.scalar(select(func.max(FraudRuleSet.version))) or 0
     session.execute(update(FraudRuleSet).where(FraudRuleSet.active).values(active=False))
     version = int(latest) + 1
@@ -369,7 +376,7 @@ def activate(session: Session, *, params: dict[str, Any], command_id: str, at: d
             version=version,
             params=json.dumps(params, sort_keys=True, separators=(",", ":")),
             active=True,
-            command_id=command_id,
+            approved_by=approved_by,
             created_at=at,
         )
     )
