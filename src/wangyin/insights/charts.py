@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 from xml.etree import ElementTree
 
 import pygal
 from pygal.style import Style
-
-from wangyin.money import format_grouped
 
 # pygal appends an import hook for its map plugins (pygal.maps.*, unused here) that has
 # only the legacy find_module(): every later import then warns (ImportWarning), which our
@@ -24,7 +23,7 @@ sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImpor
 
 
 # Wide: desktop; narrow: phones (the page picks with <picture> media queries).
-LAYOUTS = {"wide": (760, 420), "narrow": (380, 520)}
+LAYOUTS = {"wide": (760, 420), "narrow": (380, 460)}
 INK = "#1f2328"
 BLUE = "#1a5fb4"  # 6.2:1 on white
 RUST = "#a3400f"  # 6.4:1 on white
@@ -37,8 +36,8 @@ HATCH = (
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-def _style(*, care: bool, colors: Sequence[str]) -> Style:
-    size = 22 if care else 15
+def _style(*, care: bool, colors: Sequence[str], narrow: bool) -> Style:
+    size = 22 if care else 18 if narrow else 15
     return Style(
         background="#ffffff",
         plot_background="#ffffff",
@@ -62,7 +61,7 @@ def _style(*, care: bool, colors: Sequence[str]) -> Style:
 def _config(*, care: bool, layout: str, colors: Sequence[str], title: str) -> dict[str, Any]:
     width, height = LAYOUTS.get(layout, LAYOUTS["wide"])
     return {
-        "style": _style(care=care, colors=colors),
+        "style": _style(care=care, colors=colors, narrow=layout == "narrow"),
         "width": width,
         "height": height,
         "title": title,
@@ -89,11 +88,44 @@ def _svg(chart: Any) -> bytes:
     return data
 
 
-def money_formatter(currency: str) -> Callable[[Any], str]:
+def axis_formatter(lang: str) -> Callable[[Any], str]:
+    """Short amounts for the axes (whole yuan; 万 or k above 10,000): the exact amounts
+    are in the data table beside the chart."""
+
     def fmt(value: Any) -> str:
-        return "" if value is None else format_grouped(int(value), currency)
+        if value is None:
+            return ""
+        yuan = Decimal(int(value)) / 100
+        if abs(yuan) >= 10_000:
+            if lang == "zh":
+                return f"{(yuan / 10_000).quantize(Decimal('0.1')).normalize():f}万"
+            return f"{(yuan / 1_000).quantize(Decimal('1')):,f}k"
+        return f"{yuan.quantize(Decimal('1')):,f}"
 
     return fmt
+
+
+def ticks(largest: int, count: int = 3) -> list[int]:
+    """Round axis values (1, 2 or 5 times a power of ten, in minor units) from 0 past
+    `largest`, about `count` steps: a phone's axis shows these only, so none overlap."""
+    step = 100  # one yuan
+    while step * count < largest:
+        for factor in (2, 5 / 2, 2):
+            step = int(step * factor)
+            if step * count >= largest:
+                break
+    top = max(largest, 1)
+    return [step * i for i in range((top + step - 1) // step + 1)]
+
+
+def _narrow_axes(layout: str, values: Sequence[int], *, months: bool = True) -> dict[str, Any]:
+    """On a phone: few value labels (explicit round ones) and every third month."""
+    if layout != "narrow":
+        return {}
+    axes: dict[str, Any] = {"y_labels": ticks(max(values, default=0))}
+    if months:
+        axes.update(x_labels_major_every=3, show_minor_x_labels=False)
+    return axes
 
 
 def monthly_chart(
@@ -105,13 +137,12 @@ def monthly_chart(
     title: str,
     care: bool,
     layout: str,
+    lang: str,
 ) -> bytes:
-    kind = pygal.HorizontalBar if layout == "narrow" else pygal.Bar
-    chart = kind(
+    chart = pygal.Bar(
         **_config(care=care, layout=layout, colors=(BLUE, f"url(#{HATCH_ID})"), title=title),
-        value_formatter=money_formatter("CNY"),
-        show_y_guides=layout != "narrow",
-        show_x_guides=layout == "narrow",
+        value_formatter=axis_formatter(lang),
+        **_narrow_axes(layout, income + spending),
         x_label_rotation=0,
     )
     chart.x_labels = labels
@@ -121,14 +152,20 @@ def monthly_chart(
 
 
 def categories_chart(
-    *, labels: list[str], values: list[int], title: str, no_data: str, care: bool, layout: str
+    *,
+    labels: list[str],
+    values: list[int],
+    title: str,
+    no_data: str,
+    care: bool,
+    layout: str,
+    lang: str,
 ) -> bytes:
     chart = pygal.HorizontalBar(
         **_config(care=care, layout=layout, colors=(f"url(#{HATCH_ID})",), title=title),
-        value_formatter=money_formatter("CNY"),
+        value_formatter=axis_formatter(lang),
+        **_narrow_axes(layout, values, months=False),
         show_legend=False,
-        print_values=True,
-        print_values_position="top",
         show_x_guides=True,
         show_y_guides=False,
         no_data_text=no_data,
@@ -148,14 +185,15 @@ def balance_chart(
     title: str,
     care: bool,
     layout: str,
+    lang: str,
 ) -> bytes:
     chart = pygal.Line(
         **_config(care=care, layout=layout, colors=(BLUE,), title=title),
-        value_formatter=money_formatter(currency),
+        value_formatter=axis_formatter(lang),
+        **_narrow_axes(layout, values),
         show_legend=False,
         dots_size=5 if care else 4,
         stroke_style={"width": 4 if care else 3},
-        x_label_rotation=-45 if layout == "narrow" else 0,
         fill=False,
     )
     chart.x_labels = labels

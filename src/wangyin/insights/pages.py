@@ -73,6 +73,7 @@ def monthly_svg(request: Request, user: PageUser, state: State, layout: Layout =
             title=gettext("Income and spending, last 12 months (yuan)", chosen),
             care=care_on(request, user),
             layout=_layout(layout),
+            lang=chosen,
         )
     )
 
@@ -116,6 +117,7 @@ def categories_svg(
             no_data=gettext("No spending", chosen),
             care=care_on(request, user),
             layout=_layout(layout),
+            lang=chosen,
         )
     )
 
@@ -155,6 +157,7 @@ def balance_svg(
             ),
             care=care_on(request, user),
             layout=_layout(layout),
+            lang=chosen,
         )
     )
 
