@@ -220,3 +220,13 @@ def test_correcting_a_category_on_the_page(bank: Bank) -> None:
     # Someone else's line: not found, on the page as on the API.
     _pages_as(bank, "lina", "zh")
     assert bank.client.get(f"/insights/entries/{ids['taxi']}").status_code == 404
+
+
+def test_found_by_the_function_search_and_linked_from_home(bank: Bank) -> None:
+    for query in ("收支", "szfx", "图表", "spending"):
+        items = bank.client.get("/api/v1/functions", params={"q": query}).json()["items"]
+        assert items and items[0]["url"] == "/insights", (query, items[:2])
+    _pages_as(bank, "zhangwei", "zh")
+    assert 'href="/insights"' in bank.client.get("/functions").text
+    home = bank.client.get("/home")
+    assert 'data-testid="insights-link"' in home.text and "收支分析" in home.text

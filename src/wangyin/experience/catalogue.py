@@ -134,6 +134,13 @@ _FUNCTIONS: tuple[Entry, ...] = (
         "/care",
         ("大字", "老年", "长辈", "适老", "large text", "elderly", "accessibility"),
     ),
+    Entry(
+        "insights",
+        "收支分析",
+        "Income and spending analysis",
+        "/insights",
+        ("图表", "分析", "消费", "支出", "收入", "分类", "余额走势", "chart", "spending", "budget"),
+    ),
     Entry("functions", "全部功能", "All functions", "/functions", ("功能", "菜单", "menu")),
     Entry("help", "帮助与常见问题", "Help and FAQ", "/help", ("帮助", "常见问题", "help", "faq")),
 )
