@@ -267,3 +267,41 @@ def test_an_approved_rule_set_is_the_next_transfers(db: Database, clock: FrozenC
         assert refusal.code == "rules_invalid"
     else:
         raise AssertionError("an unknown rule was accepted")
+
+
+def test_the_worker_trains_a_model_and_the_engine_scores_with_it(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Too little history: no model, no score. After the job: a version stored as JSON
+    arrays, and the next transfer carries a score (the anomaly rule's input)."""
+    from wangyin.fraud import model, tasks
+    from wangyin.fraud.models import FraudModel
+
+    payer, payee = run_write(
+        db,
+        lambda s: (
+            make_person(s, at=clock.now(), balance_minor=100_000_00),
+            make_person(s, at=clock.now()),
+        ),
+    )
+    for index in range(model.MIN_HISTORY):
+        clock.advance(hours=5)
+        amount = f"{100 + index}.00"
+        assert pay(db, payer, payee, amount, at=clock.now(), settings=SETTINGS)["status"] == (
+            "COMPLETED"
+        )
+    assert tasks.train_models(db, SETTINGS, at=clock.now()) == 1
+    # Trained once: not again until a day has passed and there is new history.
+    assert tasks.train_models(db, SETTINGS, at=clock.now()) == 0
+    stored = run_read(db, lambda s: s.scalars(select(FraudModel)).one())
+    assert stored.version == 1 and stored.samples == model.MIN_HISTORY
+    assert stored.trees.startswith("{")  # JSON, never a pickle
+    clock.advance(hours=1)
+    pay(db, payer, payee, "150.00", at=clock.now(), settings=SETTINGS)
+    events = run_read(
+        db,
+        lambda s: list(
+            s.scalars(select(FraudEvent).where(FraudEvent.customer_id == payer.customer.id))
+        ),
+    )
+    assert events and events[-1].score is not None

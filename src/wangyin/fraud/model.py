@@ -47,6 +47,10 @@ class Forest:
 
     def score(self, x: list[float]) -> int:
         """0-100 (`-score_samples` x 100, rounded)."""
+        return round(100 * self.raw(x))
+
+    def raw(self, x: list[float]) -> float:
+        """scikit-learn's `-score_samples(x)`: 2 ** -(mean path length / c(max_samples))."""
         depths = 0.0
         for feature, threshold, left, right, samples in self.trees:
             node = 0
@@ -56,7 +60,7 @@ class Forest:
                 depth += 1
             depths += depth + average_path_length(samples[node])
         denominator = len(self.trees) * average_path_length(self.max_samples)
-        return round(100 * float(2.0 ** (-depths / denominator)))
+        return float(2.0 ** (-depths / denominator))
 
 
 def export(forest: Any) -> str:

@@ -15,6 +15,7 @@ from wangyin.clearing.tasks import ClearingJob
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
+from wangyin.fraud.tasks import train_models
 from wangyin.gateways.messages import DevMessageGateway, HttpMessageGateway, MessageGateway
 from wangyin.notify.tasks import deliver_pending
 from wangyin.observability import metrics
@@ -36,6 +37,7 @@ JOBS = (
     "scheduled_transfers",  # standing instructions' due runs (schedules.tasks)
     "batch_transfers",  # confirmed batches' lines (batches.tasks)
     "clearing",  # inter-bank sends, network answers, reconciliation (clearing.tasks)
+    "fraud_models",  # each customer's anomaly model, retrained daily (fraud.tasks)
 )
 metrics.declare_jobs(JOBS)
 
@@ -67,7 +69,7 @@ def run(
     stop = stop or threading.Event()
     gateway = message_gateway(settings)
     log.info("worker started")
-    next_purge = next_retention = clock.now()
+    next_purge = next_retention = next_training = clock.now()
     copy = CopyStore(settings.audit_copy_url) if settings.audit_copy_url else None
     exporter = None
     if settings.worker_metrics_port:
@@ -101,6 +103,11 @@ def run(
             if copy is not None:
                 with metrics.job_run("audit_shipping"):
                     ship(db, copy, at=clock.now())
+            if clock.now() >= next_training:
+                # Anomaly models: each customer at most daily (fraud.tasks decides who).
+                next_training = clock.now() + timedelta(hours=1)
+                with metrics.job_run("fraud_models"):
+                    train_models(db, settings, at=clock.now())
             if clock.now() >= next_retention:
                 next_retention = clock.now() + timedelta(hours=1)
                 with metrics.job_run("log_retention"):
