@@ -4,6 +4,8 @@ quick functions (5.2.2-d), all buttons, keyboard-usable."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -89,15 +91,14 @@ def quick_page(request: Request, user: PageUser, state: State) -> Response:
 async def quick_change(request: Request, user: PageUser, state: State) -> Response:
     form = await form_data(request)
     check_form_csrf(request, str(form.get("csrf_token", "")), user)
-    key = str(form.get("key", ""))
+    key, action = str(form.get("key", "")), str(form.get("action", ""))
     try:
-        actions.move_quick_function(
-            state=state, user=user, action=str(form.get("action", "")), key=key
-        )
+        actions.move_quick_function(state=state, user=user, action=action, key=key)
     except DomainError as refusal:
         if refusal.code == "csrf_failed":
             raise
         prefs = actions.get_preferences(state=state, user=user)
         return _quick_page(request, user, prefs, error=error_text(request, refusal))
-    # Back to the same function's row, where home.js puts the focus again.
-    return RedirectResponse(f"/home/quick#fn-{key}", status_code=303)
+    # Back to the page, where home.js puts the focus on the same function's row again.
+    query = urlencode({"moved": key, "did": action})
+    return RedirectResponse(f"/home/quick?{query}", status_code=303)

@@ -34,11 +34,14 @@
   }
 
   function refocus() {
-    var key = decodeURIComponent(window.location.hash.replace(/^#fn-/, ""));
-    if (!key || key === window.location.hash) { return; }
-    var row = document.getElementById("fn-" + key);
+    // ?moved=<key>&did=<action>: the same button again if it still can act, else another
+    // in the same row (an unpinned function's row is in the other list, same id).
+    var params = new URLSearchParams(window.location.search);
+    var row = document.getElementById("fn-" + (params.get("moved") || ""));
     if (!row) { return; }
-    var target = row.querySelector("button:not([disabled])");
+    var buttons = Array.prototype.slice.call(row.querySelectorAll("button:not([disabled])"));
+    var same = buttons.filter(function (b) { return b.value === params.get("did"); });
+    var target = same[0] || buttons[0];
     if (target) { target.focus(); }
   }
 
