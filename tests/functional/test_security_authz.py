@@ -130,7 +130,10 @@ def a_ids(bank: Bank) -> dict[str, str]:
         headers=bank.headers["zhangwei"],
     )
     assert complaint.status_code == 201, complaint.text
+    entry = bank.client.get("/api/v1/insights/entries", headers=bank.headers["zhangwei"])
+    assert entry.status_code == 200 and entry.json(), entry.text
     return {
+        "entry_id": entry.json()[0]["id"],
         "account_id": bank.a.account.public_id,
         "transfer_id": prepared.json()["id"],
         "device_id": str(device),
@@ -225,6 +228,7 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
                 "schedule_id",
                 "batch_id",
                 "complaint_id",
+                "entry_id",
             )
             if "{" + name + "}" in template
         }
@@ -266,6 +270,10 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
         ("POST", "/transfer/batches/{batch_id}/confirm"),
         ("GET", "/api/v1/complaints/{complaint_id}"),
         ("GET", "/service/complaints/{complaint_id}"),
+        ("PUT", "/api/v1/insights/entries/{entry_id}/category"),
+        ("POST", "/api/v1/insights/entries/{entry_id}/category"),
+        ("GET", "/insights/entries/{entry_id}"),
+        ("POST", "/insights/entries/{entry_id}"),
     }
     assert must_cover <= checked, must_cover - checked
 

@@ -76,7 +76,7 @@ class EntryOut(BaseModel):
 
 
 class CategoryIn(BaseModel):
-    category: str = Field(max_length=20)
+    category: str = Field(default="", max_length=20, description="a key of the category list")
     always_for_counterparty: bool = False
 
 

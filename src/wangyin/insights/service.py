@@ -422,16 +422,16 @@ def set_category(
 ) -> EntryLine:
     """The customer's category for one of their statement lines, and with `always` for
     every line with the same counterparty. Someone else's line is refused as not found."""
-    if category not in CATEGORIES:
-        raise DomainError("invalid_category")
     row = session.execute(
         select(Posting.id, Posting.counterparty_name, Posting.counterparty_account).where(
             Posting.public_id == entry_id,
             Posting.ledger_account_id.in_(_own_ledger_ids(customer_id)),
         )
     ).first()
-    if row is None:
+    if row is None:  # ownership first: someone else's line is not found, whatever is sent
         raise DomainError("statement_line_not_found")
+    if category not in CATEGORIES:
+        raise DomainError("invalid_category")
     _upsert(
         session,
         EntryCategory,
