@@ -9,11 +9,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from factories import Person, make_person
 from factories.transfers import pay
+from integration.test_schedules import _give
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
@@ -22,6 +23,7 @@ from wangyin.home import preferences, suggestions
 from wangyin.home.models import HomePreference
 from wangyin.identity.models import User
 from wangyin.payees import service as payees
+from wangyin.schedules.models import ScheduledTransfer
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -165,6 +167,26 @@ def test_a_monthly_payee_is_suggested_as_a_scheduled_transfer_with_the_reason(
     assert schedule.params == {"name": "李娜"}
     assert schedule.why == "Because you transfer to {name} every month"
     assert schedule.url == "/transfer/schedules/new"
+    # Once a schedule to the payee is given (pending, active or paused), not suggested.
+    sid = _give(
+        db,
+        clock,
+        settings,
+        a,
+        b,
+        frequency="monthly",
+        start=(clock.now() + timedelta(days=3)).date(),
+    )
+    assert "schedule" not in {s.kind for s in _suggested(db, a, clock)}
+    run_write(
+        db,
+        lambda s: s.execute(
+            update(ScheduledTransfer)
+            .where(ScheduledTransfer.public_id == sid)
+            .values(status="cancelled")
+        ),
+    )
+    assert "schedule" in {s.kind for s in _suggested(db, a, clock)}
     # Paid twice in a week instead: "transfer again", with how often.
     clock.advance(days=200)
     pay(db, a, b, "5.00", at=clock.now(), settings=settings)
