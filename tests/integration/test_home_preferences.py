@@ -19,7 +19,7 @@ from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
-from wangyin.home import preferences, suggestions
+from wangyin.home import preferences, service, suggestions
 from wangyin.home.models import HomePreference
 from wangyin.identity.models import User
 from wangyin.payees import service as payees
@@ -214,3 +214,20 @@ def test_security_features_never_set_up_are_suggested_until_they_are(
 
     run_write(db, lower)
     assert {s.url for s in _suggested(db, a, clock)} == set()
+
+
+def test_recent_lines_newest_booking_first(
+    db: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    a, b = _two(db, clock)
+    start = clock.now()
+    pay(db, a, b, "10.00", at=start + timedelta(days=10), settings=settings)
+    pay(db, a, b, "5.00", at=start + timedelta(days=5), settings=settings)  # booked late
+    clock.advance(days=11)
+    data = run_read(
+        db,
+        lambda s: service.home(
+            s, customer_id=a.customer.id, user_id=a.user.id, now=clock.now(), rates={"CNY": "1"}
+        ),
+    )
+    assert [line.amount_minor for line in data.recent][:2] == [-10_00, -5_00]

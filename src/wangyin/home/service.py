@@ -26,6 +26,10 @@ SECURITY_TIPS = (
 )
 
 
+RECENT_SHOWN = 5
+RECENT_READ = 20
+
+
 @dataclass(frozen=True)
 class RecentLine:
     id: str
@@ -88,12 +92,16 @@ def home(
     ledger_ids = list(
         session.scalars(select(Account.ledger_account_id).where(Account.customer_id == customer_id))
     )
-    recent_rows = session.scalars(
+    # The newest postings by id (the index), shown newest booking first: an entry booked
+    # with an earlier date after others (an opening balance loaded late) keeps its place.
+    newest = session.scalars(
         select(Posting)
         .where(Posting.ledger_account_id.in_(ledger_ids))
         .order_by(Posting.id.desc())
-        .limit(5)
+        .limit(RECENT_READ)
     ).all()
+    recent_rows = sorted(newest, key=lambda p: (as_utc(p.created_at), p.id), reverse=True)
+    recent_rows = recent_rows[:RECENT_SHOWN]
     recent = [
         RecentLine(
             id=p.public_id,
