@@ -29,7 +29,7 @@ MEDIUM_AT, HIGH_AT = 1, 2
 OCCUPATIONS = (
     "employee",
     "civil_servant",
-    "professional",
+    "licensed_professional",
     "student",
     "retired",
     "self_employed",
