@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from wangyin.ledger.models import JournalEntry
 from wangyin.payments.models import TransferRequest
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
+from wangyin.verify import verify_all
 
 SETTINGS = Settings(database_url="sqlite://")
 NIGHT = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 03:00 Beijing; the devices bound at T0
@@ -104,7 +106,9 @@ def test_a_held_transfer_posts_nothing(db: Database, clock: FrozenClock) -> None
     run_read(db, check)
 
 
-def test_two_officers_releasing_at_once_post_it_once(db: Database, clock: FrozenClock) -> None:
+def test_two_officers_releasing_at_once_post_it_once(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
     tid, payer, payee = _held(db, clock)
     officers = run_write(
         db, lambda s: [_staff(s, f"risk{i}", "risk_officer", clock.now()) for i in range(OFFICERS)]
@@ -155,6 +159,8 @@ def test_two_officers_releasing_at_once_post_it_once(db: Database, clock: Frozen
         assert s.get_one(FraudCounters, row.to_account_id).in_payers == str(row.from_account_id)
 
     run_read(db, check)
+    # `wangyin verify`: balances from postings, entries, transfers and chains all agree.
+    assert verify_all(db, checkpoint=tmp_path / "heads").problems == []
 
 
 def test_counters_drive_velocity_and_mule(db: Database, clock: FrozenClock) -> None:
