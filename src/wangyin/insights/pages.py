@@ -10,14 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from wangyin.accounts import service as accounts
 from wangyin.errors import DomainError
 from wangyin.experience.pages import care_on
 from wangyin.i18n import gettext
 from wangyin.insights import actions, charts, texts
 from wangyin.insights.categories import CATEGORIES
 from wangyin.insights.service import MONTHS, month_of, shift
-from wangyin.uow import run_read
 from wangyin.web.context import PageUser, State, check_form_csrf, lang
 from wangyin.web.forms import error_text, form_data
 from wangyin.web.render import render
@@ -80,7 +78,7 @@ def monthly_svg(request: Request, user: PageUser, state: State, layout: Layout =
 
 @router.get("/insights/categories")
 def categories_page(request: Request, user: PageUser, state: State, month: Month = "") -> Response:
-    data = actions.categories(state=state, user=user, month=month)
+    data, entries = actions.categories_and_entries(state=state, user=user, month=month)
     chosen = lang(request)
     now_month = month_of(state.clock.now())
     return _page(
@@ -90,7 +88,7 @@ def categories_page(request: Request, user: PageUser, state: State, month: Month
         {
             "data": data,
             "summary": texts.categories_summary(data, chosen),
-            "entries": actions.entries(state=state, user=user, month=data.month),
+            "entries": entries,
             "category_name": lambda key: texts.category_name(key, chosen),
             "share": texts.share,
             "months": [f"{shift(now_month, -i):%Y-%m}" for i in range(MONTHS)],
@@ -126,8 +124,7 @@ def categories_svg(
 def balance_page(
     request: Request, user: PageUser, state: State, account: AccountId = ""
 ) -> Response:
-    data = actions.balance(state=state, user=user, account_id=account or None)
-    views = run_read(state.db, lambda s: accounts.list_accounts(s, customer_id=user.customer_id))
+    data, views = actions.balance_and_accounts(state=state, user=user, account_id=account or None)
     return _page(
         request,
         user,
