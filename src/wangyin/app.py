@@ -281,6 +281,7 @@ def create_app(
     backoffice_routes.install(app, customer_site=customer_site)
     experience_pages.install()  # base.html's care_on() and bank_phone
     help_pages.install()  # the forms' contextual help (templates/help/_form_help.html)
+    demo_pages.install()  # the login page offers to leave a live demo first
     home_pages.install()  # base.html's hide-amounts eye on /home and /accounts
     if settings.env == "dev":
         from wangyin.web import dev

@@ -223,12 +223,21 @@ def test_demo_starts_are_limited_per_ip(bank: Bank) -> None:
 
 
 def test_leaving_the_demo(bank: Bank) -> None:
+    """The login page offers to leave a live demo first: until then a login is a write
+    the demo refuses."""
     client = new_visitor(bank)
     csrf = start_demo(client)
+    login = client.get("/login")
+    assert 'data-testid="demo-live"' in login.text
+    refused = client.post(
+        "/login", data={"login": "zhangwei", "password": "x", "csrf_token": _csrf(login.text)}
+    )
+    assert refused.status_code == 403 and "退出演示" in refused.text
     left = client.post("/demo/exit", data={"csrf_token": csrf}, follow_redirects=False)
     assert left.status_code == 303 and left.headers["location"] == "/login"
     assert DEMO_COOKIE not in client.cookies
     assert client.get("/demo/home", follow_redirects=False).status_code == 303
+    assert 'data-testid="demo-live"' not in client.get("/login").text
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

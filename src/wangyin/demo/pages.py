@@ -21,7 +21,7 @@ from wangyin.web.forms import (
     form_data,
     set_anonymous_csrf,
 )
-from wangyin.web.render import render
+from wangyin.web.render import environment, render
 
 router = APIRouter()
 
@@ -202,3 +202,9 @@ async def transfer_confirm(request: Request) -> Response:
         "demo/done.html",
         {"message": error_text(request, DomainError("demo_read_only"))},
     )
+
+
+def install() -> None:
+    """Lets the login page see a live demo and offer to leave it first (a demo visitor's
+    login would be refused demo_read_only like every write)."""
+    environment().globals["demo_live"] = lambda request: live_demo(request) is not None
