@@ -348,3 +348,37 @@ def test_each_chart_is_a_few_statements_however_long_the_history(
     # Besides BEGIN/session bookkeeping the transaction may issue: one aggregate each (two
     # for the balance: the account's ownership, then the month-end balances).
     assert monthly <= 2 and by_category <= 2 and balance <= 3, (monthly, by_category, balance)
+
+
+def test_two_tabs_correcting_at_once_leave_one_row(db: Database, people: dict) -> None:
+    """The correction is an upsert: concurrent saves of the same line (and the same
+    counterparty) never fail on the unique key and leave one row each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func
+
+    from wangyin.insights.models import CounterpartyCategory, EntryCategory
+
+    a = people["a"]
+    line = run_write(db, lambda s: book(s, a.account, -5_00, at=FIRST_OF_APRIL, memo="x", who="y"))
+    choices = ["dining", "shopping", "transport", "bills"] * 2
+
+    def save(category: str) -> str:
+        return run_write(
+            db,
+            lambda s: service.set_category(
+                s, customer_id=a.customer.id, entry_id=line, category=category, always=True, at=NOW
+            ),
+        ).category
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        saved = list(pool.map(save, choices))
+    assert set(saved) <= set(choices)
+
+    def rows(s: Session) -> tuple[int, int]:
+        return (
+            s.scalar(select(func.count()).select_from(EntryCategory)) or 0,
+            s.scalar(select(func.count()).select_from(CounterpartyCategory)) or 0,
+        )
+
+    assert run_read(db, rows) == (1, 1)
