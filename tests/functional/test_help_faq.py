@@ -62,3 +62,8 @@ def test_the_login_page_has_help_and_the_demo_link(bank: Bank) -> None:
     assert 'href="/demo"' in page and "先体验一下" in page
     english = bank.client.get("/login", params={"lang": "en"}).text
     assert "Try it" in english and "Help with this form" in english
+
+
+def test_every_page_links_to_the_faq(bank: Bank) -> None:
+    for path in ("/login", "/register", "/functions", "/demo"):
+        assert 'href="/help"' in bank.client.get(path).text, path
