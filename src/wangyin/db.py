@@ -247,16 +247,36 @@ def flush_deferred(session: Session) -> None:
 def _batch(
     dialect: Any, writes: list[tuple[Executable, dict[str, Any]]]
 ) -> tuple[str, dict[str, Any]]:
-    """Several writes as one PostgreSQL statement of data-modifying CTEs."""
-    parts: list[str] = []
+    """Several writes as one PostgreSQL statement of data-modifying CTEs. The combined SQL
+    is built once per shape (the same few sequences of writes repeat on the hot path)."""
+    compiled = [_compiled_write(dialect, statement, params) for statement, params in writes]
+    # The compiled strings are the cached objects themselves: hashing and comparing the
+    # tuple is cheap (a str caches its hash; equal objects compare by identity first).
+    shape = tuple(part for part, _ in compiled)
+    sql = _BATCHES.get(shape)
+    if sql is None:
+        parts = []
+        for index, part in enumerate(shape):
+            renamed = _PLACEHOLDER.sub(f"%(w{index}_\\1)s", part)
+            parts.append(f"w{index} AS ({renamed})")
+        sql = _BATCHES[shape] = "WITH " + ", ".join(parts) + " SELECT 1"
     bound: dict[str, Any] = {}
-    for index, (statement, params) in enumerate(writes):
-        sql, values = _compiled_write(dialect, statement, params)
+    for index, (_, values) in enumerate(compiled):
         prefix = f"w{index}_"
-        renamed = _PLACEHOLDER.sub(f"%({prefix}\\1)s", sql)
-        parts.append(f"w{index} AS ({renamed})")
-        bound.update({prefix + name: value for name, value in values.items()})
-    return "WITH " + ", ".join(parts) + " SELECT 1", bound
+        for name, value in values.items():
+            bound[prefix + name] = value
+    return sql, bound
+
+
+_BATCHES: dict[tuple[str, ...], str] = {}
+
+# psycopg converts a query's %(name)s placeholders on every execution unless the query is
+# under 4,096 bytes and 50 parameters (then an LRU cache answers). The batched trailing
+# writes above are over both, so each transfer paid a full re-parse (~4 % of server CPU).
+# Their shapes are few and fixed, so let the cache hold them. (psycopg is pinned; the
+# test `test_psycopg_caches_batched_writes` fails if these names go away.)
+psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = 65536
+psycopg._queries.MAX_CACHED_STATEMENT_PARAMS = 1000
 
 
 _COMPILED: dict[tuple[Executable, tuple[str, ...]], Any] = {}
@@ -337,9 +357,11 @@ class _Prepared:
         }
 
     def rows(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
-        results = self.results
+        results, row = self.results, self.row
+        if not any(results):  # nothing to convert: most hot-path reads
+            return [row(*raw) for raw in fetched]
         return [
-            self.row(*(f(v) if f is not None else v for f, v in zip(results, raw, strict=True)))
+            row(*[f(v) if f is not None else v for f, v in zip(results, raw, strict=True)])
             for raw in fetched
         ]
 

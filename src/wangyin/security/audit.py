@@ -21,13 +21,14 @@ checkpointed record still in place, unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -67,7 +68,60 @@ class Client:
         return " | ".join([self.client_type, self.os_version, self.user_agent])[:300]
 
 
-def _canonical(record: AuditRecord) -> bytes:
+class RecordFields(Protocol):
+    """What a record's hash covers: a stored `AuditRecord` or a `WrittenRecord`."""
+
+    @property
+    def mac_key(self) -> str | None: ...
+    @property
+    def chain(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def details(self) -> str: ...
+    @property
+    def prev_hash(self) -> str: ...
+
+
+@dataclass(slots=True)
+class WrittenRecord:
+    """A record as `append` queued it: plain fields, not an ORM object (the hot path
+    appends two per transfer; ORM instrumentation of a throwaway object costs more than
+    the hash)."""
+
+    chain: int
+    seq: int
+    at: datetime
+    event: str
+    outcome: str
+    customer_id: int | None
+    actor: str
+    ip: str
+    device_id: str
+    client: str
+    details: str
+    prev_hash: str
+    mac_key: str
+    hash: str = ""
+
+
+def _canonical(record: RecordFields) -> bytes:
     """Every stored field of the record except its own hash, in a fixed order; the key id
     too, so a record cannot be passed off as keyed under another version."""
     fields = [
@@ -89,7 +143,7 @@ def _canonical(record: AuditRecord) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def record_hash(record: AuditRecord, ring: Keyring | None = None) -> str:
+def record_hash(record: RecordFields, ring: Keyring | None = None) -> str:
     """HMAC-SM3 of the record under its audit key (`record.mac_key`, else the active one)."""
     ring = ring or load_keyring()
     key = ring.audit.key(record.mac_key or ring.audit.active)
@@ -110,7 +164,7 @@ def append(
     client: Client | None = None,
     customer_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditRecord:
+) -> WrittenRecord:
     """Append one record to its chain: lock the chain's head once per transaction, then
     the record and the head's move join the transaction's trailing writes
     (`db.defer_write`). Returns the record as written (not attached to the session)."""
@@ -138,7 +192,7 @@ def append(
             seq, prev_hash = 0, GENESIS
         else:
             seq, prev_hash = int(head.seq), str(head.hash)
-    record = AuditRecord(
+    record = WrittenRecord(
         chain=chain,
         seq=seq + 1,
         at=at.replace(microsecond=0),
@@ -151,36 +205,17 @@ def append(
         client=client.describe(),
         details=json.dumps(clean, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         prev_hash=prev_hash,
-        hash="",
         mac_key=ring.audit.active,
     )
     record.hash = record_hash(record, ring)
-    defer_write(
-        session,
-        _INSERT_RECORD,
-        {
-            "chain": record.chain,
-            "seq": record.seq,
-            "at": record.at,
-            "event": record.event,
-            "outcome": record.outcome,
-            "customer_id": record.customer_id,
-            "actor": record.actor,
-            "ip": record.ip,
-            "device_id": record.device_id,
-            "client": record.client,
-            "details": record.details,
-            "prev_hash": record.prev_hash,
-            "hash": record.hash,
-            "mac_key": record.mac_key,
-        },
-    )
+    defer_write(session, _INSERT_RECORD, {name: getattr(record, name) for name in _COLUMNS})
     defer_write(session, _MOVE_HEAD, {"head_row": head_id, "seq": record.seq, "hash": record.hash})
     held[head_id] = (record.seq, record.hash)
     return record
 
 
 _HELD_HEADS = "wangyin.audit_heads_held"
+_COLUMNS = tuple(field.name for field in dataclasses.fields(WrittenRecord))
 _LOCK_HEAD = (
     select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == bindparam("head_id")).with_for_update()
 )

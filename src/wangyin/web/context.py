@@ -35,7 +35,13 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-State = Annotated[AppState, Depends(app_state)]
+async def _app_state_dependency(request: Request) -> AppState:
+    # async: FastAPI runs a sync dependency in the thread pool, one more hop per request
+    # for a plain attribute read.
+    return app_state(request)
+
+
+State = Annotated[AppState, Depends(_app_state_dependency)]
 
 
 def client_ip(request: Request) -> str:

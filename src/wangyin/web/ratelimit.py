@@ -13,7 +13,9 @@ from wangyin.web.context import AppState, client_ip
 
 
 async def limit_by_ip(request: Request) -> None:
-    rule = rule_for(request.method, request.url.path)
+    # scope["path"], the path the router matched: request.url would build and parse a whole
+    # URL object on every request of the site just to ask this.
+    rule = rule_for(request.scope["method"], request.scope["path"])
     if rule is None:
         return
     state: AppState = request.app.state.wangyin
