@@ -15,6 +15,7 @@ from wangyin.accounts.models import Account
 from wangyin.aliases.models import MobileAlias
 from wangyin.clearing.directory import seed_directory
 from wangyin.config import Settings
+from wangyin.fraud.service import seed_demo as fraud_seed_demo
 from wangyin.gateways.clearing.simulator import seed_demo_accounts
 from wangyin.identity.models import Customer, User
 from wangyin.identity.passwords import hash_password
@@ -278,6 +279,7 @@ def seed_demo(session: Session, *, now: datetime, seed: int = 2026) -> list[Demo
             logins.append(DemoLogin(person.username, DEMO_PASSWORD, person.name, person.edition))
     seed_staff(session, now=now)
     risk_seed_demo(session, now=now)  # a few blacklist entries and open cases
+    fraud_seed_demo(session, now=now)  # a held transfer with its fraud_hold case
     # The bank directory (reference data) and the simulated network's other-bank accounts.
     seed_directory(session)
     seed_demo_accounts(session)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -382,3 +382,65 @@ def activate(
     )
     session.flush()
     return version
+
+
+def seed_demo(session: Session, *, now: datetime) -> None:
+    """The demo's held transfer (`make demo`): 张伟 paying 李娜 6,000.00 from a new phone
+    at night, held two hours ago, with its `fraud_hold` case. Nothing is added twice."""
+    from wangyin.accounts.models import Account
+    from wangyin.config import Settings
+    from wangyin.fraud.rules import HOLD
+    from wangyin.identity.models import Customer, User
+    from wangyin.payments import service as payments
+
+    if session.scalars(select(FraudHold.id).limit(1)).first() is not None:
+        return
+    people = {
+        u.username: u
+        for u in session.scalars(select(User).where(User.username.in_(("zhangwei", "lina"))))
+    }
+    if set(people) != {"zhangwei", "lina"}:
+        return
+    payer, payee = people["zhangwei"], people["lina"]
+
+    def first_account(user: User) -> Account | None:
+        return session.scalars(
+            select(Account).where(Account.customer_id == user.customer_id).order_by(Account.id)
+        ).first()
+
+    source, target = first_account(payer), first_account(payee)
+    if source is None or target is None:
+        return
+    at = now - timedelta(hours=2)
+    try:
+        transfer = payments.prepare(
+            session,
+            customer_id=payer.customer_id,
+            user_id=payer.id,
+            from_account_id=source.public_id,
+            to_account_number=target.account_number,
+            payee_name=session.get_one(Customer, payee.customer_id).name,
+            amount="6000.00",
+            currency="CNY",
+            remark="",
+            at=at,
+            settings=Settings(),
+            client=Client(ip="203.0.113.7", device_id="demo-new-phone"),
+            user_public_id=payer.public_id,
+        )
+    except DomainError:  # the demo's balances or limits changed: no demo hold
+        return
+    session.flush()
+    transfer.id = session.scalars(
+        select(TransferRequest.id).where(TransferRequest.public_id == transfer.public_id)
+    ).one()
+    hold_transfer(
+        session,
+        transfer=transfer,
+        decision=Decision(HOLD, ("new_device", "odd_hour", "new_payee_large"), 90, None, 0),
+        payer_mobile=session.get_one(Customer, payer.customer_id).mobile,
+        actor=payer.public_id,
+        confirmed_with="pin+otp",
+        client=Client(ip="203.0.113.7", device_id="demo-new-phone"),
+        at=at,
+    )
