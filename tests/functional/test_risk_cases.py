@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from factories import card_of, make_account, make_customer
 from factories.transfers import pay
 from functional.conftest import Bank, assert_problem
 from functional.test_backoffice_api import Office, seed_office
@@ -17,7 +18,7 @@ from wangyin.backoffice.context import STAFF_COOKIE
 from wangyin.identity.models import User
 from wangyin.notify import service as notify
 from wangyin.risk import service as risk
-from wangyin.risk.models import RiskAssessment
+from wangyin.risk.models import Declaration, RiskAssessment
 from wangyin.uow import run_read, run_write
 
 RISK = "/api/admin/v1/risk"
@@ -313,3 +314,47 @@ def test_a_fraud_hold_case_links_to_its_hold(bank: Bank) -> None:
     assert 'href="/admin/fraud/holds/H-123"' in page.text
     api = bank.client.get(f"{RISK}/cases/{case_id}", headers=officer).json()
     assert api["fraud_hold_url"] == "/admin/fraud/holds/H-123"
+
+
+def test_a_blacklist_command_about_a_customer_is_refused(bank: Bank) -> None:
+    """The blacklist's kinds concern no customer: proposing one for a customer fails."""
+    office = seed_office(bank)
+    officer = office.sign_in("risk")
+    refused = bank.client.post(
+        f"/api/admin/v1/customers/{bank.a.customer.public_id}/commands/blacklist_add",
+        json={"reason": "wrong place", "payload": {"kind": "mobile", "value": "1"}},
+        headers=officer,
+    )
+    assert refused.status_code in (403, 404, 422), refused.text
+
+
+def test_the_registration_page_keeps_the_declared_occupation(bank: Bank) -> None:
+    def build(s: Any) -> dict[str, str]:
+        c = make_customer(s, at=bank.clock.now(), name="赵雷", mobile="13600005555")
+        acct = make_account(s, c, at=bank.clock.now(), with_card=True)
+        return {"name": c.name, "id_number": c.id_number, "mobile": c.mobile,
+                "card_number": card_of(s, acct).number}  # fmt: skip
+
+    fields = run_write(bank.db, build)
+    client = bank.client
+    page = client.get("/register")
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    sent = client.post(
+        "/register",
+        data={
+            **fields,
+            "csrf_token": csrf,
+            "username": "zhaolei",
+            "password": "Zhuce-Mima-77",
+            "password_again": "Zhuce-Mima-77",
+            "transaction_password": "582936",
+            "occupation": "business_owner",
+            "product_use": "cross_border",
+        },
+        follow_redirects=False,
+    )
+    client.cookies.clear()
+    assert sent.status_code == 303, sent.text[:500]
+    assert run_read(
+        bank.db, lambda s: [(d.occupation, d.product_use) for d in s.scalars(select(Declaration))]
+    ) == [("business_owner", "cross_border")]

@@ -118,3 +118,52 @@ def test_a_complaint_opens_a_case_and_the_officer_writes_to_its_customer(
     ]
     sms = run_read(db, lambda s: [notify.body_of(m) for m in notify.messages_to(s, phone=mobile)])
     assert len(sms) == 1 and "已补发新卡" not in sms[0]  # the SMS only points to the site
+
+
+def test_an_ended_entry_is_not_ended_twice(db: Database, clock: FrozenClock) -> None:
+    entry_id = run_write(
+        db,
+        lambda s: (
+            risk.add_entry(
+                s, kind="mobile", value="13700001234", reason="r", staff_id="r", at=clock.now()
+            ).id
+        ),
+    )
+    run_write(
+        db,
+        lambda s: risk.expire_entry(
+            s, entry_id=entry_id, reason="done", staff_id="r", at=clock.now()
+        ),
+    )
+    try:
+        run_write(
+            db,
+            lambda s: risk.expire_entry(
+                s, entry_id=entry_id, reason="again", staff_id="r", at=clock.now()
+            ),
+        )
+        raise AssertionError("ended twice")
+    except DomainError as refusal:
+        assert refusal.code == "blacklist_entry_expired"
+
+
+def test_a_case_about_no_customer_cannot_contact_one(db: Database, clock: FrozenClock) -> None:
+    case_id = run_write(
+        db,
+        lambda s: (
+            risk.open_case(
+                s, kind="blacklist_hit", customer_id=None, priority=1, note="", at=clock.now()
+            ).id
+        ),
+    )
+    run_write(db, lambda s: risk.assign_case(s, case_id=case_id, staff_id="o1", at=clock.now()))
+    try:
+        run_write(
+            db,
+            lambda s: complaints.contact_customer(
+                s, case_id=case_id, staff_id="o1", text="hello", at=clock.now()
+            ),
+        )
+        raise AssertionError("wrote to nobody")
+    except DomainError as refusal:
+        assert refusal.code == "case_has_no_customer"
