@@ -90,6 +90,7 @@ def intro(request: Request, ended: str = "") -> Response:
             "csrf_token": token,
             "ended": ended == "1",
             "live": live_demo(request) is not None,
+            "minutes": service.DEMO_MINUTES,
         },
     )
     set_anonymous_csrf(request, response, token)

@@ -25,7 +25,7 @@ from wangyin.config import Settings
 from wangyin.demo import errors as _errors  # noqa: F401 - registers the demo's error codes
 from wangyin.demo import sample
 from wangyin.errors import DomainError
-from wangyin.money import parse_amount
+from wangyin.money import format_grouped, parse_amount
 from wangyin.security import ratelimit
 
 TOKEN_PREFIX = "demo1"  # noqa: S105 - a format marker, not a secret
@@ -127,7 +127,9 @@ def review_transfer(
         raise DomainError("payee_account_invalid")
     minor = parse_amount(amount.strip(), account.currency)
     if minor > sample.DEMO_SINGLE_LIMIT_MINOR:
-        raise DomainError("over_single_limit", limit="50,000.00")
+        raise DomainError(
+            "over_single_limit", limit=format_grouped(sample.DEMO_SINGLE_LIMIT_MINOR, "CNY")
+        )
     if minor > account.balance_minor:
         raise DomainError("insufficient_funds")
     return DemoTransfer(account, name, number, minor, remark.strip()[:50])
