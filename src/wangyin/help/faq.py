@@ -94,8 +94,8 @@ QUESTIONS: tuple[Question, ...] = (
         "为什么换了电脑或手机登录要验证？",
         "Why am I asked to verify on a new device?",
         "在未绑定的设备上登录时，我们会向预留手机号发送验证码并核对您的身份证号，"
-        "确认是您本人后才完成登录。这样即使密码泄露，他人也难以登录。常用设备可在"
-        "安全中心的“设备管理”中查看和解除绑定。",
+        "确认是您本人后才完成登录。这样即使密码泄露，他人也难以登录。已绑定的设备可在"
+        "安全中心的“已绑定设备”中查看和解除绑定。",
         "On a device that is not bound to you we text a code to your registered mobile and "
         "check your ID number before you are let in, so a leaked password alone is not "
         "enough. See and remove your bound devices in the Security center.",
@@ -107,7 +107,7 @@ QUESTIONS: tuple[Question, ...] = (
         "为什么过一会儿就自动退出了？",
         "Why was I logged out?",
         "为了您的资金安全，5 分钟没有操作会自动退出，结束前 60 秒页面会提醒，"
-        "点“保持登录”即可继续。每次登录最长 8 小时。",
+        "点“继续使用”即可继续。每次登录最长 8 小时。",
         "For your safety you are logged out after 5 minutes without activity; 60 seconds "
         "before, the page warns you and “Stay logged in” keeps you in. A login lasts at "
         "most 8 hours.",
@@ -183,11 +183,11 @@ QUESTIONS: tuple[Question, ...] = (
         "transfers",
         "小额免密是什么？",
         "What is password-free for small amounts?",
-        "开通后，单笔不超过 1,000 元、当日累计不超过 5,000 元的转账可以不输交易密码，"
-        "但仍需短信验证码。可以在安全中心随时关闭。",
-        "Once switched on, transfers up to 1,000 CNY each and 5,000 CNY a day need no "
-        "transaction password, though still an SMS code. Switch it off in the Security "
-        "center at any time.",
+        "在安全中心开通并设定额度后（单笔最高 1,000 元、当日累计最高 5,000 元），额度内的"
+        "转账无需输入交易密码和短信验证码。请按需设定较低的额度，可以随时关闭。",
+        "Switch it on in the Security center and set its amounts (at most 1,000 CNY a "
+        "transfer and 5,000 CNY a day): transfers within them need neither the transaction "
+        "password nor an SMS code. Keep the amounts low; switch it off at any time.",
         ("免密", "小额", "password-free"),
     ),
     Question(
@@ -281,7 +281,7 @@ QUESTIONS: tuple[Question, ...] = (
         "cards",
         "怎样开通网上银行？",
         "How do I register for online banking?",
-        "在登录页点“用借记卡开通”，输入本行借记卡号、身份证号和预留手机号，"
+        "在登录页点“用借记卡自助注册”，输入本行借记卡号、身份证号和预留手机号，"
         "输入短信验证码后设置登录名和密码。网上开通的是查询版；需要转账，请到柜台开通专业版。",
         "On the login page choose to register with your debit card: enter the card number, "
         "your ID number and registered mobile, the texted code, then choose a login name and "
@@ -295,10 +295,12 @@ QUESTIONS: tuple[Question, ...] = (
         "银行卡或手机丢了怎么办？",
         "I lost my card or my phone",
         "请立即在安全中心冻结网银（全部冻结），或拨打客服电话 95588 挂失。"
-        "冻结后任何人都无法用网银转账；找回后可用短信验证码和交易密码解冻。",
+        "冻结后任何人都无法用网银查询和转账；之后可用发送到预留手机号的验证码，加上交易密码"
+        "或身份证号解冻。",
         "Freeze online banking in the Security center at once (Freeze all), or call 95588 to "
-        "report the loss. While frozen nobody can transfer online; unfreeze later with an SMS "
-        "code and your transaction password.",
+        "report the loss. While frozen nobody can see your accounts or transfer online; "
+        "unfreeze later with a code texted to your registered mobile and your transaction "
+        "password or ID number.",
         ("丢失", "挂失", "冻结", "lost card", "lost phone"),
     ),
     Question(
