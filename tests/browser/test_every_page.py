@@ -17,6 +17,7 @@ import pytest
 
 from browser.experience import DESKTOP, PHONE, close, login
 from browser.test_care_browser import MAX_PAGE_BYTES, axe_page, axe_violations
+from wangyin.web.compress import MINIMUM_SIZE
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +71,21 @@ def _check(page: Any, server: str, path: str, where: str) -> dict[str, Any]:
     return {"bytes": size}
 
 
+def _static_gzipped(page: Any, server: str) -> None:
+    """The stylesheets and scripts (and the SVG icon, were it larger) are served gzipped."""
+    page.goto(f"{server}/home")
+    assets = page.eval_on_selector_all(
+        "link[rel=stylesheet], link[rel=icon], script[src]", "els => els.map(e => e.href || e.src)"
+    )
+    assert len(assets) >= 4
+    for url in assets:
+        served = page.request.get(url, headers={"Accept-Encoding": "gzip"})
+        assert served.ok, url
+        if len(served.body()) < MINIMUM_SIZE:
+            continue  # a tiny file (the icon) gains nothing from gzip
+        assert served.headers.get("content-encoding") == "gzip", url
+
+
 def _care(page: Any, server: str, on: bool) -> None:
     page.goto(f"{server}/care")
     if (page.locator("body.care").count() == 1) != on:
@@ -83,6 +99,7 @@ def test_every_page_in_every_language_and_mode(server: str, browser: Any) -> Non
     page = axe_page(browser, lang="zh", viewport=DESKTOP)
     login(page, server, WHO, lang="zh")
     paths = _paths(page, server)
+    _static_gzipped(page, server)
     assert {"/home", "/accounts", "/transfer", "/payees", "/functions", "/security"} <= set(paths)
     sizes: dict[str, int] = {}
     try:
