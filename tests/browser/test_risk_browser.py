@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from browser.test_backoffice_browser import STAFF, _sign_in, office_server
+from browser.test_care_browser import AXE, axe_violations
 from wangyin import seed
 
 pytestmark = pytest.mark.browser
@@ -36,10 +37,14 @@ def test_risk_officer_takes_answers_and_closes_a_complaint(
 ) -> None:
     server, database = office_server
     context = browser.new_context(locale="zh-CN")
+    if AXE.exists():  # axe-core (make axe) checks each page below
+        context.add_init_script(path=str(AXE))
     page = context.new_page()
     _sign_in(page, server, "risk")
     page.click("nav.mainnav a[href='/admin/risk/cases']")
     page.wait_for_url(re.compile(r".*/admin/risk/cases$"))
+    if AXE.exists():
+        assert axe_violations(page) == []
     row = page.locator("#cases tbody tr").filter(has_text="客户投诉")
     assert "72" in row.inner_text()  # its SLA, in hours
     row.locator("form[action='/admin/risk/cases/assign'] button").click()
@@ -47,6 +52,13 @@ def test_risk_officer_takes_answers_and_closes_a_complaint(
     page.locator("#cases tbody tr").filter(has_text="客户投诉").locator("td a").first.click()
     page.wait_for_url(re.compile(r".*/admin/risk/cases/[0-9]+$"))
     assert "短信通知未收到" in page.inner_text("#case-facts")
+    if AXE.exists():
+        case_url = page.url
+        assert axe_violations(page) == []
+        for path in ("/admin/risk/blacklist", "/admin/risk/reviews"):
+            page.goto(f"{server}{path}")
+            assert axe_violations(page) == [], path
+        page.goto(case_url)
     page.fill("#contact-text", "已为您补发动账短信，请查收。")
     page.click("form[action='/admin/risk/cases/contact'] button")
     page.wait_for_url(re.compile(r".*/admin/risk/cases/[0-9]+$"))
