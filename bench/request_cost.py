@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import itertools
 import json
 import os
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(bench.BENCH_ENV)
     settings = Settings(database_url=url)
     app = create_app(settings, clock=clock)
+    gc.freeze()  # as wangyin.asgi does after start-up
     db = app.state.wangyin.db
     call = Caller(app)
     device = {"X-Device-Id": f"bench-device-{payer.username}"}

@@ -169,6 +169,21 @@ def word(value: Any, *, default: str = "other") -> str:
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram children of one route, method and status,
+    looked up once: `labels()` builds and locks on every call. Bounded: routes are
+    templates, methods a fixed set, statuses few."""
+    key = (route, method, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+        )
+    return found
 
 
 class Observe:
@@ -220,8 +235,9 @@ class Observe:
             if method not in _METHODS:
                 method = "OTHER"  # a caller's made-up method must not mint new series
             context["route"] = route
-            REQUESTS.labels(route, method, str(status)).inc()
-            LATENCY.labels(route, method).observe(elapsed)
+            counter, histogram = _series(route, method, status)
+            counter.inc()
+            histogram.observe(elapsed)
             # A 500's problem is built by Starlette's handler after this middleware.
             code = state.get("error_code") or ("internal_error" if failed else None)
             if code is not None:
