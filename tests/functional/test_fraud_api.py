@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functional.conftest import Bank, assert_problem
 from functional.test_backoffice_api import USER_OF_ROLE, seed_office
-from functional.test_fraud_scenario import _page
+from functional.test_risk_cases import _page
 
 FRAUD = "/api/admin/v1/fraud"
 

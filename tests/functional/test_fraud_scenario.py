@@ -6,14 +6,13 @@ moves), the customer is texted, a `fraud_hold` case is opened; a risk officer re
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
 from factories.bank import DEFAULT_PIN
 from functional.conftest import Bank, assert_problem
-from functional.test_backoffice_api import USER_OF_ROLE, Office, seed_office
-from wangyin.backoffice.context import STAFF_COOKIE
+from functional.test_backoffice_api import USER_OF_ROLE, seed_office
+from functional.test_risk_cases import _page
 from wangyin.fraud.models import FraudEvent
 from wangyin.ledger.models import JournalEntry
 from wangyin.notify import service as notify
@@ -99,18 +98,6 @@ def _entries(bank: Bank, tid: str) -> int:
             ),
         )
     )
-
-
-def _page(office: Office, who: dict[str, str], method: str, url: str, **form: str) -> Any:
-    client = office.bank.client
-    client.cookies.set(STAFF_COOKIE, who["Authorization"].removeprefix("Bearer "), path="/admin")
-    try:
-        if method == "GET":
-            return client.get(url, follow_redirects=False)
-        data = {"csrf_token": office.csrf_of(who), **form}
-        return client.post(url, data=data, follow_redirects=False)
-    finally:
-        client.cookies.clear()
 
 
 def test_stolen_credentials_held_then_released_once(bank: Bank) -> None:

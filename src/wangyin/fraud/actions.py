@@ -21,7 +21,6 @@ from wangyin.fraud.models import FraudHold, FraudRuleSet
 from wangyin.payments import service as payments
 from wangyin.payments.models import PENDING, TransferRequest
 from wangyin.runtime import AppState
-from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -57,30 +56,17 @@ def release_in(
         client=client,
         authorized_as="fraud_release",
     )
-    hold.status = service.RELEASED
-    hold.decided_by = staff_id
-    hold.decided_at = at
-    hold.reason = reason
-    session.add(hold)
-    service.tell_customer(
+    service.decided(
         session,
-        customer_id=hold.customer_id,
-        template=service.RELEASED_TEXT,
+        hold,
+        status=service.RELEASED,
+        staff_id=staff_id,
+        reason=reason,
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         tail=transfer.to_number[-4:],
-        purpose="transfer_released",
-        at=at,
-    )
-    audit.append(
-        session,
-        event="hold_released",
-        outcome="success",
-        actor=staff_id,
-        at=at,
         client=client,
-        customer_id=hold.customer_id,
-        details={"transfer": transfer_id, "case": hold.case_id, "reason": reason},
+        at=at,
     )
     return hold
 

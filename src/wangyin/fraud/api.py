@@ -60,11 +60,10 @@ def hold(transfer_id: str, staff: Staff, state: State) -> Any:
     return hold_out(actions.hold(state=state, transfer_id=transfer_id))
 
 
-@router.post("/holds/{transfer_id}/release", response_model=HoldOut)
-def release(transfer_id: str, body: DecideIn, request: Request, staff: Staff, state: State) -> Any:
-    """Posts the held transfer once (limits and balance checked again) and texts the
-    customer; a hold already decided answers 409 `hold_not_pending`."""
-    actions.release(
+def _decide(
+    decide: Any, transfer_id: str, body: DecideIn, request: Request, staff: Any, state: Any
+) -> HoldOut:
+    decide(
         state=state,
         staff=staff,
         transfer_id=transfer_id,
@@ -72,19 +71,19 @@ def release(transfer_id: str, body: DecideIn, request: Request, staff: Staff, st
         client=client_of(request, "admin"),
     )
     return hold_out(actions.hold(state=state, transfer_id=transfer_id))
+
+
+@router.post("/holds/{transfer_id}/release", response_model=HoldOut)
+def release(transfer_id: str, body: DecideIn, request: Request, staff: Staff, state: State) -> Any:
+    """Posts the held transfer once (limits and balance checked again) and texts the
+    customer; a hold already decided answers 409 `hold_not_pending`."""
+    return _decide(actions.release, transfer_id, body, request, staff, state)
 
 
 @router.post("/holds/{transfer_id}/refuse", response_model=HoldOut)
 def refuse(transfer_id: str, body: DecideIn, request: Request, staff: Staff, state: State) -> Any:
     """Nothing moves; the request ends REFUSED and the customer is texted."""
-    actions.refuse(
-        state=state,
-        staff=staff,
-        transfer_id=transfer_id,
-        reason=body.reason,
-        client=client_of(request, "admin"),
-    )
-    return hold_out(actions.hold(state=state, transfer_id=transfer_id))
+    return _decide(actions.refuse, transfer_id, body, request, staff, state)
 
 
 @router.get("/rules", response_model=RulesOut)

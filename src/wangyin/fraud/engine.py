@@ -79,6 +79,11 @@ def rules_of(session: Session, version: int | None) -> dict[str, dict[str, Any]]
     return found
 
 
+def forget(version: int) -> None:
+    """A version (re)created here: drop what this process cached under its number."""
+    _RULESETS.pop(version, None)
+
+
 def assess(features: Features, params: dict[str, dict[str, Any]], *, version: int = 0) -> Decision:
     """Every enabled rule over the features; the points add up against the thresholds, and
     a rule with an `action` forces at least that decision when it fires."""

@@ -114,6 +114,11 @@ def cached(customer_id: int, version: int) -> Forest | None:
     return entry[1] if entry is not None and entry[0] == version else None
 
 
+def forget(customer_id: int) -> None:
+    """A new model stored by this process: the next transfer loads it."""
+    _CACHE.pop(customer_id, None)
+
+
 def remember(customer_id: int, version: int, forest: Forest) -> None:
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.pop(next(iter(_CACHE)))

@@ -20,7 +20,7 @@ from wangyin.clock import BANK_TZ, as_utc
 from wangyin.db import defer_write, table_of
 from wangyin.errors import DomainError
 from wangyin.fraud import errors as _errors  # noqa: F401 - registers the error codes
-from wangyin.fraud.engine import Decision, record_event
+from wangyin.fraud.engine import Decision, forget, record_event
 from wangyin.fraud.models import HELD, REFUSED, FraudEvent, FraudHold, FraudRuleSet
 from wangyin.fraud.rules import DEFAULTS
 from wangyin.i18n import gettext
@@ -233,31 +233,66 @@ def refuse(
     hold = locked_hold(session, transfer_id)
     transfer = session.get_one(TransferRequest, hold.transfer_row, with_for_update=True)
     transfer.status = REFUSED
-    hold.status = REFUSED
+    decided(
+        session,
+        hold,
+        status=REFUSED,
+        staff_id=staff_id,
+        reason=reason,
+        amount_minor=transfer.amount_minor,
+        currency=transfer.currency,
+        tail=_payee_tail(session, transfer),
+        client=client,
+        at=at,
+    )
+    return hold
+
+
+_DECIDED = {
+    REFUSED: (REFUSED_TEXT, "transfer_refused", "hold_refused"),
+    RELEASED: (RELEASED_TEXT, "transfer_released", "hold_released"),
+}
+
+
+def decided(
+    session: Session,
+    hold: FraudHold,
+    *,
+    status: str,
+    staff_id: str,
+    reason: str,
+    amount_minor: int,
+    currency: str,
+    tail: str,
+    client: Client,
+    at: datetime,
+) -> None:
+    """The officer's decision on the hold row, texted to the customer, audited."""
+    template, purpose, event = _DECIDED[status]
+    hold.status = status
     hold.decided_by = staff_id
     hold.decided_at = at
     hold.reason = reason
     tell_customer(
         session,
         customer_id=hold.customer_id,
-        template=REFUSED_TEXT,
-        amount_minor=transfer.amount_minor,
-        currency=transfer.currency,
-        tail=_payee_tail(session, transfer),
-        purpose="transfer_refused",
+        template=template,
+        amount_minor=amount_minor,
+        currency=currency,
+        tail=tail,
+        purpose=purpose,
         at=at,
     )
     audit.append(
         session,
-        event="hold_refused",
+        event=event,
         outcome="success",
         actor=staff_id,
         at=at,
         client=client,
         customer_id=hold.customer_id,
-        details={"transfer": transfer_id, "case": hold.case_id, "reason": reason},
+        details={"transfer": hold.transfer_id, "case": hold.case_id, "reason": reason},
     )
-    return hold
 
 
 def _payee_tail(session: Session, transfer: TransferRequest) -> str:
@@ -371,6 +406,7 @@ def activate(
     latest = session.scalar(select(func.max(FraudRuleSet.version))) or 0
     session.execute(update(FraudRuleSet).where(FraudRuleSet.active).values(active=False))
     version = int(latest) + 1
+    forget(version)  # versions are immutable; a number cached from another database is not
     session.add(
         FraudRuleSet(
             version=version,

@@ -118,6 +118,7 @@ def train_one(session: Session, *, customer_id: int, at: datetime, settings: Set
             trained_at=at,
         )
     )
+    model.forget(customer_id)
     return True
 
 
