@@ -4,6 +4,8 @@ no script, grouped by topic, zh and en), and the contextual help on the forms.""
 from __future__ import annotations
 
 from functional.conftest import Bank
+from security.conftest import web_login
+from wangyin.help.contextual import FORMS
 from wangyin.help.faq import QUESTIONS, TOPICS
 
 
@@ -67,3 +69,28 @@ def test_the_login_page_has_help_and_the_demo_link(bank: Bank) -> None:
 def test_every_page_links_to_the_faq(bank: Bank) -> None:
     for path in ("/login", "/register", "/functions", "/demo"):
         assert 'href="/help"' in bank.client.get(path).text, path
+
+
+# Each form with its contextual help, and the field its hint explains.
+FORM_PAGES = {
+    "login": ("/login", "login"),
+    "register": ("/register", "card_number"),
+    "transfer": ("/transfer", "to_account_number"),
+    "payees": ("/payees/new", "account_number"),
+    "limits": ("/security/limits", "single_limit"),
+    "security": ("/security", None),
+}
+
+
+def test_every_form_has_its_contextual_help(bank: Bank) -> None:
+    """A hint the field points at (aria-describedby) and a disclosure to the FAQ entry."""
+    assert set(FORM_PAGES) == set(FORMS)
+    web_login(bank)
+    for topic, (path, field) in FORM_PAGES.items():
+        page = bank.client.get(path).text
+        assert f'data-form-help="{topic}"' in page, path
+        assert f'href="/help#{FORMS[topic].faq}"' in page, path
+        if field is not None:
+            tag = page.split(f'id="{field}"')[1].split(">")[0]
+            assert f"help-{topic}-hint" in tag, (path, tag)
+            assert f'id="help-{topic}-hint"' in page
