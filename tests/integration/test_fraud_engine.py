@@ -26,8 +26,10 @@ from wangyin.errors import DomainError
 from wangyin.fraud import actions, engine
 from wangyin.fraud import commands as _commands  # noqa: F401 - registers fraud_rules
 from wangyin.fraud.models import FraudCounters, FraudEvent, FraudHold
+from wangyin.identity.models import Device
 from wangyin.ids import new_public_id
 from wangyin.ledger.models import JournalEntry
+from wangyin.payments import service as payments
 from wangyin.payments.models import TransferRequest
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
@@ -311,3 +313,103 @@ def test_the_worker_trains_a_model_and_the_engine_scores_with_it(
         ),
     )
     assert events and events[-1].score is not None
+
+
+def test_step_up_asks_the_code_even_for_a_password_free_amount(
+    db: Database, clock: FrozenClock
+) -> None:
+    """New device + 03:00 (50 points): a step-up. A 50.00 payment that would go without
+    password and code must carry both; with them it is made."""
+    from sqlalchemy import update
+
+    from wangyin.identity.models import User
+
+    payer, payee = run_write(
+        db,
+        lambda s: (
+            make_person(s, at=clock.now(), balance_minor=1_000_00),
+            make_person(s, at=clock.now()),
+        ),
+    )
+    run_write(
+        db,
+        lambda s: s.execute(
+            update(User)
+            .where(User.id == payer.user.id)
+            .values(password_free_single_minor=100_00, password_free_daily_minor=500_00)
+        ),
+    )
+    # By day, an old device: password-free as usual.
+    clock.advance(days=4)
+    assert pay(db, payer, payee, "50.00", at=clock.now(), settings=SETTINGS)["status"] == (
+        "COMPLETED"
+    )
+    # At 03:00 with a phone bound an hour ago: the password and the code are asked for.
+    clock.set(NIGHT + timedelta(days=4))
+    run_write(
+        db,
+        lambda s: s.execute(
+            update(Device)
+            .where(Device.user_id == payer.user.id)
+            .values(bound_at=clock.now() - timedelta(hours=1))
+        ),
+    )
+    _, prepared, _ = prepare(
+        db,
+        payer,
+        to=payee.account.account_number,
+        payee_name=payee.name,
+        amount="50.00",
+        at=clock.now(),
+        settings=SETTINGS,
+    )
+    assert prepared["second_factor_required"] is False  # prepare does not know yet
+
+    def without_factors(s: Session) -> None:
+        payments.confirm(
+            s,
+            customer_id=payer.customer.id,
+            transfer_id=prepared["id"],
+            key_digest=None,
+            at=clock.now(),
+            settings=SETTINGS,
+        )
+
+    try:
+        run_write(db, without_factors)
+    except DomainError as refusal:
+        assert refusal.code == "transaction_password_required"
+    else:
+        raise AssertionError("a step-up went through without the second factor")
+
+    def with_factors(s: Session) -> str:
+        pin, code = second_factor_for(s, payer, prepared["id"], clock.now())
+        return payments.confirm(
+            s,
+            customer_id=payer.customer.id,
+            transfer_id=prepared["id"],
+            key_digest=None,
+            at=clock.now(),
+            settings=SETTINGS,
+            transaction_password=pin,
+            code=code,
+        ).status
+
+    assert run_write(db, with_factors) == "COMPLETED"
+
+
+def second_factor_for(s: Session, payer: object, transfer_id: str, at: datetime) -> tuple[str, str]:
+    """The PIN and a code texted for this transfer (password-free or not)."""
+    from factories.bank import DEFAULT_PIN
+    from factories.transfers import latest_code
+
+    payments.send_code(
+        s,
+        customer_id=payer.customer.id,
+        transfer_id=transfer_id,
+        channel="sms",  # type: ignore[attr-defined]
+        client=Client(),
+        at=at,
+        settings=SETTINGS,
+    )
+    return DEFAULT_PIN, latest_code(s, payer.customer.mobile)  # type: ignore[attr-defined]
