@@ -143,6 +143,7 @@ _FUNCTIONS: tuple[Entry, ...] = (
     ),
     Entry("functions", "全部功能", "All functions", "/functions", ("功能", "菜单", "menu")),
     Entry("help", "帮助与常见问题", "Help and FAQ", "/help", ("帮助", "常见问题", "help", "faq")),
+    Entry("demo", "演示模式", "Try the demo", "/demo", ("演示", "体验", "试用", "demo", "try")),
 )
 
 
