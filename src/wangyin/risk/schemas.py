@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from wangyin.clock import as_utc
+
+# A time read back from the database (SQLite gives it without its zone) answered in UTC.
+At = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class BlacklistIn(BaseModel):
@@ -21,8 +26,8 @@ class BlacklistOut(BaseModel):
     kind: str
     masked: str  # numbers are never returned whole: only their hash is kept
     reason: str
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: At
+    expires_at: At | None
     live: bool = True
 
 
@@ -69,14 +74,14 @@ class CommandOut(BaseModel):
     public_id: str
     kind: str
     status: str
-    created_at: datetime
+    created_at: At
 
 
 class MessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     sender: str
     text: str
-    at: datetime
+    at: At
 
 
 class CaseDetailOut(BaseModel):
@@ -106,8 +111,8 @@ class ComplaintOut(BaseModel):
     status: Literal["received", "in_progress", "closed"]
     outcome: str | None
     transfer_id: str | None
-    filed_at: datetime
-    closed_at: datetime | None
+    filed_at: At
+    closed_at: At | None
     messages: list[MessageOut] = Field(default_factory=list)
 
 
@@ -121,7 +126,7 @@ class CaseOut(BaseModel):
     assignee: str | None
     outcome: str | None
     notes: str
-    opened_at: datetime
+    opened_at: At
     age_hours: float = 0
     sla_hours: int = 0
     sla_breached: bool = False
@@ -139,7 +144,7 @@ class AssessmentOut(BaseModel):
     factors: str  # JSON: factor -> points
     review: str
     decided_by: str | None
-    assessed_at: datetime
+    assessed_at: At
 
 
 class ReviewOut(BaseModel):
@@ -153,7 +158,7 @@ class ReviewOut(BaseModel):
 
 class TimelineOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    at: datetime
+    at: At
     event: str
     outcome: str
     ip: str
