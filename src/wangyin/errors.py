@@ -224,6 +224,12 @@ ERRORS: dict[str, tuple[int, str]] = {
         "This transfer has already been sent to the clearing network and can no longer be "
         "revoked.",
     ),
+    "reconciliation_not_found": (404, "No such reconciliation run or difference."),
+    "mismatch_resolved": (409, "This difference has already been resolved."),
+    "resolution_reason_required": (
+        422,
+        "Say how the difference was resolved (4 to 300 characters).",
+    ),
     # identity (issue 11 #13, #16)
     "unfreeze_factor_required": (
         422,

@@ -129,7 +129,26 @@ def _ids(office: Office) -> dict[str, str]:
         "staff_id": victim.json()["public_id"],
         **_risk_ids(bank),
         **_fraud_ids(bank),
+        **_reconciliation_ids(bank),
     }
+
+
+def _reconciliation_ids(bank: Bank) -> dict[str, str]:
+    """A reconciliation run with one open difference (clearing's back-office routes)."""
+    from wangyin.clearing.models import ReconciliationMismatch, ReconciliationRun
+
+    def build(s: Any) -> dict[str, str]:
+        run = ReconciliationRun(day="2026-12-05", system="BEPS", statement="matrix",
+                                matched=0, mismatched=1, run_at=bank.clock.now())
+        s.add(run)
+        s.flush()
+        mismatch = ReconciliationMismatch(run_id=run.id, kind="missing_ours",
+                                          reference="matrix-ref", ours="", theirs="100 PR02")
+        s.add(mismatch)
+        s.flush()
+        return {"run_id": str(run.id), "mismatch_id": str(mismatch.id)}
+
+    return run_write(bank.db, build)
 
 
 def _fraud_ids(bank: Bank) -> dict[str, str]:

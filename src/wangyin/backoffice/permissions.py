@@ -71,6 +71,9 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "fraud.decide": frozenset({RISK}),  # release or refuse a held transfer
     "propose.fraud_rules": frozenset({RISK}),
     "approve.fraud_rules": frozenset({SUPERVISOR}),
+    # daily reconciliation with the clearing network (clearing.reconciliation)
+    "reconciliation.view": frozenset({SUPERVISOR, AUDITOR}),
+    "reconciliation.resolve": frozenset({SUPERVISOR}),
 }
 
 # Kinds that take effect when proposed (protective, or neither money nor identity at
@@ -157,6 +160,12 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{API}/fraud/rules"): "fraud.view",
     ("POST", f"{API}/fraud/rules"): "propose.fraud_rules",
     ("GET", f"{API}/fraud/stats"): "fraud.view",
+    ("GET", "/admin/reconciliation"): "reconciliation.view",
+    ("GET", "/admin/reconciliation/{run_id}"): "reconciliation.view",
+    ("POST", "/admin/reconciliation/mismatches/{mismatch_id}/resolve"): "reconciliation.resolve",
+    ("GET", f"{API}/reconciliation"): "reconciliation.view",
+    ("GET", f"{API}/reconciliation/{{run_id}}"): "reconciliation.view",
+    ("POST", f"{API}/reconciliation/mismatches/{{mismatch_id}}/resolve"): "reconciliation.resolve",
 }
 
 

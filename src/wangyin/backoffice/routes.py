@@ -8,6 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from wangyin.backoffice import api, pages
 from wangyin.backoffice.context import StaffLoginRequired, StaffPageRefused
+from wangyin.clearing import api as clearing_api
+from wangyin.clearing import pages as clearing_pages
 from wangyin.fraud import api as fraud_api
 from wangyin.fraud import pages as fraud_pages
 from wangyin.risk import api as risk_api
@@ -21,6 +23,8 @@ def install(app: FastAPI, *, customer_site: bool) -> None:
     app.include_router(risk_pages.router, include_in_schema=False)
     app.include_router(fraud_api.router)  # anti-fraud holds and rules (issue 7 §4)
     app.include_router(fraud_pages.router, include_in_schema=False)
+    app.include_router(clearing_api.admin_router)  # daily reconciliation (issue 6 §1)
+    app.include_router(clearing_pages.admin_router, include_in_schema=False)
     app.include_router(pages.router, include_in_schema=False)
     if customer_site:
         app.include_router(api.customer_router, prefix="/api/v1")

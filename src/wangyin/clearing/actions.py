@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wangyin.clearing import directory
+from wangyin.backoffice.service import CurrentStaff, actor_of
+from wangyin.clearing import directory, reconciliation
 from wangyin.clearing import service as clearing
 from wangyin.clearing.schemas import InterbankPrepareIn
 from wangyin.clearing.settings import clearing_settings
@@ -15,6 +16,7 @@ from wangyin.identity.service import Caller, CurrentUser, require_transfers_allo
 from wangyin.payments.actions import Answer, guarded
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
+from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
 
@@ -187,4 +189,33 @@ def bank_of_card(*, state: AppState, number: str) -> dict[str, str] | None:
 def all_banks(*, state: AppState) -> list[dict[str, str]]:
     return run_read(
         state.db, lambda s: [_bank(b) for b in directory.search(s, query="", limit=200)]
+    )
+
+
+# --- the back office: daily reconciliation (对账) ----------------------------------------
+
+
+def reconciliation_runs(*, state: AppState) -> list[tuple[Any, list[Any]]]:
+    """The latest runs with their differences, newest day first."""
+    return run_read(state.db, lambda s: reconciliation.report(s))
+
+
+def reconciliation_run(*, state: AppState, run_id: int) -> tuple[Any, list[Any]]:
+    return run_read(state.db, lambda s: reconciliation.run_with_mismatches(s, run_id=run_id))
+
+
+def resolve_mismatch(
+    *, state: AppState, staff: CurrentStaff, mismatch_id: int, reason: str, client: Client
+) -> Any:
+    now = state.clock.now()
+    return run_write(
+        state.db,
+        lambda s: reconciliation.resolve(
+            s,
+            mismatch_id=mismatch_id,
+            staff_id=actor_of(staff),
+            reason=reason,
+            client=client,
+            at=now,
+        ),
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from wangyin.backoffice.context import Staff
 from wangyin.clearing import actions
 from wangyin.clearing.schemas import (
     BankByCardIn,
@@ -15,12 +16,15 @@ from wangyin.clearing.schemas import (
     InterbankConfirmIn,
     InterbankOut,
     InterbankPrepareIn,
+    MismatchOut,
+    ReconciliationRunOut,
+    ResolveIn,
 )
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
 from wangyin.payments.api import IdempotencyKey, respond
 from wangyin.security.channel import reveal_many
-from wangyin.web.context import ApiUser, State, caller_of
+from wangyin.web.context import ApiUser, State, caller_of, client_of
 
 router = APIRouter(tags=["inter-bank transfers"])
 
@@ -127,3 +131,66 @@ def get_transfer(transfer_id: str, user: ApiUser, state: State) -> dict[str, Any
 @router.get("/interbank-transfers", response_model=list[InterbankOut])
 def list_transfers(user: ApiUser, state: State) -> list[dict[str, Any]]:
     return actions.list_transfers(state=state, user=user)
+
+
+# --- the back office: daily reconciliation (对账), /api/admin/v1/reconciliation ----------
+
+admin_router = APIRouter(prefix="/api/admin/v1/reconciliation", tags=["back office"])
+
+
+def run_out(run: Any, mismatches: list[Any]) -> ReconciliationRunOut:
+    return ReconciliationRunOut(
+        id=run.id,
+        day=run.day,
+        system=run.system,
+        matched=run.matched,
+        mismatched=run.mismatched,
+        unresolved=sum(1 for m in mismatches if not m.resolved),
+        run_at=run.run_at.isoformat(),
+        mismatches=[
+            MismatchOut(
+                id=m.id,
+                kind=m.kind,
+                reference=m.reference,
+                ours=m.ours,
+                theirs=m.theirs,
+                resolved=m.resolved,
+            )
+            for m in mismatches
+        ],
+    )
+
+
+@admin_router.get("", response_model=list[ReconciliationRunOut])
+def reconciliation_runs(staff: Staff, state: State) -> Any:
+    """The latest runs (a statement of one system's day matched against our transfers),
+    newest day first, each with its differences."""
+    return [run_out(run, found) for run, found in actions.reconciliation_runs(state=state)]
+
+
+@admin_router.get("/{run_id}", response_model=ReconciliationRunOut)
+def reconciliation_run(run_id: int, staff: Staff, state: State) -> Any:
+    return run_out(*actions.reconciliation_run(state=state, run_id=run_id))
+
+
+@admin_router.post("/mismatches/{mismatch_id}/resolve", response_model=MismatchOut)
+def resolve_mismatch(
+    mismatch_id: int, body: ResolveIn, request: Request, staff: Staff, state: State
+) -> Any:
+    """Close a difference with how it was explained (audited); one already resolved
+    answers 409 `mismatch_resolved`."""
+    m = actions.resolve_mismatch(
+        state=state,
+        staff=staff,
+        mismatch_id=mismatch_id,
+        reason=body.reason,
+        client=client_of(request, "admin"),
+    )
+    return MismatchOut(
+        id=m.id,
+        kind=m.kind,
+        reference=m.reference,
+        ours=m.ours,
+        theirs=m.theirs,
+        resolved=m.resolved,
+    )

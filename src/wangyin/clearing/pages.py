@@ -11,8 +11,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from wangyin.accounts import service as accounts
+from wangyin.backoffice.context import Staff
+from wangyin.backoffice.pages import _page, refused
 from wangyin.clearing import actions
 from wangyin.clearing.schemas import InterbankPrepareIn
 from wangyin.errors import DomainError
@@ -20,7 +23,7 @@ from wangyin.identity.service import CurrentUser, require_transfers_allowed
 from wangyin.ids import new_token
 from wangyin.payments.pages import CONFIRM_FIELDS_OF, RETRYABLE_ON_PAGE, _form_caller
 from wangyin.uow import run_read
-from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
+from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf, client_of
 from wangyin.web.forms import error_text, field_errors, form_data
 from wangyin.web.render import render
 
@@ -258,3 +261,43 @@ async def revoke(transfer_id: str, request: Request, user: PageUser, state: Stat
             raise
         return _result(request, state, user, transfer_id, error_text(request, exc), exc.status)
     return RedirectResponse(f"/interbank/{transfer_id}", status_code=303)
+
+
+# --- the back office: daily reconciliation (对账), /admin/reconciliation ----------------
+
+admin_router = APIRouter(prefix="/admin/reconciliation")
+
+
+@admin_router.get("")
+def reconciliation_runs(staff: Staff, request: Request, state: State) -> Response:
+    runs = actions.reconciliation_runs(state=state)
+    return _page(request, "clearing/admin_runs.html", staff, runs=runs)
+
+
+@admin_router.get("/{run_id}")
+def reconciliation_run(run_id: int, staff: Staff, request: Request, state: State) -> Response:
+    try:
+        run, mismatches = actions.reconciliation_run(state=state, run_id=run_id)
+    except DomainError as exc:
+        return refused(request, exc)
+    return _page(request, "clearing/admin_run.html", staff, run=run, mismatches=mismatches)
+
+
+@admin_router.post("/mismatches/{mismatch_id}/resolve")
+async def resolve_mismatch(
+    mismatch_id: int, staff: Staff, request: Request, state: State
+) -> Response:
+    form = await form_data(request)
+    try:
+        m = await run_in_threadpool(
+            lambda: actions.resolve_mismatch(
+                state=state,
+                staff=staff,
+                mismatch_id=mismatch_id,
+                reason=form.get("reason", ""),
+                client=client_of(request, "admin"),
+            )
+        )
+    except DomainError as exc:
+        return refused(request, exc)
+    return RedirectResponse(f"/admin/reconciliation/{m.run_id}#mismatch-{m.id}", status_code=303)

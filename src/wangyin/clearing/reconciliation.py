@@ -22,7 +22,9 @@ from wangyin.clearing.models import (
     ReconciliationRun,
 )
 from wangyin.clock import bank_day_bounds_utc
+from wangyin.errors import DomainError
 from wangyin.gateways import clearing as network
+from wangyin.security import audit
 
 # Outcomes compared: the network counts PR03 and PR04 as success (payment-systems.md).
 _THEIRS = {
@@ -149,3 +151,63 @@ def report_text(session: Session, *, run_id: int) -> str:
             f"theirs: {m.theirs or '-'}"
         )
     return "\n".join(lines) + "\n"
+
+
+def run_with_mismatches(
+    session: Session, *, run_id: int
+) -> tuple[ReconciliationRun, list[ReconciliationMismatch]]:
+    run = session.get(ReconciliationRun, run_id)
+    if run is None:
+        raise DomainError("reconciliation_not_found")
+    mismatches = list(
+        session.scalars(
+            select(ReconciliationMismatch)
+            .where(ReconciliationMismatch.run_id == run_id)
+            .order_by(ReconciliationMismatch.id)
+        )
+    )
+    return run, mismatches
+
+
+def resolve(
+    session: Session,
+    *,
+    mismatch_id: int,
+    staff_id: str,
+    reason: str,
+    client: audit.Client,
+    at: datetime,
+) -> ReconciliationMismatch:
+    """A difference explained and closed by a supervisor, with how (the audit chain keeps
+    who, when and why). Decided under the mismatch's row lock: two supervisors resolving
+    one difference at once, one wins and the other is told it is already resolved."""
+    reason = " ".join(reason.split())
+    if not 4 <= len(reason) <= 300:
+        raise DomainError("resolution_reason_required")
+    mismatch = session.scalars(
+        select(ReconciliationMismatch)
+        .where(ReconciliationMismatch.id == mismatch_id)
+        .with_for_update()
+    ).first()
+    if mismatch is None:
+        raise DomainError("reconciliation_not_found")
+    if mismatch.resolved:
+        raise DomainError("mismatch_resolved")
+    mismatch.resolved = True
+    audit.append(
+        session,
+        event="reconciliation_resolved",
+        outcome="ok",
+        actor=staff_id,
+        at=at,
+        client=client,
+        details={
+            "mismatch": mismatch.id,
+            "run": mismatch.run_id,
+            "kind": mismatch.kind,
+            "reference": mismatch.reference,
+            "reason": reason,
+        },
+    )
+    session.flush()
+    return mismatch

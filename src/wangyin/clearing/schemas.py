@@ -79,3 +79,30 @@ class InterbankOut(BaseModel):
     key_digest: str
     second_factor_required: bool
     warnings: list[str]
+
+
+class ResolveIn(BaseModel):
+    """How a reconciliation difference was explained (4-300 characters, checked by the
+    use case so the refusal has its own code)."""
+
+    reason: str = Field(max_length=300)
+
+
+class MismatchOut(BaseModel):
+    id: int
+    kind: str  # missing_ours | missing_theirs | amount | status
+    reference: str  # the transfer's message id
+    ours: str
+    theirs: str
+    resolved: bool
+
+
+class ReconciliationRunOut(BaseModel):
+    id: int
+    day: str
+    system: str  # HVPS | BEPS
+    matched: int
+    mismatched: int
+    unresolved: int
+    run_at: str
+    mismatches: list[MismatchOut]
