@@ -22,6 +22,7 @@ def test_the_defaults_are_real_pinnable_functions_and_fewer_than_the_cap() -> No
     assert set(preferences.QUICK_DEFAULTS) <= pinnable
     assert len(preferences.QUICK_DEFAULTS) <= preferences.QUICK_MAX == 8
     assert "functions" not in pinnable  # always the grid's last tile
+    assert not {"forgot", "demo"} & pinnable  # for those not logged in
     assert all(BY_KEY[k].kind == "function" for k in pinnable)  # no FAQ entries
 
 

@@ -20,9 +20,9 @@ from wangyin.home.models import HomePreference
 QUICK_MAX = 8
 # What a customer who never chose sees: the everyday tasks first.
 QUICK_DEFAULTS = ("accounts", "transfer", "mobile_transfer", "payees", "schedules", "security")
-# Not offered for pinning: the all-functions page is always the grid's last tile, and
-# "forgot password" is for those who cannot log in.
-NOT_PINNABLE = frozenset({"functions", "forgot"})
+# Not offered for pinning: the all-functions page is always the grid's last tile;
+# "forgot password" and the demo are for those not logged in.
+NOT_PINNABLE = frozenset({"functions", "forgot", "demo"})
 MOVES = ("pin", "unpin", "up", "down")
 
 
