@@ -79,6 +79,8 @@ def test_a_complaint_is_taken_answered_acted_on_and_closed(bank: Bank) -> None:
     detail = bank.client.get(f"{RISK}/cases/{case_id}", headers=officer).json()
     assert detail["subject"] == "转错了" and detail["transfer_id"] == transfer["id"]
     assert detail["customer_name"] != bank.a.customer.name  # masked
+    shown = _page(office, officer, "GET", f"/admin/risk/cases/{case_id}")
+    assert 'id="case-timeline"' in shown.text and "complaint_filed" in shown.text  # 4.4-c2
 
     # Acting before taking it: a clear conflict.
     assert_problem(

@@ -22,6 +22,7 @@ from wangyin.identity.service import CurrentUser
 from wangyin.runtime import AppState
 from wangyin.security.audit import Client
 from wangyin.security.masking import mask_name
+from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read, run_write
 
 from . import aml, commands, complaints
@@ -219,6 +220,7 @@ class CaseDetail:
     customer_name: str | None  # masked
     messages: list[CaseMessage]
     commands: list[Command]
+    timeline: list[AuditRecord]  # the customer's operations, newest first (4.4-c2)
 
 
 def case_detail(*, state: AppState, case_id: int) -> CaseDetail:
@@ -233,6 +235,7 @@ def case_detail(*, state: AppState, case_id: int) -> CaseDetail:
             customer_name=mask_name(customer.name) if customer else None,
             messages=complaints.messages(s, case_id=case.id),
             commands=complaints.commands_of(s, case=case),
+            timeline=risk.timeline(s, case_id=case.id, newest_first=True, limit=50),
         )
 
     return run_read(state.db, read)

@@ -320,9 +320,11 @@ def sla_breached(case: RiskCase, age: float) -> bool:
     return case.status != "closed" and age > SLA_HOURS.get(case.priority, 72)
 
 
-def timeline(session: Session, *, case_id: int, limit: int = 500) -> list[AuditRecord]:
-    """The customer's operations from the audit chain, oldest first (4.4-c2): time, IP,
-    device, event, outcome."""
+def timeline(
+    session: Session, *, case_id: int, limit: int = 500, newest_first: bool = False
+) -> list[AuditRecord]:
+    """The customer's operations from the audit chain, oldest first (or the newest
+    `limit`, newest first) (4.4-c2): time, IP, device, event, outcome."""
     case = session.get(RiskCase, case_id)
     if case is None:
         raise DomainError("case_not_found")
@@ -332,7 +334,13 @@ def timeline(session: Session, *, case_id: int, limit: int = 500) -> list[AuditR
         session.scalars(
             select(AuditRecord)
             .where(AuditRecord.customer_id == case.customer_id)
-            .order_by(AuditRecord.at, AuditRecord.id)
+            .order_by(
+                *(
+                    (AuditRecord.at.desc(), AuditRecord.id.desc())
+                    if newest_first
+                    else (AuditRecord.at, AuditRecord.id)
+                )
+            )
             .limit(limit)
         )
     )
