@@ -11,6 +11,10 @@ every confirm debits the payer into a CLEARING sub-account chosen by the transfe
 Run with --shards 1 to see the same load on one clearing row.
 Phase 2 (send): the worker's clearing job sends what phase 1 debited through the CNAPS
 simulator and settles it (sent + settled: two more ledger entries each), items/s.
+Before phase 1, one payer alone prepares and confirms --sample transfers: statements and
+round trips per prepare and per confirm (wangyin.db.QueryStats; on PostgreSQL a round trip
+is one wait for the server), and the worker's send of one item. These per-operation costs
+are stable on a busy machine; the sends/s are not.
 Bounded by --seconds per phase; prints figures, asserts nothing; uses its own database.
 """
 
@@ -23,12 +27,14 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import psycopg  # noqa: E402
 from sqlalchemy import update  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from factories import make_person  # noqa: E402
 from wangyin.clearing import directory  # noqa: E402
@@ -66,6 +72,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--sample", type=int, default=20)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="wangyin-bench-clearing-"))
     url = _database(args.db, workdir)
@@ -97,50 +104,81 @@ def main() -> None:
     )
     done = [0] * args.clients
     refused: list[str] = []
+
+    def prepare(payer: Any) -> str:
+        def once(s: Session) -> str:
+            t = clearing.prepare(
+                s,
+                customer_id=payer.customer.id,
+                user_id=payer.user.id,
+                user_public_id=payer.user.public_id,
+                from_account_id=payer.account.public_id,
+                bank_code="308584000013",
+                payee_account="6225880000000018",
+                payee_name="赵敏",
+                amount="1.00",
+                speed="realtime",
+                remark="",
+                at=clock.now(),
+                settings=settings,
+                clearing=cfg,
+                client=Client(),
+            )
+            return t.public_id
+
+        return run_write(db, once)
+
+    def confirm(payer: Any, tid: str) -> None:
+        run_write(
+            db,
+            lambda s: clearing.confirm(
+                s,
+                customer_id=payer.customer.id,
+                transfer_id=tid,
+                key_digest=None,
+                transaction_password=None,
+                code=None,
+                acknowledged=True,
+                at=clock.now(),
+                settings=settings,
+                clearing=cfg,
+                client=Client(),
+            ),
+        )
+
+    # Per-operation costs, one payer alone (the first transfer opens its sub-accounts).
+    confirm(payers[0], prepare(payers[0]))
+    costs = {"prepare": [0, 0], "confirm": [0, 0]}
+    for _ in range(args.sample):
+        before = db.stats.snapshot()
+        tid = prepare(payers[0])
+        middle = db.stats.snapshot()
+        confirm(payers[0], tid)
+        after = db.stats.snapshot()
+        for name, (a, b) in (("prepare", (before, middle)), ("confirm", (middle, after))):
+            costs[name][0] += b[0] - a[0]
+            costs[name][1] += b[1] - a[1]
+    for name, (statements, round_trips) in costs.items():
+        print(
+            f"{name}: {statements / args.sample:.1f} statements, "
+            f"{round_trips / args.sample:.1f} round trips per {name} ({args.db})"
+        )
+    # The worker's cost per item: the sample's items, claimed, sent and answered.
+    job = ClearingJob(db, clock, settings=cfg)
+    before = db.stats.snapshot()
+    sent = job.send_due(clock.now())
+    after = db.stats.snapshot()
+    print(
+        f"send: {(after[0] - before[0]) / sent:.1f} statements, "
+        f"{(after[1] - before[1]) / sent:.1f} round trips per item ({sent} items, one claim)"
+    )
     stop = time.monotonic() + args.seconds
 
     def client(index: int) -> None:
         payer = payers[index]
         while time.monotonic() < stop:
-
-            def once(s):  # type: ignore[no-untyped-def]
-                t = clearing.prepare(
-                    s,
-                    customer_id=payer.customer.id,
-                    user_id=payer.user.id,
-                    user_public_id=payer.user.public_id,
-                    from_account_id=payer.account.public_id,
-                    bank_code="308584000013",
-                    payee_account="6225880000000018",
-                    payee_name="赵敏",
-                    amount="1.00",
-                    speed="realtime",
-                    remark="",
-                    at=clock.now(),
-                    settings=settings,
-                    clearing=cfg,
-                    client=Client(),
-                )
-                return t.public_id
-
             try:
-                tid = run_write(db, once)
-                run_write(
-                    db,
-                    lambda s, t=tid: clearing.confirm(
-                        s,
-                        customer_id=payer.customer.id,
-                        transfer_id=t,
-                        key_digest=None,
-                        transaction_password=None,
-                        code=None,
-                        acknowledged=True,
-                        at=clock.now(),
-                        settings=settings,
-                        clearing=cfg,
-                        client=Client(),
-                    ),
-                )
+                confirm(payer, prepare(payer))
                 done[index] += 1
             except DomainError as exc:
                 refused.append(exc.code)
@@ -158,7 +196,6 @@ def main() -> None:
         f"({args.clients} clients, {args.db}, {args.shards} clearing sub-accounts, "
         f"{len(refused)} refused {sorted(set(refused))})"
     )
-    job = ClearingJob(db, clock, settings=cfg)
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < args.seconds:
