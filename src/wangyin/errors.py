@@ -153,7 +153,17 @@ ERRORS: dict[str, tuple[int, str]] = {
     "alias_taken": (409, "This mobile number already receives payments for someone else."),
     "alias_not_found": (
         404,
-        "No account at this bank receives payments by this mobile number.",
+        "No account at this bank or another receives payments by this mobile number.",
+    ),
+    # aliases at other banks, found through the IBPS network (超级网银)
+    "alias_network_unavailable": (
+        503,
+        "Mobile numbers at other banks cannot be looked up right now. Nothing was debited; "
+        "please try again in a moment.",
+    ),
+    "alias_over_ibps_ceiling": (
+        422,
+        "A transfer by mobile number to another bank can be at most {limit}.",
     ),
     "alias_name_mismatch": (
         422,

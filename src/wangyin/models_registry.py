@@ -6,6 +6,7 @@ from wangyin.backoffice import models as backoffice_models
 from wangyin.batches import models as batches_models
 from wangyin.clearing import models as clearing_models
 from wangyin.fraud import models as fraud_models
+from wangyin.gateways.clearing import alias_directory as ibps_alias_models
 from wangyin.home import models as home_models
 from wangyin.idempotency import models as idempotency_models
 from wangyin.identity import models as identity_models
@@ -30,6 +31,7 @@ __all__ = [
     "clearing_models",
     "fraud_models",
     "home_models",
+    "ibps_alias_models",
     "idempotency_models",
     "identity_models",
     "insights_models",

@@ -8,7 +8,12 @@ from sqlalchemy.orm import Session
 
 from wangyin.aliases import service as aliases
 from wangyin.aliases.schemas import MobileTransferIn
-from wangyin.aliases.service import AliasView, MobilePayee
+from wangyin.aliases.service import AliasNetworkDown, AliasView, MobilePayee
+from wangyin.clearing import service as clearing
+from wangyin.clearing.settings import clearing_settings
+from wangyin.errors import DomainError
+from wangyin.gateways.clearing import ClearingGateway
+from wangyin.gateways.clearing.simulator import CnapsSimulator
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.payments import service as payments
 from wangyin.payments.actions import Answer, guarded
@@ -72,29 +77,53 @@ def remove_alias(*, state: AppState, user: CurrentUser, client: Client) -> None:
     run_write(state.db, action)
 
 
+def gateway(state: AppState) -> ClearingGateway:
+    """The IBPS network that knows other banks' aliases (the simulator here, as for the
+    worker's sends)."""
+    return CnapsSimulator(state.db, state.clock, clearing_settings())
+
+
+def _network_down() -> DomainError:
+    return DomainError("alias_network_unavailable", retry_after=aliases.NETWORK_RETRY_SECONDS)
+
+
 def look_up(*, state: AppState, user: CurrentUser, mobile: str) -> MobilePayee:
     now = state.clock.now()
-    return run_write(
-        state.db, lambda s: aliases.look_up(s, customer_id=user.customer_id, mobile=mobile, at=now)
-    )
+    network = gateway(state)
+    try:
+        return run_write(
+            state.db,
+            lambda s: aliases.look_up(
+                s, customer_id=user.customer_id, mobile=mobile, at=now, gateway=network
+            ),
+        )
+    except AliasNetworkDown:
+        raise _network_down() from None
 
 
 def prepare_by_mobile(
     *, state: AppState, caller: Caller, key: str | None, body: MobileTransferIn
 ) -> Answer:
     """Resolve the mobile number and prepare the transfer to its account, in one
-    transaction under the Idempotency-Key; a miss is counted and stored like any refusal."""
+    transaction under the Idempotency-Key; a miss is counted and stored like any refusal.
+    An alias at another bank is paid by an inter-bank IBPS transfer (real time) naming the
+    network's token, confirmed like any inter-bank transfer."""
     now = state.clock.now()
+    network = gateway(state)
 
     def execute(s: Session, user: CurrentUser, _own: Any) -> tuple[int, dict[str, Any]]:
         require_transfers_allowed(user)
-        number, name = aliases.payee_for_transfer(
+        payee = aliases.payee_for_transfer(
             s,
             customer_id=user.customer_id,
             mobile=body.to_mobile,
             name_check=body.name_check,
             at=now,
+            gateway=network,
         )
+        if isinstance(payee, aliases.NetworkPayee):
+            return 201, _prepare_interbank(s, user, payee)
+        number, name = payee
         transfer = payments.prepare(
             s,
             customer_id=user.customer_id,
@@ -112,11 +141,41 @@ def prepare_by_mobile(
         )
         return 201, payments.view(s, transfer, at=now, settings=state.settings).as_json()
 
-    return guarded(
-        state,
-        caller=caller,
-        key=key,
-        request={"op": "transfer.prepare_by_mobile", **body.model_dump()},
-        details={"step": "prepare", "by": "mobile", "amount": body.amount[:40]},
-        execute=execute,
-    )
+    def _prepare_interbank(
+        s: Session, user: CurrentUser, payee: aliases.NetworkPayee
+    ) -> dict[str, Any]:
+        cfg = clearing_settings()
+        aliases.check_network_amount(
+            amount=body.amount, currency=body.currency, ceiling_minor=cfg.ibps_ceiling_minor
+        )
+        t = clearing.prepare(
+            s,
+            customer_id=user.customer_id,
+            user_id=user.user_id,
+            user_public_id=user.user_public_id,
+            from_account_id=body.from_account_id,
+            bank_code=payee.bank_code,
+            payee_account=payee.reference,
+            payee_name=payee.masked_name,
+            amount=body.amount,
+            speed="realtime",
+            remark=body.remark or aliases.MOBILE_REMARK,
+            at=now,
+            settings=state.settings,
+            clearing=cfg,
+            client=caller.client,
+        )
+        return clearing.view(s, t, at=now, settings=state.settings)
+
+    try:
+        return guarded(
+            state,
+            caller=caller,
+            key=key,
+            request={"op": "transfer.prepare_by_mobile", **body.model_dump()},
+            details={"step": "prepare", "by": "mobile", "amount": body.amount[:40]},
+            execute=execute,
+        )
+    except AliasNetworkDown:
+        # Rolled back, nothing stored under the key: the same request may come again.
+        raise _network_down() from None

@@ -17,6 +17,7 @@ from wangyin.aliases.schemas import (
     MobilePayeeOut,
     MobileTransferIn,
 )
+from wangyin.clearing.schemas import InterbankOut
 from wangyin.payments.api import IdempotencyKey, respond
 from wangyin.payments.schemas import TransferOut
 from wangyin.security.channel import reveal_many
@@ -63,12 +64,14 @@ def remove_alias(request: Request, user: ApiUser, state: State) -> Response:
 
 @router.post("/mobile-payees/lookup", response_model=MobilePayeeOut)
 def look_up(body: MobileLookupIn, user: ApiUser, state: State) -> MobilePayeeOut:
-    """The masked name and bank behind a mobile number (10 look-ups an hour). A POST, so
-    the number stays out of URLs and access logs."""
+    """The masked name and bank behind a mobile number (10 look-ups an hour), at this bank
+    or, through the IBPS network, at another (`via`: ibps). A POST, so the number stays out
+    of URLs and access logs. 503 `alias_network_unavailable` (with Retry-After) when the
+    network does not answer."""
     return MobilePayeeOut(**asdict(actions.look_up(state=state, user=user, mobile=body.mobile)))
 
 
-@router.post("/transfers/by-mobile", status_code=201, response_model=TransferOut)
+@router.post("/transfers/by-mobile", status_code=201, response_model=TransferOut | InterbankOut)
 def prepare_by_mobile(
     body: MobileTransferIn,
     request: Request,
@@ -76,7 +79,11 @@ def prepare_by_mobile(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Prepare a transfer to the account behind a mobile number; `name_check` is the
-    payee's surname or given name. Confirm it with POST /transfers/{id}/confirm."""
+    payee's surname or given name. Confirm it with POST /transfers/{id}/confirm. An alias
+    at another bank gives an inter-bank transfer (IBPS, real time; it has `system` and
+    `bank_code`): confirm it with POST /interbank-transfers/{id}/confirm and follow it
+    with GET /interbank-transfers/{id}. Nothing is prepared, and nothing is stored under
+    the Idempotency-Key, when the network does not answer (503 `alias_network_unavailable`)."""
     return respond(
         request,
         lambda: actions.prepare_by_mobile(

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from wangyin.accounts import service as accounts
 from wangyin.aliases import actions
 from wangyin.aliases.schemas import MobileTransferIn
+from wangyin.clearing.settings import clearing_settings
 from wangyin.errors import DomainError
 from wangyin.identity.service import CurrentUser
 from wangyin.ids import new_token
@@ -125,6 +126,7 @@ def _transfer_page(
             "step_two": step_two or payee is not None,
             "error": error,
             "idempotency_key": values.get("idempotency_key") or new_token(),
+            "ibps_ceiling_minor": clearing_settings().ibps_ceiling_minor,
         },
         status=status,
     )
@@ -150,9 +152,26 @@ def mobile_transfer_form(
     return _transfer_page(request, state, user, values, payee=payee)
 
 
+def _look_up_page(
+    request: Request, state: AppState, user: CurrentUser, form: dict[str, str]
+) -> Response:
+    """Step two from a posted number: the number stays out of the URL."""
+    values = {"to_mobile": form.get("mobile", "")[:20]}
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), user)
+        payee = actions.look_up(state=state, user=user, mobile=values["to_mobile"])
+    except DomainError as exc:
+        return _transfer_page(
+            request, state, user, values, error=error_text(request, exc), status=exc.status
+        )
+    return _transfer_page(request, state, user, values, payee=payee)
+
+
 @router.post("/mobile-transfer")
 async def mobile_transfer_submit(request: Request, user: PageUser, state: State) -> Response:
     form = await form_data(request)
+    if form.get("step") == "lookup":
+        return _look_up_page(request, state, user, form)
     fields = ("from_account_id", "to_mobile", "name_check", "amount", "remark")
     values = {name: form.get(name, "") for name in (*fields, "idempotency_key")}
     try:
@@ -182,4 +201,6 @@ async def mobile_transfer_submit(request: Request, user: PageUser, state: State)
             status=exc.status,
             step_two=True,
         )
-    return RedirectResponse(f"/transfer/{answer['id']}/confirm", status_code=303)
+    # An alias at another bank was prepared as an inter-bank transfer: its own confirm page.
+    kind = "interbank" if "system" in answer else "transfer"
+    return RedirectResponse(f"/{kind}/{answer['id']}/confirm", status_code=303)

@@ -39,7 +39,13 @@ class MobileLookupIn(BaseModel):
 class MobilePayeeOut(BaseModel):
     masked_name: str
     bank_name: str
-    account_number: str
+    account_number: str = Field(description="Masked; empty for an alias at another bank")
+    bank_code: str = Field(default="", description="Another bank's 12-digit code")
+    via: Literal["bank", "ibps"] = Field(
+        default="bank",
+        description="bank: an alias at this bank (an internal transfer); ibps: at another "
+        "bank, paid by an inter-bank IBPS transfer (real time)",
+    )
 
 
 class MobileTransferIn(BaseModel):

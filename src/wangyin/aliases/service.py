@@ -6,6 +6,13 @@ to that account. Paying: the payer sees the masked name (张*伟) and the bank, 
 surname or the given name; every look-up, found or not, is counted per payer
 (`LOOKUPS_PER_HOUR`), decided in the transaction that answers it, since a mobile number that
 answers with a name is an enumeration oracle.
+
+A number that is no alias here is asked of the IBPS network (超级网银), which keeps the
+aliases of other banks: it answers the masked name, the bank and a reference token, and
+checks the name the payer types. The payment is then an inter-bank IBPS transfer naming
+the token, which the network resolves to the account when it receives the item: the full
+name and the account number never reach this bank or the payer. Those look-ups count
+toward the same hourly limit, in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,9 +29,13 @@ from wangyin.accounts.models import Account
 from wangyin.aliases.models import MobileAlias
 from wangyin.config import Settings
 from wangyin.errors import DomainError
+from wangyin.gateways import clearing as network
+from wangyin.gateways.clearing.alias_directory import name_matches
 from wangyin.identity import otp
 from wangyin.identity.models import Customer, User
 from wangyin.ids import new_public_id
+from wangyin.money import format_grouped, parse_amount
+from wangyin.observability import metrics
 from wangyin.security import audit, ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.fields import lookup_hash
@@ -31,6 +43,8 @@ from wangyin.security.masking import mask_account_number, mask_name
 
 BANK_NAME = "网银城市商业银行"
 LOOKUPS_PER_HOUR = 10
+NETWORK_RETRY_SECONDS = 30  # Retry-After when the IBPS network does not answer
+MOBILE_REMARK = "手机号转账"
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
@@ -49,7 +63,25 @@ class MobilePayee:
 
     masked_name: str
     bank_name: str
-    account_number: str  # masked
+    account_number: str  # masked; "" for an alias at another bank (the network keeps it)
+    bank_code: str = ""  # another bank's 12-digit code; "" for this bank
+    via: str = "bank"  # "bank": an alias here; "ibps": at another bank, through IBPS
+
+
+@dataclass(frozen=True)
+class NetworkPayee:
+    """An alias at another bank, once the payer has confirmed the name: what the
+    inter-bank transfer names instead of the account."""
+
+    bank_code: str
+    reference: str  # the network's token
+    masked_name: str
+
+
+class AliasNetworkDown(Exception):
+    """The IBPS network did not answer (unreachable or too slow): nothing was asked of it
+    that it answered, and nothing may be debited. Not a DomainError, so no idempotency
+    record keeps it: the same request may be sent again once the network is back."""
 
 
 def normalize_mobile(mobile: str) -> str:
@@ -219,43 +251,93 @@ def _resolve(s: Session, mobile: str) -> tuple[Account, Customer] | None:
     return None if found is None else (found[0], found[1])
 
 
-def look_up(s: Session, *, customer_id: int, mobile: str, at: datetime) -> MobilePayee:
-    """The masked name and bank of a mobile number's alias; counted, found or not."""
+def _ask(call: str, ask: Any) -> Any:
+    """One call to the IBPS network, timed like its other calls."""
+    try:
+        with metrics.clearing_call(call):
+            return ask()
+    except (network.ClearingUnavailable, network.ClearingTimeout) as exc:
+        raise AliasNetworkDown(type(exc).__name__) from None
+
+
+def _not_found() -> DomainError:
+    error = DomainError("alias_not_found")
+    error.keep = True  # the count stands
+    return error
+
+
+def look_up(
+    s: Session,
+    *,
+    customer_id: int,
+    mobile: str,
+    at: datetime,
+    gateway: network.ClearingGateway | None = None,
+) -> MobilePayee:
+    """The masked name and bank of a mobile number's alias, here or (through `gateway`)
+    at another bank; counted, found or not."""
     number = normalize_mobile(mobile)
     _count_lookup(s, customer_id=customer_id, at=at)
     found = _resolve(s, number)
-    if found is None:
-        error = DomainError("alias_not_found")
-        error.keep = True  # the count stands
-        raise error
-    account, customer = found
+    if found is not None:
+        account, customer = found
+        return MobilePayee(
+            masked_name=mask_name(customer.name),
+            bank_name=BANK_NAME,
+            account_number=mask_account_number(account.account_number),
+        )
+    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
+    if answer is None:
+        raise _not_found()
     return MobilePayee(
-        masked_name=mask_name(customer.name),
-        bank_name=BANK_NAME,
-        account_number=mask_account_number(account.account_number),
+        masked_name=answer.masked_name,
+        bank_name=answer.bank_name,
+        account_number="",
+        bank_code=answer.bank_code,
+        via="ibps",
     )
 
 
-def name_matches(full_name: str, typed: str) -> bool:
-    """The payer confirms the surname or the given name (or the whole name)."""
-    typed = "".join(typed.split())
-    name = "".join(full_name.split())
-    if not typed or not name:
-        return False
-    return typed in (name, name[:1], name[1:]) or (len(name) > 3 and typed in (name[:2], name[2:]))
-
-
 def payee_for_transfer(
-    s: Session, *, customer_id: int, mobile: str, name_check: str, at: datetime
-) -> tuple[str, str]:
+    s: Session,
+    *,
+    customer_id: int,
+    mobile: str,
+    name_check: str,
+    at: datetime,
+    gateway: network.ClearingGateway | None = None,
+) -> tuple[str, str] | NetworkPayee:
     """(account number, full name) to prepare the transfer with, once the payer has
-    confirmed part of the name; counted like a look-up."""
+    confirmed part of the name; for an alias at another bank, the network's token, once
+    the network has checked the name. Counted like a look-up."""
     number = normalize_mobile(mobile)
     _count_lookup(s, customer_id=customer_id, at=at)
     found = _resolve(s, number)
-    if found is None or not name_matches(found[1].name, name_check):
-        error = DomainError("alias_name_mismatch" if found else "alias_not_found")
+    if found is not None:
+        if not name_matches(found[1].name, name_check):
+            error = DomainError("alias_name_mismatch")
+            error.keep = True
+            raise error
+        return found[0].account_number, found[1].name
+    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
+    if answer is None:
+        raise _not_found()
+    assert gateway is not None  # noqa: S101 - it answered
+    if not _ask("alias_name", lambda: gateway.check_alias_name(answer.reference, name_check)):
+        error = DomainError("alias_name_mismatch")
         error.keep = True
         raise error
-    account, customer = found
-    return account.account_number, customer.name
+    return NetworkPayee(
+        bank_code=answer.bank_code, reference=answer.reference, masked_name=answer.masked_name
+    )
+
+
+def check_network_amount(*, amount: str, currency: str, ceiling_minor: int) -> None:
+    """A payment to another bank's alias goes by IBPS in real time: CNY, within its
+    per-item ceiling (a larger one is for the inter-bank form, by HVPS)."""
+    if currency != "CNY":
+        raise DomainError("interbank_cny_only")
+    if parse_amount(amount, "CNY") > ceiling_minor:
+        raise DomainError(
+            "alias_over_ibps_ceiling", limit=f"{format_grouped(ceiling_minor, 'CNY')} CNY"
+        )

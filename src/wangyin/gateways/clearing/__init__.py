@@ -6,6 +6,12 @@ Exactly once: an item carries our transfer's id as its message id, and the netwo
 one item per message id. A send whose answer is lost (`ClearingTimeout`) is resolved by
 `status()`, never by sending again blindly; `ClearingUnavailable` means the network was not
 reached at all.
+
+Mobile aliases at other banks (IBPS, 超级网银): `lookup_alias` answers a mobile number with
+the masked name, the bank and a reference token; `check_alias_name` checks the surname or
+given name the payer typed; an item then names the token as its account, and the network
+resolves it to the account when it receives the item. The bank never learns the full name
+or the account number.
 """
 
 from __future__ import annotations
@@ -57,6 +63,16 @@ class StatementLine:
     status: str
 
 
+@dataclass(frozen=True)
+class AliasAnswer:
+    """A mobile alias registered at another bank, as the network shows it to a payer."""
+
+    masked_name: str  # 张*伟
+    bank_code: str  # the receiving bank's 12-digit code
+    bank_name: str  # 招商银行
+    reference: str  # the network's token: the item's account, resolved by the network
+
+
 class ClearingGateway(Protocol):
     def send(self, item: Item) -> Answer: ...
 
@@ -70,6 +86,14 @@ class ClearingGateway(Protocol):
 
     def tick(self, now: datetime) -> None:
         """Let the network's own time pass (the simulator nets, settles and returns)."""
+        ...
+
+    def lookup_alias(self, mobile: str) -> AliasAnswer | None:
+        """The alias of a mobile number at another bank; None if no bank has it."""
+        ...
+
+    def check_alias_name(self, reference: str, name: str) -> bool:
+        """Whether `name` is the surname, the given name or the full name behind a token."""
         ...
 
 

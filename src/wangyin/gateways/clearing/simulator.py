@@ -12,11 +12,16 @@ in its own transactions: to the bank it is another party, reached only through
   system's ceiling or an HVPS item outside its hours is rejected (PR09).
 - Switches for tests: `sim_delay_seconds` (answers later than the send's timeout),
   `sim_unavailable` (not reached), `sim_lose_answers` (takes the item, answer lost).
+- IBPS mobile aliases at other banks (`alias_directory`): a look-up answers the masked name,
+  the bank and a reference token; an IBPS item naming a token is paid to the account behind
+  it (a token expired or forged is rejected, `alias_unknown`). Look-ups and name checks
+  obey the delay and unavailable switches like the other calls.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -34,10 +39,12 @@ from wangyin.gateways.clearing import (
     RETURNED,
     SETTLED,
     SYSTEMS,
+    AliasAnswer,
     Answer,
     ClearingTimeout,
     ClearingUnavailable,
     Item,
+    alias_directory,
 )
 from wangyin.gateways.clearing.hours import hvps_open
 from wangyin.uow import run_read, run_write
@@ -55,12 +62,8 @@ class CnapsSimulator:
         if self.settings.sim_unavailable:
             raise ClearingUnavailable("the clearing network is not reachable")
         answer = run_write(self.db, lambda s: self._receive(s, item))
-        delay = self.settings.sim_delay_seconds
-        if delay > 0:
-            # The answer comes later than the bank waits: the item is taken all the same.
-            time.sleep(min(delay, self.settings.send_timeout_seconds))
-            if delay >= self.settings.send_timeout_seconds:
-                raise ClearingTimeout("no answer from the clearing network in time")
+        # The answer comes later than the bank waits: the item is taken all the same.
+        self._answer_delay()
         if self.settings.sim_lose_answers:
             raise ClearingTimeout("the clearing network's answer was lost")
         return answer
@@ -73,6 +76,31 @@ class CnapsSimulator:
 
     def tick(self, now: datetime) -> None:
         run_write(self.db, lambda s: self._progress(s, as_utc(now)))
+
+    def lookup_alias(self, mobile: str) -> AliasAnswer | None:
+        """A read of the network's alias directory: the bank may ask inside its own
+        transaction (it counts the look-up there)."""
+        if self.settings.sim_unavailable:
+            raise ClearingUnavailable("the clearing network is not reachable")
+        now = self.clock.now()
+        answer = run_read(self.db, lambda s: _alias_answer(s, mobile, now))
+        self._answer_delay()
+        return answer
+
+    def check_alias_name(self, reference: str, name: str) -> bool:
+        if self.settings.sim_unavailable:
+            raise ClearingUnavailable("the clearing network is not reachable")
+        now = self.clock.now()
+        found = run_read(self.db, lambda s: alias_directory.resolve_token(s, reference, now=now))
+        self._answer_delay()
+        return found is not None and alias_directory.name_matches(found.name, name)
+
+    def _answer_delay(self) -> None:
+        delay = self.settings.sim_delay_seconds
+        if delay > 0:
+            time.sleep(min(delay, self.settings.send_timeout_seconds))
+            if delay >= self.settings.send_timeout_seconds:
+                raise ClearingTimeout("no answer from the clearing network in time")
 
     def statement(self, system: str, day: date) -> Path | None:
         """The day's statement (written once the day is over): every item received that day
@@ -96,7 +124,8 @@ class CnapsSimulator:
         if existing is not None:  # one item per message id, however often it is sent
             return _answer(existing)
         now = as_utc(self.clock.now())
-        reason = self._refusal(session, item, now)
+        item, reason = _resolve_alias(session, item, now)
+        reason = reason or self._refusal(session, item, now)
         row = SimulatedItem(
             msg_id=item.msg_id,
             system=item.system,
@@ -167,6 +196,29 @@ class CnapsSimulator:
             row.reason = "name_mismatch"
 
 
+def _alias_answer(session: Session, mobile: str, now: datetime) -> AliasAnswer | None:
+    alias = alias_directory.find(session, mobile)
+    if alias is None:
+        return None
+    bank = session.scalars(select(BankBranch).where(BankBranch.code == alias.bank_code)).first()
+    return AliasAnswer(
+        masked_name=alias_directory.masked(alias),
+        bank_code=alias.bank_code,
+        bank_name=bank.bank_name if bank is not None else alias.bank_code,
+        reference=alias_directory.make_token(alias, now=now),
+    )
+
+
+def _resolve_alias(session: Session, item: Item, now: datetime) -> tuple[Item, str]:
+    """An IBPS item naming an alias token is paid to the account behind it."""
+    if not alias_directory.is_token(item.account):
+        return item, ""
+    found = alias_directory.resolve_token(session, item.account, now=now)
+    if found is None or found.bank_code != item.bank_code or item.system != "IBPS":
+        return item, "alias_unknown"
+    return replace(item, account=found.account, payee_name=found.name), ""
+
+
 def _item(session: Session, msg_id: str) -> SimulatedItem | None:
     return session.scalars(select(SimulatedItem).where(SimulatedItem.msg_id == msg_id)).first()
 
@@ -214,6 +266,7 @@ DEMO_ACCOUNTS = (
 
 
 def seed_demo_accounts(session: Session) -> None:
+    alias_directory.seed_demo_aliases(session, at=datetime.now(UTC))
     present = set(session.scalars(select(SimulatedAccount.account)))
     for bank, number, name, *status in DEMO_ACCOUNTS:
         if number not in present:
