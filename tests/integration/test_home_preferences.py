@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from factories import Person, make_person
+from factories import Person
 from factories.transfers import pay
+from integration.test_payees import _two
 from integration.test_schedules import _give
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
@@ -26,17 +27,6 @@ from wangyin.payees import service as payees
 from wangyin.schedules.models import ScheduledTransfer
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
-
-
-def _two(db: Database, clock: FrozenClock) -> tuple[Person, Person]:
-    def build(s: Session) -> tuple[Person, Person]:
-        at = clock.now()
-        return (
-            make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=10_000_00),
-            make_person(s, at=at, name="李娜", username="lina", balance_minor=500_00),
-        )
-
-    return run_write(db, build)
 
 
 def _read(db: Database, who: Person) -> preferences.Preferences:
