@@ -16,12 +16,24 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, literal, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wangyin.db import defer_write, table_of
+from wangyin.db import defer_write, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
 from wangyin.ids import new_public_id
 from wangyin.ledger.models import Hold, JournalEntry, LedgerAccount, Posting
@@ -186,7 +198,9 @@ def post(
     _check_balanced(legs)
     ids = sorted({leg.account_id for leg in legs})
     rows: list[Any] = (
-        list(session.execute(_LOCK_FOR_POSTING, {"ids": ids})) if locked is None else list(locked)
+        _lock_accounts(session, ids, reserve_entry_id=idempotency_key is None)
+        if locked is None
+        else list(locked)
     )
     reserved = next((row.next_entry_id for row in rows if "next_entry_id" in row._fields), None)
     by_id = {row.id: row for row in rows}
@@ -315,6 +329,40 @@ _LOCK_FOR_POSTING = (
     .order_by(_ACCOUNTS.c.id)
     .with_for_update()
 )
+# PostgreSQL: the ids as one array parameter, so the statement is the same whatever the
+# number of legs and goes through `db.read_together` (BEGIN and the locks in one round
+# trip, no ORM execution machinery); SQLite keeps the expanding IN.
+_LOCK_FOR_POSTING_PG = (
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.currency,
+        _ACCOUNTS.c.balance_minor,
+        _ACCOUNTS.c.held_minor,
+        _ACCOUNTS.c.allow_negative,
+    )
+    .where(_ACCOUNTS.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .order_by(_ACCOUNTS.c.id)
+    .with_for_update()
+)
+
+
+_LOCK_RESERVING_PG = _LOCK_FOR_POSTING_PG.add_columns(
+    select(func.nextval(literal_column("'journal_entries_id_seq'")))
+    .scalar_subquery()
+    .label("next_entry_id")
+)
+
+
+def _lock_accounts(session: Session, ids: list[int], *, reserve_entry_id: bool) -> list[Any]:
+    """Lock the posting's accounts in ascending id order (the project's lock order). On
+    PostgreSQL, with `reserve_entry_id` (no idempotency key: nothing to find a replay by),
+    the entry's id comes with the locks, so the entry joins the trailing writes."""
+    if is_sqlite(session):
+        return list(session.execute(_LOCK_FOR_POSTING, {"ids": ids}))
+    query = _LOCK_RESERVING_PG if reserve_entry_id else _LOCK_FOR_POSTING_PG
+    return read_together(session, [(query, {"ids": ids})])[0]
+
+
 _ENTRY_BY_KEY = select(_ENTRIES.c.id, _ENTRIES.c.public_id, _ENTRIES.c.request_digest).where(
     _ENTRIES.c.idempotency_key == bindparam("key")
 )
