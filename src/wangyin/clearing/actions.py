@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from wangyin.clearing import service as clearing
 from wangyin.clearing.schemas import InterbankPrepareIn
 from wangyin.clearing.settings import clearing_settings
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
+from wangyin.payments import service as payments
 from wangyin.payments.actions import Answer, guarded
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
@@ -25,7 +27,7 @@ def prepare(
 ) -> Answer:
     now = state.clock.now()
 
-    def execute(s: Session, user: CurrentUser, _own: Any) -> tuple[int, dict[str, Any]]:
+    def execute(s: Session, user: CurrentUser, own: Any) -> tuple[int, dict[str, Any]]:
         require_transfers_allowed(user)
         t = clearing.prepare(
             s,
@@ -37,9 +39,15 @@ def prepare(
             settings=state.settings,
             clearing=clearing_settings(),
             client=caller.client,
+            limits_state=(
+                payments.limit_state_of(SimpleNamespace(**user.limits)) if user.limits else None
+            ),
+            bank_rows=own[0] if own else None,
+            source_rows=own[1] if own else None,
         )
         return 201, clearing.view(s, t, at=now, settings=state.settings)
 
+    # The bank's code and the paying account go with the session look-up (one round trip).
     return guarded(
         state,
         caller=caller,
@@ -47,6 +55,12 @@ def prepare(
         request={"op": "interbank.prepare", **body.model_dump()},
         details={"step": "prepare", "kind": "interbank", "amount": body.amount[:40]},
         execute=execute,
+        with_limits=True,
+        read_with_session=clearing.prepare_reads(
+            from_account_id=body.from_account_id,
+            bank_code=body.bank_code,
+            payee_account=body.payee_account,
+        ),
     )
 
 
@@ -63,7 +77,8 @@ def confirm(
 ) -> Answer:
     now = state.clock.now()
 
-    def execute(s: Session, user: CurrentUser, _own: Any) -> tuple[int, dict[str, Any]]:
+    def execute(s: Session, user: CurrentUser, own: Any) -> tuple[int, dict[str, Any]]:
+        # Edition and freeze are decided by `confirm` on the locked user row.
         t = clearing.confirm(
             s,
             customer_id=user.customer_id,
@@ -76,9 +91,11 @@ def confirm(
             settings=state.settings,
             clearing=clearing_settings(),
             client=caller.client,
+            locked=own,
         )
         return 200, clearing.view(s, t, at=now, settings=state.settings)
 
+    # The transfer is locked, and its clearing sub-account found, with the session look-up.
     return guarded(
         state,
         caller=caller,
@@ -92,6 +109,11 @@ def confirm(
         },
         details={"step": "confirm", "kind": "interbank", "transfer": transfer_id[:40]},
         execute=execute,
+        read_with_session=(
+            clearing.confirm_reads(transfer_id, token=caller.token, settings=state.settings)
+            if caller.token
+            else None
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account
@@ -39,6 +39,7 @@ from wangyin.clearing.models import (
     SENT,
     SETTLED,
     WAITING,
+    BankBranch,
     InterbankTransfer,
     ReconciliationMismatch,
     ReconciliationRun,
@@ -46,12 +47,13 @@ from wangyin.clearing.models import (
 from wangyin.clearing.settings import ClearingSettings
 from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
-from wangyin.db import is_sqlite, read_together
+from wangyin.db import defer_write, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import _time, next_hvps_opening
 from wangyin.identity import otp
 from wangyin.identity.models import Customer, User
+from wangyin.identity.service import customer_of_token, token_hash
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import JournalEntry, LedgerAccount
@@ -117,7 +119,7 @@ def route(*, amount_minor: int, speed: str, at: datetime, settings: ClearingSett
 # --- prepare and confirm ------------------------------------------------------------------
 
 
-def key_data(t: InterbankTransfer, from_number: str) -> dict[str, str]:
+def key_data(t: Any, from_number: str) -> dict[str, str]:
     """What the customer confirms; a second factor signs its digest."""
     return {
         "from": from_number,
@@ -131,8 +133,11 @@ def key_data(t: InterbankTransfer, from_number: str) -> dict[str, str]:
     }
 
 
-def resolve_bank(session: Session, *, bank_code: str, payee_account: str) -> Any:
-    """The payee's bank: the code given, or the bank of the card's BIN."""
+def resolve_bank(
+    session: Session, *, bank_code: str, payee_account: str, found_rows: list[Any] | None = None
+) -> Any:
+    """The payee's bank: the code given, or the bank of the card's BIN. `found_rows`: the
+    code's row, when the use case read it with the session (`prepare_reads`)."""
     code = "".join(bank_code.split())
     if payee_account.startswith(CARD_BIN) or code == directory.OWN_BANK_CODE:
         raise DomainError("same_bank_payee")
@@ -143,38 +148,148 @@ def resolve_bank(session: Session, *, bank_code: str, payee_account: str) -> Any
         return found
     if not directory.valid_code(code):
         raise DomainError("invalid_bank_code")
-    found = directory.find(session, code)
-    if found is None:
+    if found_rows is None:
+        found_rows = list(session.execute(_BANK_BY_CODE, {"code": code}))
+    if not found_rows:
         raise DomainError("unknown_bank_code")
-    return found
+    return found_rows[0]
 
 
-def _source(session: Session, *, customer_id: int, account_public_id: str) -> Any:
-    row = session.execute(
+# --- the hot path in explicit SQL (issue 10 §4's rules, as payments.service) -------------
+# Statements are built once; a request runs them through db.read_together (one round trip
+# on PostgreSQL) and db.defer_write (sent with the COMMIT).
+
+_IB = table_of(InterbankTransfer)
+_ACCOUNTS = table_of(Account)
+_LEDGER = table_of(LedgerAccount)
+_BRANCHES = table_of(BankBranch)
+
+_BANK_BY_CODE = select(_BRANCHES.c.code, _BRANCHES.c.bank_name, _BRANCHES.c.branch_name).where(
+    _BRANCHES.c.code == bindparam("code")
+)
+# The paying account with its available balance and class counters, and whether its
+# customer has had a transfer to this payee account settled (a large first payment is
+# warned of): one statement, read with the session.
+_PAID_BEFORE = (
+    select(func.count(_IB.c.id))
+    .where(
+        _IB.c.customer_id == _ACCOUNTS.c.customer_id,
+        _IB.c.payee_account == bindparam("number"),
+        _IB.c.status == SETTLED,
+    )
+    .correlate(_ACCOUNTS)
+    .scalar_subquery()
+)
+_SOURCE = (
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.public_id,
+        _ACCOUNTS.c.account_number,
+        _ACCOUNTS.c.customer_id,
+        _ACCOUNTS.c.status,
+        _ACCOUNTS.c.currency,
+        *payments.CLASS_COLUMNS,
+        (_LEDGER.c.balance_minor - _LEDGER.c.held_minor).label("available"),
+        _PAID_BEFORE.label("paid_before"),
+    )
+    .join(_LEDGER, _LEDGER.c.id == _ACCOUNTS.c.ledger_account_id)
+    .where(_ACCOUNTS.c.public_id == bindparam("from_account_id"))
+)
+_INSERT_IB = insert(_IB)
+_UPDATE_IB = update(_IB).where(_IB.c.id == bindparam("transfer_row"))
+_LOCK_HEAD = audit.lock_head_query(bindparam("customer_id"))
+
+
+def _lock_query(*, of_token: bool) -> Any:
+    query = (
         select(
-            Account.id,
-            Account.public_id,
-            Account.account_number,
-            Account.status,
-            Account.currency,
-            Account.ledger_account_id,
-            *payments.CLASS_COLUMNS,
-            (LedgerAccount.balance_minor - LedgerAccount.held_minor).label("available"),
+            _IB,
+            _ACCOUNTS.c.public_id.label("from_public_id"),
+            _ACCOUNTS.c.account_number.label("from_number"),
+            _ACCOUNTS.c.ledger_account_id.label("from_ledger_id"),
+            _ACCOUNTS.c.status.label("from_status"),
+            _ACCOUNTS.c.account_class,
+            _ACCOUNTS.c.bound_account_id,
         )
-        .join(LedgerAccount, LedgerAccount.id == Account.ledger_account_id)
-        .where(Account.public_id == account_public_id, Account.customer_id == customer_id)
-    ).first()
-    if row is None:
-        raise DomainError("account_not_found")
-    if row.status != "active":
-        raise DomainError("account_inactive")
-    if row.currency != CURRENCY:
-        raise DomainError("interbank_cny_only")
-    return row
+        .join(_ACCOUNTS, _ACCOUNTS.c.id == _IB.c.from_account_id)
+        .where(_IB.c.public_id == bindparam("transfer_id"))
+        .with_for_update(of=_IB)
+    )
+    if of_token:
+        # Only the caller's own transfer: read with the session, it locks nothing else.
+        query = query.where(_IB.c.customer_id == customer_of_token())
+    return query
+
+
+_LOCK_IB = _lock_query(of_token=False)
+_LOCK_IB_OF_TOKEN = _lock_query(of_token=True)
+_BANK_ACCOUNT_ID = select(_LEDGER.c.id).where(_LEDGER.c.code == bindparam("code"))
+_CLASS_OF_SOURCE = select(_ACCOUNTS.c.id, *payments.CLASS_COLUMNS).where(
+    _ACCOUNTS.c.id == bindparam("account_row")
+)
+_UPDATE_CLASS_COUNTERS = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_row"))
+
+
+@dataclass
+class TransferRow:
+    """An inter-bank transfer as the hot path reads it (the row plus its paying account's
+    public id and number); `view` and `key_data` take it as they take the ORM object."""
+
+    id: int
+    public_id: str
+    customer_id: int
+    user_id: int
+    from_account_id: int
+    bank_code: str
+    bank_name: str
+    payee_account: str
+    payee_name: str
+    amount_minor: int
+    currency: str
+    remark: str
+    speed: str
+    system: str
+    status: str
+    reason: str
+    network_code: str
+    key_digest: str
+    warnings: str
+    confirmed_with: str
+    shard: int
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None
+    send_after: datetime | None
+    settled_at: datetime | None
+    from_public_id: str
+    from_number: str
+    second_factor_required: bool | None = None
+
+
+_ROW_FIELDS = tuple(f for f in TransferRow.__dataclass_fields__ if f != "second_factor_required")
+
+
+def _row_of(row: Any) -> TransferRow:
+    return TransferRow(**{name: getattr(row, name) for name in _ROW_FIELDS})
 
 
 # The other bank's account, for the class II/III rules: never the source's bound account.
 _OTHER_BANK = SimpleNamespace(id=0, account_class="I", bound_account_id=None)
+
+
+def prepare_reads(
+    *, from_account_id: str, bank_code: str, payee_account: str
+) -> list[tuple[Any, dict[str, Any]]]:
+    """prepare's reads that depend only on the request: the bank's code and the paying
+    account (with the customer's settled transfers to this payee), for the use case to
+    send with the session look-up (`prepare`'s `bank_rows` and `source_rows`)."""
+    return [
+        (_BANK_BY_CODE, {"code": "".join(bank_code.split())}),
+        (
+            _SOURCE,
+            {"from_account_id": from_account_id, "number": "".join(payee_account.split())},
+        ),
+    ]
 
 
 def prepare(
@@ -194,18 +309,35 @@ def prepare(
     settings: Settings,
     clearing: ClearingSettings,
     client: Client,
-) -> InterbankTransfer:
+    limits_state: payments.LimitState | None = None,
+    bank_rows: list[Any] | None = None,
+    source_rows: list[Any] | None = None,
+) -> TransferRow:
+    """Validate and fix the key data. With the rows read with the session (`limits_state`,
+    `bank_rows`, `source_rows`), prepare costs one more round trip (the transfer's insert
+    and the audit head's lock) before the commit's; every refusal comes before a write."""
     number = "".join(payee_account.split())
     if not (number.isdigit() and 8 <= len(number) <= 34):
         raise DomainError("invalid_payee_account")
     if speed not in SPEEDS:
         raise DomainError("validation_error")
     amount_minor = parse_amount(amount, CURRENCY)
-    bank = resolve_bank(session, bank_code=bank_code, payee_account=number)
-    source = _source(session, customer_id=customer_id, account_public_id=from_account_id)
+    bank = resolve_bank(session, bank_code=bank_code, payee_account=number, found_rows=bank_rows)
+    if source_rows is None:
+        source_rows = list(
+            session.execute(_SOURCE, {"from_account_id": from_account_id, "number": number})
+        )
+    source = source_rows[0] if source_rows else None
+    if source is None or source.customer_id != customer_id:
+        raise DomainError("account_not_found")
+    if source.status != "active":
+        raise DomainError("account_inactive")
+    if source.currency != CURRENCY:
+        raise DomainError("interbank_cny_only")
     if amount_minor > source.available:
         raise DomainError("insufficient_funds")
-    limits_state = payments.read_limit_state(session, user_id=user_id)
+    if limits_state is None:
+        limits_state = payments.read_limit_state(session, user_id=user_id)
     amount_cny = payments.check_limits(
         limits_state, amount_minor=amount_minor, currency=CURRENCY, at=at, settings=settings
     )
@@ -216,17 +348,10 @@ def prepare(
     payments.check_account_classes(
         source, _OTHER_BANK, amount_cny=amount_cny, payee_balance_after=0, at=at, settings=settings
     )
-    paid_before = session.scalar(
-        select(func.count(InterbankTransfer.id)).where(
-            InterbankTransfer.customer_id == customer_id,
-            InterbankTransfer.payee_account == number,
-            InterbankTransfer.status == SETTLED,
-        )
-    )
     warnings = payments.warnings_for(
         limits_state,
         to_own=False,
-        paid_before=bool(paid_before),
+        paid_before=bool(source.paid_before),
         amount_cny=amount_cny,
         at=at,
         settings=settings,
@@ -234,7 +359,8 @@ def prepare(
     planned = route(amount_minor=amount_minor, speed=speed, at=at, settings=clearing)
     created = at.replace(microsecond=0)
     public_id = new_public_id()
-    transfer = InterbankTransfer(
+    t = TransferRow(
+        id=0,
         public_id=public_id,
         customer_id=customer_id,
         user_id=user_id,
@@ -250,25 +376,52 @@ def prepare(
         system=planned.system,
         status=PENDING,
         reason=planned.reason,
+        network_code="",
         key_digest="",
         warnings=warnings,
+        confirmed_with="",
         shard=ledger.shard_of(public_id, settings.bank_account_shards),
         created_at=created,
         expires_at=created + timedelta(seconds=settings.transfer_confirm_seconds),
+        confirmed_at=None,
         send_after=planned.send_after,
-        ip=client.ip[:64],
-        device_id=client.device_id[:80],
+        settled_at=None,
+        from_public_id=source.public_id,
+        from_number=source.account_number,
+        second_factor_required=not payments.is_password_free(
+            limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
+        ),
     )
-    transfer.key_digest = ledger.request_digest(key_data(transfer, source.account_number))
-    session.add(transfer)
-    session.flush()
-    _audit(session, transfer, "interbank_prepared", user_public_id, at, client)
-    return transfer
+    t.key_digest = ledger.request_digest(key_data(t, source.account_number))
+    defer_write(
+        session,
+        _INSERT_IB,
+        {
+            **{name: getattr(t, name) for name in _INSERTED},
+            "attempts": 0,
+            "ip": client.ip[:64],
+            "device_id": client.device_id[:80],
+        },
+    )
+    # The audit chain's head is locked after the insert went out, in the same round trip
+    # (its foreign-key checks may wait; never while this transaction holds the head).
+    audit.hold_head(
+        session, read_together(session, [(_LOCK_HEAD, {"customer_id": customer_id})])[0]
+    )
+    _audit(session, t, "interbank_prepared", user_public_id, at, client)
+    return t
+
+
+_INSERTED = tuple(
+    name
+    for name in _ROW_FIELDS
+    if name not in ("id", "from_public_id", "from_number", "confirmed_at", "settled_at")
+)
 
 
 def _audit(
     session: Session,
-    t: InterbankTransfer,
+    t: Any,
     event: str,
     actor: str,
     at: datetime,
@@ -307,9 +460,21 @@ def _locked(session: Session, *, transfer_id: str, customer_id: int | None) -> I
     return found
 
 
-def _digest(session: Session, t: InterbankTransfer) -> str:
-    number = session.scalar(select(Account.account_number).where(Account.id == t.from_account_id))
-    return ledger.request_digest(key_data(t, str(number)))
+def _clearing_code(transfer_id: str, settings: Settings) -> str:
+    """The code of the CLEARING sub-account a transfer's id chooses (its stored shard)."""
+    shard = ledger.shard_of(transfer_id, settings.bank_account_shards)
+    return ledger.bank_account_code(CLEARING, CURRENCY, shard)
+
+
+def confirm_reads(
+    transfer_id: str, *, token: str, settings: Settings
+) -> list[tuple[Any, dict[str, Any]]]:
+    """confirm's first reads, for the use case to send with the session look-up: the
+    caller's transfer locked (with its paying account) and its CLEARING sub-account's id."""
+    return [
+        (_LOCK_IB_OF_TOKEN, {"transfer_id": transfer_id, "token_hash": token_hash(token)}),
+        (_BANK_ACCOUNT_ID, {"code": _clearing_code(transfer_id, settings)}),
+    ]
 
 
 def confirm(
@@ -325,46 +490,58 @@ def confirm(
     settings: Settings,
     clearing: ClearingSettings,
     client: Client,
-) -> InterbankTransfer:
+    locked: list[list[Any]] | None = None,
+) -> TransferRow:
     """Debit the customer into a clearing sub-account, once. Locks in the one order:
-    transfer -> user -> ledger accounts (ascending) -> audit head; every rule decided on
-    the locked rows before the first write, as payments.confirm does."""
-    t = _locked(session, transfer_id=transfer_id, customer_id=customer_id)
+    transfer -> user -> ledger accounts (ascending) -> audit head, the last three in one
+    round trip; every rule decided on the locked rows before the first write, as
+    payments.confirm does. `locked`: `confirm_reads`' rows, read with the session."""
+    if locked is None:
+        locked = read_together(
+            session,
+            [
+                (_LOCK_IB, {"transfer_id": transfer_id}),
+                (_BANK_ACCOUNT_ID, {"code": _clearing_code(transfer_id, settings)}),
+            ],
+        )
+    rows, clearing_rows = locked
+    row = rows[0] if rows else None
+    if row is None or row.customer_id != customer_id:
+        raise DomainError("transfer_not_found")
+    t = _row_of(row)
     if t.status != PENDING:
         raise DomainError(
             "transfer_already_confirmed" if t.confirmed_at else "transfer_not_pending"
         )
     if at >= as_utc(t.expires_at):
         raise DomainError("transfer_expired")
-    digest = _digest(session, t)
+    digest = ledger.request_digest(key_data(t, t.from_number))
     if digest != t.key_digest or (key_digest is not None and key_digest != digest):
         raise DomainError("transfer_data_changed")
     if t.warnings and not acknowledged:
         raise DomainError("warnings_not_acknowledged")
-    source = session.execute(
-        select(Account.ledger_account_id, Account.status, Account.account_number).where(
-            Account.id == t.from_account_id
+    if clearing_rows and ledger.shard_of(t.public_id, settings.bank_account_shards) == t.shard:
+        clearing_id = int(clearing_rows[0].id)
+    else:  # opened on first use, or the shards were re-configured since prepare
+        clearing_id = ledger.bank_account_id(
+            session, purpose=CLEARING, currency=CURRENCY, at=at, shard=t.shard
         )
-    ).one()
-    clearing_id = ledger.bank_account_id(
-        session, purpose=CLEARING, currency=CURRENCY, at=at, shard=t.shard
-    )
-    users, ledger_rows, class_rows = read_together(
-        session,
-        [
-            payments.user_lock_read(t.user_id),
-            ledger.lock_read(
-                [source.ledger_account_id, clearing_id], reserve_entry_id=not is_sqlite(session)
-            ),
-            (
-                select(Account.id, *payments.CLASS_COLUMNS).where(Account.id == t.from_account_id),
-                {},
-            ),
-        ],
-    )
+    # A class II or III account: its counters, read after its ledger row is locked.
+    with_class = row.account_class != "I"
+    reads = [
+        payments.user_lock_read(t.user_id),
+        ledger.lock_read(
+            [row.from_ledger_id, clearing_id], reserve_entry_id=not is_sqlite(session)
+        ),
+        (_LOCK_HEAD, {"customer_id": customer_id}),
+    ]
+    if with_class:
+        reads.append((_CLASS_OF_SOURCE, {"account_row": t.from_account_id}))
+    users, ledger_rows, heads, *class_rows = read_together(session, reads)
+    audit.hold_head(session, heads)
     user = users[0]
     payments.check_payer(user)
-    if source.status != "active":
+    if row.from_status != "active":
         raise DomainError("account_inactive")
     limits_state = payments.limit_state_of(user)
     amount_cny = payments.check_limits(
@@ -374,7 +551,11 @@ def confirm(
         limits_state, to_own=False, amount_cny=amount_cny, at=at, settings=settings
     )
     class_updates = payments.check_account_classes(
-        class_rows[0],
+        class_rows[0][0]
+        if with_class
+        else SimpleNamespace(
+            id=t.from_account_id, account_class="I", bound_account_id=row.bound_account_id
+        ),
         _OTHER_BANK,
         amount_cny=amount_cny,
         payee_balance_after=0,
@@ -403,10 +584,10 @@ def confirm(
         at=at,
         idempotency_key=f"interbank:{t.public_id}:debit",
         digest=digest,
-        locked=ledger_rows,
+        locked=ledger_rows,  # once per transfer: its locked row and status guarantee it
         legs=[
             ledger.Leg(
-                source.ledger_account_id,
+                row.from_ledger_id,
                 -t.amount_minor,
                 CURRENCY,
                 memo=memo,
@@ -415,6 +596,23 @@ def confirm(
             ),
             ledger.Leg(clearing_id, t.amount_minor, CURRENCY, memo=memo),
         ],
+    )
+    # The speed counts from the confirmation, not from the form.
+    planned = route(amount_minor=t.amount_minor, speed=t.speed, at=at, settings=clearing)
+    t.system, t.send_after, t.reason = planned.system, planned.send_after, planned.reason
+    t.status, t.confirmed_at, t.confirmed_with = WAITING, at, confirmed_with
+    defer_write(
+        session,
+        _UPDATE_IB,
+        {
+            "transfer_row": t.id,
+            "status": WAITING,
+            "confirmed_at": at,
+            "confirmed_with": confirmed_with,
+            "system": t.system,
+            "send_after": t.send_after,
+            "reason": t.reason,
+        },
     )
     payments.count_on_user_row(
         session,
@@ -428,22 +626,30 @@ def confirm(
         at=at,
     )
     for counters in class_updates:
-        account_row = counters.pop("account_row")
-        session.execute(update(Account).where(Account.id == account_row).values(**counters))
-    # The speed counts from the confirmation, not from the form.
-    planned = route(amount_minor=t.amount_minor, speed=t.speed, at=at, settings=clearing)
-    t.system, t.send_after, t.reason = planned.system, planned.send_after, planned.reason
-    t.status, t.confirmed_at, t.confirmed_with = WAITING, at, confirmed_with
-    balance = entry.balances.get(source.ledger_account_id)
-    _text(
-        session,
-        user.payer_mobile,
-        f"您尾号{source.account_number[-4:]}的账户{_when(at)}跨行转出 "
-        f"{format_grouped(t.amount_minor, CURRENCY)} {CURRENCY}"
-        + (f"，余额 {format_grouped(balance, CURRENCY)}" if balance is not None else "")
-        + f"，收款行{t.bank_name.split()[0]}。",
-        at,
-    )
+        defer_write(session, _UPDATE_CLASS_COUNTERS, counters)
+    if user.payer_mobile:
+        # 4.1.5.2-b: the payer hears of the debit with the new balance, in the request's
+        # language, from the outbox after the commit.
+        notify.enqueue_many(
+            session,
+            [
+                notify.outbox_row(
+                    channel="sms",
+                    phone=user.payer_mobile,
+                    purpose="balance_change",
+                    at=at,
+                    text=payments.balance_change_text(
+                        client.language,
+                        tail=t.from_number[-4:],
+                        at=at,
+                        paid_out=True,
+                        amount_minor=t.amount_minor,
+                        currency=CURRENCY,
+                        balance_minor=entry.balances[row.from_ledger_id],
+                    ),
+                )
+            ],
+        )
     _audit(
         session, t, "interbank_confirmed", user.public_id, at, client, **{"with": confirmed_with}
     )
@@ -654,27 +860,31 @@ def list_of(session: Session, *, customer_id: int, limit: int = 20) -> list[Inte
     )
 
 
-def view(
-    session: Session, t: InterbankTransfer, *, at: datetime, settings: Settings
-) -> dict[str, Any]:
+def view(session: Session, t: Any, *, at: datetime, settings: Settings) -> dict[str, Any]:
+    """What the payer sees, of an ORM transfer or of the hot path's `TransferRow` (which
+    carries its paying account and, after prepare, whether a second factor is needed)."""
     status = t.status
     if status == PENDING and at >= as_utc(t.expires_at):
         status = EXPIRED
-    from_account = session.execute(
-        select(Account.public_id, Account.account_number).where(Account.id == t.from_account_id)
-    ).one()
-    second_factor = (
-        t.confirmed_with != "password_free"
-        if t.confirmed_at
-        else not (
-            payments.is_password_free(
-                payments.read_limit_state(session, user_id=t.user_id),
-                amount_cny_minor=t.amount_minor,
-                at=at,
-                settings=settings,
-            )
+    if isinstance(t, TransferRow):
+        from_account: Any = SimpleNamespace(
+            public_id=t.from_public_id, account_number=t.from_number
         )
-    )
+    else:
+        from_account = session.execute(
+            select(Account.public_id, Account.account_number).where(Account.id == t.from_account_id)
+        ).one()
+    if t.confirmed_at:
+        second_factor = t.confirmed_with != "password_free"
+    elif getattr(t, "second_factor_required", None) is not None:
+        second_factor = bool(t.second_factor_required)
+    else:
+        second_factor = not payments.is_password_free(
+            payments.read_limit_state(session, user_id=t.user_id),
+            amount_cny_minor=t.amount_minor,
+            at=at,
+            settings=settings,
+        )
     return {
         "id": t.public_id,
         "status": status,
