@@ -221,3 +221,8 @@ def test_a_blacklisted_payee_is_refused_neutrally_and_the_customer_told(bank: Ba
     assert any("已被拦截" in t for t in _texts(bank, bank.a.customer.mobile))
     events = run_read(bank.db, lambda s: list(s.scalars(select(FraudEvent))))
     assert [e.decision for e in events] == ["block"]
+    cases = run_read(
+        bank.db,
+        lambda s: list(s.scalars(select(RiskCase).where(RiskCase.transfer_id == prepared["id"]))),
+    )
+    assert [c.kind for c in cases] == ["blacklist_hit"]

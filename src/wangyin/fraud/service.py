@@ -171,9 +171,19 @@ def refuse_blocked(
     client: Client,
     at: datetime,
 ) -> DomainError:
-    """The engine said block: the customer is texted (committed with the refusal, which
-    the caller raises) and the decision recorded. The answer names no rule."""
+    """The engine said block: the customer is texted and a case opened (committed with
+    the refusal, which the caller raises), the decision recorded. The answer names no
+    rule."""
     _told(session, transfer, decision, BLOCKED_TEXT, phone=payer_mobile, client=client, at=at)
+    risk.open_case(
+        session,
+        kind="blacklist_hit" if "blacklisted_counterparty" in decision.hits else CASE_KIND,
+        customer_id=transfer.customer_id,
+        priority=CASE_PRIORITY,
+        note="blocked; rules: " + ", ".join(decision.hits),
+        at=at,
+        transfer_id=transfer.public_id,
+    )
     error = DomainError("operation_refused")
     error.keep = True
     return error
