@@ -6,6 +6,7 @@ limit shared by local and network look-ups, decided in the answering transaction
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -210,3 +211,22 @@ def test_local_and_network_look_ups_share_the_hourly_limit(net: Net, settings: S
     assert _refused(lambda: _look_up(net, local)) == "rate_limited"
     net.clock.advance(hours=1, seconds=1)
     assert _look_up(net, ZHANG_MOBILE).masked_name == "张*伟"
+
+
+def test_concurrent_network_look_ups_are_each_counted_once(net: Net) -> None:
+    outcomes: list[str] = []
+    gateway = _sim(net)
+
+    def look() -> None:
+        try:
+            _look_up(net, ZHANG_MOBILE, gateway)
+            outcomes.append("found")
+        except DomainError as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=look) for _ in range(aliases.LOOKUPS_PER_HOUR + 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["found"] * aliases.LOOKUPS_PER_HOUR + ["rate_limited"] * 3
