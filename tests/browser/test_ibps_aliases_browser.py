@@ -1,8 +1,9 @@
-"""Issue 6 §2 (aliases at other banks) in a real browser, in Chinese at desktop width and in
-English at phone width: a mobile number registered at Guilin Bank is looked up through
-the IBPS simulator (posted, never in the URL), shown masked with its bank, confirmed by the
-surname and paid as a real-time inter-bank transfer, confirmed with the code and the soft
-keyboard; every page axe-clean (WCAG 2.1 AA), no CSP violation, no sideways scrolling."""
+"""Issue 6 §2 (aliases at other banks) in a real browser, in Chinese at desktop width, in
+English at phone width and in care mode (关爱版) on a phone: a mobile number registered at
+Guilin Bank is looked up through the IBPS simulator (posted, never in the URL), shown
+masked with its bank, confirmed by the surname and paid as a real-time inter-bank transfer,
+confirmed with the code and the soft keyboard; every page axe-clean (WCAG 2.1 AA), no CSP
+violation, no sideways scrolling."""
 
 from __future__ import annotations
 
@@ -31,12 +32,18 @@ def _clean(page: Any, viewport: dict[str, int]) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
 
 
-@pytest.mark.parametrize(("lang", "viewport"), [("zh", DESKTOP), ("en", PHONE)])
+@pytest.mark.parametrize(
+    ("lang", "viewport", "care"),
+    [("zh", DESKTOP, False), ("en", PHONE, False), ("zh", PHONE, True)],
+    ids=["zh-desktop", "en-phone", "zh-phone-care"],
+)
 def test_pay_a_mobile_number_at_another_bank(
-    server: str, browser: Any, lang: str, viewport: dict[str, int]
+    server: str, browser: Any, lang: str, viewport: dict[str, int], care: bool
 ) -> None:
     words = WORDS[lang]
     page = axe_page(browser, lang=lang, viewport=viewport)
+    if care:  # 关爱版 for this browser only (its cookie), not saved for the customer
+        page.context.add_cookies([{"name": "wy_care", "value": "1", "url": server}])
     login(page, server, "lina", lang=lang)
 
     page.goto(f"{server}/mobile-transfer")
@@ -48,7 +55,12 @@ def test_pay_a_mobile_number_at_another_bank(
     assert CHEN not in page.url  # posted, not in the address
     assert "陈*远" in payee.inner_text() and "桂林银行" in payee.inner_text()
     assert "陈思远" not in page.content()
-    assert words["note"] in page.get_by_test_id("ibps-note").inner_text()
+    note = page.get_by_test_id("ibps-note")
+    assert words["note"] in note.inner_text()
+    if care:
+        assert page.locator("body.care").count() == 1
+        size = float(note.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+        assert size >= 24  # body text in care mode
     _clean(page, viewport)
 
     page.fill("#name_check", "陈")
