@@ -260,10 +260,19 @@ def _ask(call: str, ask: Any) -> Any:
         raise AliasNetworkDown(type(exc).__name__) from None
 
 
-def _not_found() -> DomainError:
-    error = DomainError("alias_not_found")
+def _kept(code: str) -> DomainError:
+    error = DomainError(code)
     error.keep = True  # the count stands
     return error
+
+
+def _at_network(
+    gateway: network.ClearingGateway | None, number: str
+) -> tuple[network.ClearingGateway, network.AliasAnswer]:
+    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
+    if gateway is None or answer is None:
+        raise _kept("alias_not_found")
+    return gateway, answer
 
 
 def look_up(
@@ -286,9 +295,7 @@ def look_up(
             bank_name=BANK_NAME,
             account_number=mask_account_number(account.account_number),
         )
-    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
-    if answer is None:
-        raise _not_found()
+    _, answer = _at_network(gateway, number)
     return MobilePayee(
         masked_name=answer.masked_name,
         bank_name=answer.bank_name,
@@ -315,18 +322,13 @@ def payee_for_transfer(
     found = _resolve(s, number)
     if found is not None:
         if not name_matches(found[1].name, name_check):
-            error = DomainError("alias_name_mismatch")
-            error.keep = True
-            raise error
+            raise _kept("alias_name_mismatch")
         return found[0].account_number, found[1].name
-    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
-    if answer is None:
-        raise _not_found()
-    assert gateway is not None  # noqa: S101 - it answered
-    if not _ask("alias_name", lambda: gateway.check_alias_name(answer.reference, name_check)):
-        error = DomainError("alias_name_mismatch")
-        error.keep = True
-        raise error
+    network_gateway, answer = _at_network(gateway, number)
+    if not _ask(
+        "alias_name", lambda: network_gateway.check_alias_name(answer.reference, name_check)
+    ):
+        raise _kept("alias_name_mismatch")
     return NetworkPayee(
         bank_code=answer.bank_code, reference=answer.reference, masked_name=answer.masked_name
     )
