@@ -9,7 +9,7 @@ import logging
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from wangyin.clearing import reconciliation
@@ -25,7 +25,7 @@ from wangyin.clearing.models import (
 )
 from wangyin.clearing.settings import ClearingSettings, clearing_settings
 from wangyin.clock import Clock, as_utc, bank_date, bank_day_bounds_utc
-from wangyin.db import Database
+from wangyin.db import Database, defer_write, read_together, table_of
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import hvps_open, next_hvps_opening
 from wangyin.gateways.clearing.simulator import CnapsSimulator
@@ -36,24 +36,49 @@ log = logging.getLogger(__name__)
 BATCH = 50
 
 
+_IB = table_of(InterbankTransfer)
+# Due transfers nobody else holds (SKIP LOCKED), oldest first: the claim's one read.
+_DUE = (
+    select(
+        _IB.c.id,
+        _IB.c.public_id,
+        _IB.c.system,
+        _IB.c.bank_code,
+        _IB.c.payee_account,
+        _IB.c.payee_name,
+        _IB.c.amount_minor,
+        _IB.c.attempts,
+    )
+    .where(_IB.c.status == WAITING, _IB.c.send_after <= bindparam("now"))
+    .order_by(_IB.c.send_after, _IB.c.id)
+    .limit(BATCH)
+    .with_for_update(skip_locked=True)
+)
+_UPDATE = update(_IB).where(_IB.c.id == bindparam("transfer_row"))
+
+
 def _claim_due(
     session: Session, *, now: datetime, settings: ClearingSettings
 ) -> list[network.Item]:
     """Due transfers nobody else holds, marked SENDING before the network sees them: a
-    crash after this commit leaves them SENDING, resolved by status query, not resent."""
-    due = session.scalars(
-        select(InterbankTransfer)
-        .where(InterbankTransfer.status == WAITING, InterbankTransfer.send_after <= now)
-        .order_by(InterbankTransfer.send_after, InterbankTransfer.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    ).all()
+    crash after this commit leaves them SENDING, resolved by status query, not resent.
+    One read, and the marks go with the COMMIT (one round trip each on PostgreSQL)."""
+    due = read_together(session, [(_DUE, {"now": now})])[0]
     items = []
     for t in due:
         if t.system == "HVPS" and not hvps_open(now, settings):
-            t.send_after, t.reason = next_hvps_opening(now, settings), "hvps_closed"
+            opening = next_hvps_opening(now, settings)
+            defer_write(
+                session,
+                _UPDATE,
+                {"transfer_row": t.id, "send_after": opening, "reason": "hvps_closed"},
+            )
             continue
-        t.status, t.sent_at, t.attempts = SENDING, now, t.attempts + 1
+        defer_write(
+            session,
+            _UPDATE,
+            {"transfer_row": t.id, "status": SENDING, "sent_at": now, "attempts": t.attempts + 1},
+        )
         items.append(
             network.Item(
                 msg_id=t.public_id,
@@ -68,20 +93,18 @@ def _claim_due(
 
 
 def _apply(session: Session, *, msg_id: str, answer: network.Answer | None, now: datetime) -> None:
+    if answer is not None:
+        clearing.record_answer(session, msg_id=msg_id, answer=answer, at=now)
+        return
     t = session.scalars(
         select(InterbankTransfer)
         .where(InterbankTransfer.public_id == msg_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
-    if t is None:
-        return
-    if answer is None:
-        if t.status == SENDING:
-            # The status query says the network never had it: sending it again is safe.
-            t.status, t.reason = WAITING, "resend_after_status_query"
-        return
-    clearing.apply(session, t=t, answer=answer, at=now)
+    if t is not None and t.status == SENDING:
+        # The status query says the network never had it: sending it again is safe.
+        t.status, t.reason = WAITING, "resend_after_status_query"
 
 
 def _day_has_items(session: Session, *, system: str, day: date) -> bool:
