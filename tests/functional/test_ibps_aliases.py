@@ -80,6 +80,19 @@ def test_pay_another_banks_alias_through_the_api(net: Bank) -> None:
     assert "does not match" in en["detail"]
     over = assert_problem(_by_mobile(net, "张", amount="50000.01"), "alias_over_ibps_ceiling", 422)
     assert "50,000.00" in over["detail"]
+    # The inter-bank path's own rules apply: the balance, the public edition.
+    assert_problem(_by_mobile(net, "张", amount="20000.00"), "insufficient_funds", 422)
+    public = net.client.post(
+        "/api/v1/transfers/by-mobile",
+        json={
+            "from_account_id": net.c.account.public_id,
+            "to_mobile": ZHANG,
+            "name_check": "张",
+            "amount": "1.00",
+        },
+        headers={**net.headers["wangfang"], "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert_problem(public, "public_edition", 403)
     before = _available(net)
     prepared = _by_mobile(net, "大伟")
     assert prepared.status_code == 201, prepared.text
