@@ -21,8 +21,8 @@ class RegisterIn(Strict):
     password: SealedText
     transaction_password: SealedText  # six digits, asked when confirming transfers
     # Declared for the AML risk level (issue 7 §3, risk.aml.OCCUPATIONS / PRODUCT_USES).
-    occupation: str | None = Field(default=None, max_length=32)
-    product_use: str | None = Field(default=None, max_length=32)
+    occupation: Text | None = Field(default=None, max_length=32)
+    product_use: Text | None = Field(default=None, max_length=32)
 
 
 class RegisterOut(BaseModel):
