@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from factories import Person, customer_total, make_account, make_person
+from factories.fraud import rules_out_of_reach
 from factories.transfers import confirm, confirm_action, prepare
 from wangyin.accounts.models import Account
 from wangyin.clock import FrozenClock
@@ -63,6 +64,9 @@ def bank(db: Database, clock: FrozenClock) -> list[tuple[Person, Account]]:
                         make_account(s, person.customer, at=clock.now(), balance_minor=OPENING),
                     )
                 )
+        # This proof is about locking, not fraud rules: a few customers paying each other
+        # hundreds of times is velocity and mule activity the engine would step up.
+        rules_out_of_reach(s, at=clock.now())
         return slots
 
     return run_write(db, build)
