@@ -196,6 +196,7 @@ _SOURCE = (
     .where(_ACCOUNTS.c.public_id == bindparam("from_account_id"))
 )
 _INSERT_IB = insert(_IB)
+_LIMITS = select(*payments.LIMIT_COLUMNS).where(table_of(User).c.id == bindparam("user_id"))
 _UPDATE_IB = update(_IB).where(_IB.c.id == bindparam("transfer_row"))
 _LOCK_HEAD = audit.lock_head_query(bindparam("customer_id"))
 
@@ -322,11 +323,18 @@ def prepare(
     if speed not in SPEEDS:
         raise DomainError("validation_error")
     amount_minor = parse_amount(amount, CURRENCY)
-    bank = resolve_bank(session, bank_code=bank_code, payee_account=number, found_rows=bank_rows)
-    if source_rows is None:
-        source_rows = list(
-            session.execute(_SOURCE, {"from_account_id": from_account_id, "number": number})
+    if source_rows is None or bank_rows is None or limits_state is None:
+        # Called without the use case's reads (a worker, the bench): the same reads and
+        # the limits, in one round trip.
+        bank_read, source_read = prepare_reads(
+            from_account_id=from_account_id, bank_code=bank_code, payee_account=number
         )
+        found_bank, source_rows, limit_rows = read_together(
+            session, [bank_read, source_read, (_LIMITS, {"user_id": user_id})]
+        )
+        bank_rows = found_bank if bank_rows is None else bank_rows
+        limits_state = limits_state or payments.limit_state_of(limit_rows[0])
+    bank = resolve_bank(session, bank_code=bank_code, payee_account=number, found_rows=bank_rows)
     source = source_rows[0] if source_rows else None
     if source is None or source.customer_id != customer_id:
         raise DomainError("account_not_found")
@@ -336,8 +344,6 @@ def prepare(
         raise DomainError("interbank_cny_only")
     if amount_minor > source.available:
         raise DomainError("insufficient_funds")
-    if limits_state is None:
-        limits_state = payments.read_limit_state(session, user_id=user_id)
     amount_cny = payments.check_limits(
         limits_state, amount_minor=amount_minor, currency=CURRENCY, at=at, settings=settings
     )
