@@ -852,7 +852,7 @@ def apply(session: Session, *, t: InterbankTransfer, answer: network.Answer, at:
 
 _LOCK_ANSWERED = (
     select(_IB.c.id, _IB.c.public_id, _IB.c.status, _IB.c.shard, _IB.c.key_digest)
-    .add_columns(_IB.c.amount_minor)
+    .add_columns(_IB.c.amount_minor, _IB.c.network_code)
     .where(_IB.c.public_id == bindparam("msg_id"))
     .with_for_update()
 )
@@ -917,12 +917,16 @@ def record_answer(session: Session, *, msg_id: str, answer: network.Answer, at: 
     if not rows:
         return
     row = rows[0]
+    if row.status == SETTLED and answer.status == network.SETTLED == row.network_code:
+        return  # the follow-up of a settled item, within the return window: nothing new
     if row.status not in (SENDING, SENT, NETTED) or answer.status not in _FAST_ANSWERS:
         apply(
             session, t=_locked(session, transfer_id=msg_id, customer_id=None), answer=answer, at=at
         )
         return
     steps, status = _answer_steps(row.status, answer.status)
+    if not steps and status == row.status and answer.status == row.network_code:
+        return  # asked again, answered the same
     changes: dict[str, Any] = {"transfer_row": row.id, "status": status}
     changes["network_code"] = answer.status
     if status == SETTLED:
