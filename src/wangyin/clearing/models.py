@@ -51,6 +51,8 @@ class InterbankTransfer(Base):
     __table_args__ = (
         Index("ix_interbank_status_due", "status", "send_after"),
         Index("ix_interbank_customer", "customer_id", "id"),
+        # "Paid this payee before" (prepare's new-payee warning), from the matching rows.
+        Index("ix_interbank_customer_payee", "customer_id", "payee_account", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
