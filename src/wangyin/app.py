@@ -282,6 +282,12 @@ def create_app(
         if customer_site:
             app.include_router(router, include_in_schema=False)
     backoffice_routes.install(app, customer_site=customer_site)
+    from wangyin.reversals import api as reversals_api
+    from wangyin.reversals import pages as reversals_pages
+
+    # Reversals and refund requests from a risk case (issue 7 §5): staff routes.
+    app.include_router(reversals_api.router)
+    app.include_router(reversals_pages.router, include_in_schema=False)
     experience_pages.install()  # base.html's care_on() and bank_phone
     help_pages.install()  # the forms' contextual help (templates/help/_form_help.html)
     demo_pages.install()  # the login page offers to leave a live demo first

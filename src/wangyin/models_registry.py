@@ -16,6 +16,7 @@ from wangyin.notify import models as notify_models
 from wangyin.observability import models as observability_models
 from wangyin.payees import models as payees_models
 from wangyin.payments import models as payments_models
+from wangyin.reversals import models as reversals_models
 from wangyin.risk import models as risk_models
 from wangyin.schedules import models as schedules_models
 from wangyin.security import channel as channel_models
@@ -40,6 +41,7 @@ __all__ = [
     "observability_models",
     "payees_models",
     "payments_models",
+    "reversals_models",
     "ratelimit_models",
     "risk_models",
     "schedules_models",

@@ -18,6 +18,7 @@ from wangyin.ledger.service import VerifyReport
 from wangyin.observability import audit_copy
 from wangyin.observability.audit_copy import CopyStore
 from wangyin.payments import service as payments
+from wangyin.reversals import service as reversals
 from wangyin.security import audit, fields
 from wangyin.security.models import AuditRecord
 from wangyin.uow import run_read
@@ -45,6 +46,7 @@ def verify_all(
     def action(session: Session) -> tuple[VerifyReport, dict[int, tuple[int, str]]]:
         report = ledger.verify(session)
         report.merge(payments.verify(session))
+        report.merge(reversals.verify(session))  # a reversed transfer's mirror entry
         report.merge(clearing.verify(session, now=datetime.now(UTC)))
         audit_problems.extend(audit.verify_chain(session))
         if anchor is not None:

@@ -71,6 +71,11 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "fraud.decide": frozenset({RISK}),  # release or refuse a held transfer
     "propose.fraud_rules": frozenset({RISK}),
     "approve.fraud_rules": frozenset({SUPERVISOR}),
+    # Reversals and refund requests from a case (wangyin.reversals, docs/risk.md).
+    "propose.reverse_transfer": frozenset({RISK}),
+    "approve.reverse_transfer": frozenset({SUPERVISOR}),
+    "propose.recall_interbank": frozenset({RISK}),
+    "approve.recall_interbank": frozenset({SUPERVISOR}),
     # daily reconciliation with the clearing network (clearing.reconciliation)
     "reconciliation.view": frozenset({SUPERVISOR, AUDITOR}),
     "reconciliation.resolve": frozenset({SUPERVISOR}),
@@ -160,6 +165,12 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{API}/fraud/rules"): "fraud.view",
     ("POST", f"{API}/fraud/rules"): "propose.fraud_rules",
     ("GET", f"{API}/fraud/stats"): "fraud.view",
+    # Reversals and refund requests from a case (wangyin.reversals).
+    ("POST", "/admin/risk/cases/reverse"): "propose.reverse_transfer",
+    ("POST", "/admin/risk/cases/recall"): "propose.recall_interbank",
+    ("GET", f"{API}/risk/cases/{{case_id}}/transfers"): "case.view",
+    ("POST", f"{API}/risk/cases/reverse"): "propose.reverse_transfer",
+    ("POST", f"{API}/risk/cases/recall"): "propose.recall_interbank",
     ("GET", "/admin/reconciliation"): "reconciliation.view",
     ("GET", "/admin/reconciliation/{run_id}"): "reconciliation.view",
     ("POST", "/admin/reconciliation/mismatches/{mismatch_id}/resolve"): "reconciliation.resolve",

@@ -21,6 +21,7 @@ from wangyin.backoffice.pages import _page, refused
 from wangyin.backoffice.service import CurrentStaff
 from wangyin.clock import BANK_TZ
 from wangyin.errors import DomainError
+from wangyin.reversals import actions as reversal_actions
 from wangyin.risk import actions, aml, commands
 from wangyin.risk import service as risk
 from wangyin.risk.api import STATUS_OF, fraud_hold_url
@@ -171,6 +172,8 @@ def case(case_id: int, staff: Staff, request: Request, state: State) -> Response
         hold_url=fraud_hold_url(found.row.case),
         outcomes=risk.OUTCOMES,
         commands=run_read(state.db, lambda s: commands_out(s, found.commands)),
+        # The customer's transfers for reversals/_case.html (wangyin.reversals).
+        reversal_choices=reversal_actions.case_transfers(state=state, case_id=case_id),
     )
 
 

@@ -27,6 +27,7 @@ NETTED = "PR03"
 SETTLED = "PR04"
 REJECTED = "PR09"
 RETURNED = "RT00"  # 退汇: the receiving bank sent the money back after success
+RECALLED = "recalled"  # the reason of an item returned on our request (recall)
 SYSTEMS = ("HVPS", "BEPS", "IBPS")
 
 
@@ -57,6 +58,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class RecallAnswer:
+    """The receiving bank's answer to our refund request (退汇申请) of an item."""
+
+    msg_id: str
+    agreed: bool  # it returns the item: its status becomes RETURNED (RT00)
+    reason: str = ""  # why it refused: unknown_item, not_settled, already_returned, ...
+
+
+@dataclass(frozen=True)
 class StatementLine:
     msg_id: str
     amount_minor: int
@@ -82,6 +92,13 @@ class ClearingGateway(Protocol):
 
     def statement(self, system: str, day: date) -> Path | None:
         """The day's statement file of a system (None until the day is closed)."""
+        ...
+
+    def recall(self, msg_id: str, reason: str) -> RecallAnswer:
+        """Ask the receiving bank to send a settled item back (退汇申请). Agreed: the item's
+        status becomes RETURNED (reason `recalled`), which `status()` then answers, so the
+        clearing worker books the return once; asking again for an item it returned on
+        our request agrees again."""
         ...
 
     def tick(self, now: datetime) -> None:

@@ -35,6 +35,7 @@ from wangyin.db import Database
 from wangyin.gateways.clearing import (
     ACCEPTED,
     NETTED,
+    RECALLED,
     REJECTED,
     RETURNED,
     SETTLED,
@@ -44,6 +45,7 @@ from wangyin.gateways.clearing import (
     ClearingTimeout,
     ClearingUnavailable,
     Item,
+    RecallAnswer,
     alias_directory,
 )
 from wangyin.gateways.clearing.hours import hvps_open
@@ -73,6 +75,13 @@ class CnapsSimulator:
             raise ClearingUnavailable("the clearing network is not reachable")
         found = run_read(self.db, lambda s: _item(s, msg_id))
         return _answer(found) if found is not None else None
+
+    def recall(self, msg_id: str, reason: str) -> RecallAnswer:
+        if self.settings.sim_unavailable:
+            raise ClearingUnavailable("the clearing network is not reachable")
+        answer = run_write(self.db, lambda s: self._recall(s, msg_id))
+        self._answer_delay()
+        return answer
 
     def tick(self, now: datetime) -> None:
         run_write(self.db, lambda s: self._progress(s, as_utc(now)))
@@ -169,6 +178,28 @@ class CnapsSimulator:
         if account is not None and account.name != row.payee_name:
             # The receiving bank finds the name differs and sends the money back later.
             row.return_due_at = now + timedelta(days=self.settings.return_days)
+
+    def _recall(self, session: Session, msg_id: str) -> RecallAnswer:
+        """The receiving bank agrees to return a netted or settled item it has not returned
+        (a netted one is settled first), unless the payee's account is closed."""
+        row = session.scalars(
+            select(SimulatedItem).where(SimulatedItem.msg_id == msg_id).with_for_update()
+        ).first()
+        if row is None:
+            return RecallAnswer(msg_id, agreed=False, reason="unknown_item")
+        if row.status == RETURNED:
+            agreed = row.reason == RECALLED  # our own recall, asked again
+            return RecallAnswer(msg_id, agreed=agreed, reason="" if agreed else "already_returned")
+        if row.status not in (NETTED, SETTLED):
+            return RecallAnswer(msg_id, agreed=False, reason="not_settled")
+        account = _account(session, row.account)
+        if account is not None and account.status != "active":
+            return RecallAnswer(msg_id, agreed=False, reason="account_closed")
+        now = as_utc(self.clock.now())
+        if row.status == NETTED:
+            row.settled_at = now
+        row.status, row.reason, row.return_due_at = RETURNED, RECALLED, None
+        return RecallAnswer(msg_id, agreed=True)
 
     def _progress(self, session: Session, now: datetime) -> None:
         minutes = self.settings.beps_batch_minutes
