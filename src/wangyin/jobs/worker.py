@@ -21,6 +21,7 @@ from wangyin.notify.tasks import deliver_pending
 from wangyin.observability import metrics
 from wangyin.observability.audit_copy import CopyStore, ship
 from wangyin.observability.tasks import enforce_retention
+from wangyin.reversals.tasks import send_recalls
 from wangyin.schedules.tasks import run_due
 from wangyin.security import channel
 from wangyin.uow import run_write
@@ -37,6 +38,7 @@ JOBS = (
     "scheduled_transfers",  # standing instructions' due runs (schedules.tasks)
     "batch_transfers",  # confirmed batches' lines (batches.tasks)
     "clearing",  # inter-bank sends, network answers, reconciliation (clearing.tasks)
+    "interbank_recalls",  # approved refund requests to receiving banks (reversals.tasks)
     "fraud_models",  # each customer's anomaly model, retrained daily (fraud.tasks)
 )
 metrics.declare_jobs(JOBS)
@@ -85,6 +87,8 @@ def run(
         try:
             with metrics.job_run("daily_backup"):
                 daily_backup.tick()
+            with metrics.job_run("interbank_recalls"):
+                send_recalls(db, clearing.gateway, now=clock.now())  # before follow asks
             with metrics.job_run("clearing"):
                 clearing.tick()
             # Scheduled runs and batch lines before the outbox: their result texts go out
