@@ -24,6 +24,7 @@ from wangyin.payments import service as payments
 from wangyin.payments.models import TransferRequest
 from wangyin.payments.schemas import TransferPrepareIn
 from wangyin.receipts import actions as receipt_actions
+from wangyin.reversals import actions as reversal_actions
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
 from wangyin.web.forms import error_text, field_errors, form_data
@@ -325,8 +326,20 @@ def result_page(transfer_id: str, request: Request, user: PageUser, state: State
         if view.status == "COMPLETED"
         else None
     )
+    # Reversed by the bank from a risk case (wangyin.reversals): shown beside the status.
+    reversal = (
+        reversal_actions.my_reversal(state=state, user=user, transfer_id=transfer_id)
+        if view.status == "COMPLETED"
+        else None
+    )
     return render(
         request,
         "payments/result.html",
-        {"user": user, "csrf_token": user.csrf_token, "t": view, "receipt": receipt},
+        {
+            "user": user,
+            "csrf_token": user.csrf_token,
+            "t": view,
+            "receipt": receipt,
+            "reversal": reversal,
+        },
     )
