@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from wangyin.backoffice.models import Command
 from wangyin.backoffice.service import CurrentStaff
+from wangyin.errors import DomainError
 from wangyin.identity.service import CurrentUser
 from wangyin.reversals import commands, service
 from wangyin.reversals.models import TransferReversal
@@ -19,9 +20,9 @@ from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
 
-def _propose_from_case(
-    state: AppState,
+def propose_from_case(
     *,
+    state: AppState,
     staff: CurrentStaff,
     client: Client,
     kind: str,
@@ -29,6 +30,11 @@ def _propose_from_case(
     transfer_id: str,
     reason: str,
 ) -> Command:
+    """The case's assignee proposes `reverse_transfer` or `recall_interbank` for one of
+    the case customer's transfers; it waits for a supervisor (never the maker) and runs
+    when approved (a recall: the worker then sends it to the receiving bank)."""
+    if kind not in commands.KINDS:
+        raise DomainError("not_found")
     now = state.clock.now()
     return run_write(
         state.db,
@@ -36,38 +42,6 @@ def _propose_from_case(
             s, case_id=case_id, kind=kind, transfer_id=transfer_id, reason=reason,
             staff=staff, client=client, at=now, settings=state.settings,
         ),
-    )  # fmt: skip
-
-
-def propose_reversal(
-    *,
-    state: AppState,
-    staff: CurrentStaff,
-    client: Client,
-    case_id: int,
-    transfer_id: str,
-    reason: str,
-) -> Command:
-    """Waits for a supervisor (never the maker); it runs when approved."""
-    return _propose_from_case(
-        state, staff=staff, client=client, kind=commands.REVERSE_TRANSFER, case_id=case_id,
-        transfer_id=transfer_id, reason=reason
-    )  # fmt: skip
-
-
-def propose_recall(
-    *,
-    state: AppState,
-    staff: CurrentStaff,
-    client: Client,
-    case_id: int,
-    transfer_id: str,
-    reason: str,
-) -> Command:
-    """Waits for a supervisor; approved, the request goes to the receiving bank."""
-    return _propose_from_case(
-        state, staff=staff, client=client, kind=commands.RECALL_INTERBANK, case_id=case_id,
-        transfer_id=transfer_id, reason=reason
     )  # fmt: skip
 
 

@@ -9,8 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from wangyin.backoffice.context import Staff
-from wangyin.reversals import actions
-from wangyin.reversals import commands as _commands  # noqa: F401 - registers the kinds
+from wangyin.reversals import actions, commands
 from wangyin.reversals.schemas import CaseTransferIn, TransferChoiceOut
 from wangyin.risk.schemas import CommandOut
 from wangyin.web.context import State, client_of
@@ -43,33 +42,29 @@ def transfers(case_id: int, staff: Staff, state: State) -> Any:
     ]
 
 
-@router.post("/reverse", response_model=CommandOut, status_code=202)
-def reverse(body: CaseTransferIn, request: Request, staff: Staff, state: State) -> Any:
-    """The assignee proposes reversing (冲正) one of the customer's completed intra-bank
-    transfers; it runs when a supervisor approves the command."""
+def _propose(kind: str, body: CaseTransferIn, request: Request, staff: Staff, state: State) -> Any:
     return CommandOut.model_validate(
-        actions.propose_reversal(
+        actions.propose_from_case(
             state=state,
             staff=staff,
             client=client_of(request, "admin"),
+            kind=kind,
             case_id=body.case_id,
             transfer_id=body.transfer_id,
             reason=body.reason,
         )
     )
+
+
+@router.post("/reverse", response_model=CommandOut, status_code=202)
+def reverse(body: CaseTransferIn, request: Request, staff: Staff, state: State) -> Any:
+    """The assignee proposes reversing (冲正) one of the customer's completed intra-bank
+    transfers; it runs when a supervisor approves the command."""
+    return _propose(commands.REVERSE_TRANSFER, body, request, staff, state)
 
 
 @router.post("/recall", response_model=CommandOut, status_code=202)
 def recall(body: CaseTransferIn, request: Request, staff: Staff, state: State) -> Any:
     """The assignee proposes asking the receiving bank to return an inter-bank transfer
     (退汇申请); approved, the worker sends it and records the bank's answer."""
-    return CommandOut.model_validate(
-        actions.propose_recall(
-            state=state,
-            staff=staff,
-            client=client_of(request, "admin"),
-            case_id=body.case_id,
-            transfer_id=body.transfer_id,
-            reason=body.reason,
-        )
-    )
+    return _propose(commands.RECALL_INTERBANK, body, request, staff, state)

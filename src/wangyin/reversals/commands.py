@@ -14,6 +14,8 @@ Imported by the reversals API (so the kinds are registered whenever the back off
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -70,89 +72,87 @@ def _command_running(session: Session, *, kind: str, customer: Customer, transfe
     return ""
 
 
-def _validate_reversal(
-    session: Session, *, customer: Customer | None, payload: dict[str, Any], settings: Settings
+def _validate(
+    session: Session,
+    *,
+    customer: Customer | None,
+    payload: dict[str, Any],
+    settings: Settings,
+    check: Callable[..., Any],
+    reason_key: str,
 ) -> dict[str, Any]:
+    """The case (about this customer), the transfer as `check` finds it, one proposal per
+    transfer; what the checker reads: the amount and the masked payee, never a number."""
     customer = _customer(customer)
     case = service.case_of_customer(
         session, case_id=payload.get("case_id"), customer_id=customer.id
     )
-    transfer = service.check_reversible(
-        session, customer_id=customer.id, transfer_id=payload.get("transfer_id")
-    )
+    transfer = check(session, customer_id=customer.id, transfer_id=payload.get("transfer_id"))
     _no_other_proposal(session, customer=customer, transfer_id=transfer.public_id)
     return {
         "transfer_id": transfer.public_id,
         "case_id": case.id,
-        # What the checker reads: the amount and the masked payee, never an account number.
         "amount": format_grouped(transfer.amount_minor, transfer.currency),
         "currency": transfer.currency,
         "payee": mask_name(transfer.payee_name),
-        "reversal_reason": service.clean_reason(payload.get("reason")),
+        reason_key: service.clean_reason(payload.get("reason")),
+    }
+
+
+def _run(
+    session: Session,
+    kind: str,
+    *,
+    customer: Customer | None,
+    payload: dict[str, Any],
+    context: Context,
+) -> dict[str, Any]:
+    """What both kinds' executions are given: the command being approved among them."""
+    found = _customer(customer)
+    transfer_id = payload["transfer_id"]
+    return {
+        "customer_id": found.id,
+        "transfer_id": transfer_id,
+        "command_id": _command_running(session, kind=kind, customer=found, transfer_id=transfer_id),
+        "case_id": payload.get("case_id"),
+        "actor": context.actor,
+        "client": context.client,
+        "at": context.at,
     }
 
 
 def _reverse(
     session: Session, *, customer: Customer | None, payload: dict[str, Any], context: Context
 ) -> None:
-    customer = _customer(customer)
-    service.reverse_transfer(
-        session,
-        customer_id=customer.id,
-        transfer_id=payload["transfer_id"],
-        command_id=_command_running(
-            session, kind=REVERSE_TRANSFER, customer=customer, transfer_id=payload["transfer_id"]
-        ),
-        case_id=payload.get("case_id"),
-        reason=payload["reversal_reason"],
-        actor=context.actor,
-        client=context.client,
-        at=context.at,
-    )
-
-
-def _validate_recall(
-    session: Session, *, customer: Customer | None, payload: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
-    customer = _customer(customer)
-    case = service.case_of_customer(
-        session, case_id=payload.get("case_id"), customer_id=customer.id
-    )
-    # The return window is decided again with the clock when approved.
-    transfer = service.check_recallable(
-        session, customer_id=customer.id, transfer_id=payload.get("transfer_id"), at=None
-    )
-    _no_other_proposal(session, customer=customer, transfer_id=transfer.public_id)
-    return {
-        "transfer_id": transfer.public_id,
-        "case_id": case.id,
-        "amount": format_grouped(transfer.amount_minor, transfer.currency),
-        "currency": transfer.currency,
-        "payee": mask_name(transfer.payee_name),
-        "bank": transfer.bank_name,
-        "recall_reason": service.clean_reason(payload.get("reason")),
-    }
+    given = _run(session, REVERSE_TRANSFER, customer=customer, payload=payload, context=context)
+    service.reverse_transfer(session, reason=payload["reversal_reason"], **given)
 
 
 def _recall(
     session: Session, *, customer: Customer | None, payload: dict[str, Any], context: Context
 ) -> None:
-    customer = _customer(customer)
+    given = _run(session, RECALL_INTERBANK, customer=customer, payload=payload, context=context)
     service.request_recall(
         session,
-        customer_id=customer.id,
-        transfer_id=payload["transfer_id"],
-        command_id=_command_running(
-            session, kind=RECALL_INTERBANK, customer=customer, transfer_id=payload["transfer_id"]
-        ),
-        case_id=payload.get("case_id"),
         reason=payload["recall_reason"],
-        actor=context.actor,
-        client=context.client,
-        at=context.at,
         return_days=clearing_settings().return_days,
+        **given,
     )
 
 
-actions.register(REVERSE_TRANSFER, Handler(_validate_reversal, _reverse))
-actions.register(RECALL_INTERBANK, Handler(_validate_recall, _recall))
+actions.register(
+    REVERSE_TRANSFER,
+    Handler(
+        partial(_validate, check=service.check_reversible, reason_key="reversal_reason"), _reverse
+    ),
+)
+# A recall's return window is decided again, with the clock, when it is approved.
+actions.register(
+    RECALL_INTERBANK,
+    Handler(
+        partial(
+            _validate, check=partial(service.check_recallable, at=None), reason_key="recall_reason"
+        ),
+        _recall,
+    ),
+)

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wangyin.backoffice.context import Staff
-from wangyin.reversals import actions
-from wangyin.reversals import commands as _commands  # noqa: F401 - registers the kinds
+from wangyin.reversals import actions, commands
 from wangyin.risk.pages import _do, _int
 from wangyin.web.context import State, client_of
 from wangyin.web.forms import form_data
@@ -22,11 +21,11 @@ router = APIRouter(prefix="/admin/risk/cases")
 async def _propose(kind: str, staff: Staff, request: Request, state: State) -> Response:
     form = await form_data(request)
     case_id = _int(form.get("case_id", ""))
-    propose = actions.propose_reversal if kind == "reverse" else actions.propose_recall
 
     def action(values: dict[str, Any]) -> Any:
-        return propose(
+        return actions.propose_from_case(
             state=state,
+            kind=kind,
             staff=staff,
             client=client_of(request, "admin"),
             case_id=case_id,
@@ -39,9 +38,9 @@ async def _propose(kind: str, staff: Staff, request: Request, state: State) -> R
 
 @router.post("/reverse")
 async def reverse(staff: Staff, request: Request, state: State) -> Response:
-    return await _propose("reverse", staff, request, state)
+    return await _propose(commands.REVERSE_TRANSFER, staff, request, state)
 
 
 @router.post("/recall")
 async def recall(staff: Staff, request: Request, state: State) -> Response:
-    return await _propose("recall", staff, request, state)
+    return await _propose(commands.RECALL_INTERBANK, staff, request, state)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,21 +122,38 @@ def _when(at: datetime) -> str:
 # --- reversals of intra-bank transfers -------------------------------------------------
 
 
+_Transfer = TypeVar("_Transfer", TransferRequest, InterbankTransfer)
+
+
+def _customers(
+    session: Session,
+    model: type[_Transfer],
+    *,
+    customer_id: int,
+    transfer_id: object,
+    refusal: str,
+    lock: bool = False,
+) -> _Transfer:
+    """The customer's own transfer (another's is refused like none), locked if asked."""
+    if not isinstance(transfer_id, str) or len(transfer_id) > 36:
+        raise DomainError(refusal)
+    query = select(model).where(model.public_id == transfer_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found = session.scalars(query).first()
+    if found is None or found.customer_id != customer_id:
+        raise DomainError(refusal)
+    return found
+
+
 def _transfer(
     session: Session, *, customer_id: int, transfer_id: object, lock: bool = False
 ) -> TransferRequest:
-    if not isinstance(transfer_id, str) or len(transfer_id) > 36:
-        raise DomainError("transfer_not_reversible")
-    query = select(TransferRequest).where(TransferRequest.public_id == transfer_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    transfer = session.scalars(query).first()
-    if (
-        transfer is None
-        or transfer.customer_id != customer_id
-        or transfer.status != COMPLETED
-        or transfer.journal_entry_id is None
-    ):
+    transfer = _customers(
+        session, TransferRequest, customer_id=customer_id, transfer_id=transfer_id,
+        refusal="transfer_not_reversible", lock=lock,
+    )  # fmt: skip
+    if transfer.status != COMPLETED or transfer.journal_entry_id is None:
         raise DomainError("transfer_not_reversible")
     return transfer
 
@@ -283,15 +301,10 @@ def reverse_transfer(
 def _interbank(
     session: Session, *, customer_id: int, transfer_id: object, lock: bool = False
 ) -> InterbankTransfer:
-    if not isinstance(transfer_id, str) or len(transfer_id) > 36:
-        raise DomainError("recall_not_possible")
-    query = select(InterbankTransfer).where(InterbankTransfer.public_id == transfer_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    transfer = session.scalars(query).first()
-    if transfer is None or transfer.customer_id != customer_id:
-        raise DomainError("recall_not_possible")
-    return transfer
+    return _customers(
+        session, InterbankTransfer, customer_id=customer_id, transfer_id=transfer_id,
+        refusal="recall_not_possible", lock=lock,
+    )  # fmt: skip
 
 
 def _open_recall(session: Session, *, transfer_row: int) -> InterbankRecall | None:
@@ -340,11 +353,7 @@ def request_recall(
 ) -> InterbankRecall:
     """Record the approved request under the transfer's row lock (decided again there);
     the worker sends it to the network after this commits."""
-    session.execute(
-        select(InterbankTransfer.id)
-        .where(InterbankTransfer.public_id == transfer_id)
-        .with_for_update()
-    )
+    _interbank(session, customer_id=customer_id, transfer_id=transfer_id, lock=True)
     transfer = check_recallable(
         session, customer_id=customer_id, transfer_id=transfer_id, at=at, return_days=return_days
     )
