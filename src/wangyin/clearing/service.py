@@ -49,6 +49,8 @@ from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
 from wangyin.db import defer_write, flush_deferred, is_sqlite, read_together, table_of
 from wangyin.errors import DomainError
+from wangyin.fraud import engine as fraud
+from wangyin.fraud import service as fraud_holds
 from wangyin.gateways import clearing as network
 from wangyin.gateways.clearing.hours import _time, next_hvps_opening
 from wangyin.identity import otp
@@ -63,6 +65,7 @@ from wangyin.notify import service as notify
 from wangyin.payments import service as payments
 from wangyin.security import audit
 from wangyin.security.audit import Client
+from wangyin.security.fields import lookup_hash
 from wangyin.security.masking import mask_account_number
 
 SPEEDS = ("realtime", "normal", "next_day")
@@ -472,6 +475,12 @@ def _clearing_code(transfer_id: str, settings: Settings) -> str:
     return ledger.bank_account_code(CLEARING, CURRENCY, shard)
 
 
+def _fraud_payee_key(t: Any) -> str:
+    """How the anti-fraud counters remember a payee at another bank (new-payee rule): its
+    bank and account, as a keyed hash (never the number itself)."""
+    return "ib" + lookup_hash(f"{t.bank_code}:{t.payee_account}")[:24]
+
+
 def confirm_reads(
     transfer_id: str, *, token: str, settings: Settings
 ) -> list[tuple[Any, dict[str, Any]]]:
@@ -540,10 +549,20 @@ def confirm(
             [row.from_ledger_id, clearing_id], reserve_entry_id=not is_sqlite(session)
         ),
         (_LOCK_HEAD, {"customer_id": customer_id}),
+        # Anti-fraud (issue 7 §4): the engine's one read, in the same round trip.
+        fraud.transfer_read(
+            customer_id=customer_id,
+            user_id=t.user_id,
+            from_account_id=t.from_account_id,
+            to_account_id=None,  # the payee is at another bank
+            to_number=t.payee_account,
+            payee_mobile="",
+            at=at,
+        ),
     ]
     if with_class:
         reads.append((_CLASS_OF_SOURCE, {"account_row": t.from_account_id}))
-    users, ledger_rows, heads, *class_rows = read_together(session, reads)
+    users, ledger_rows, heads, fraud_rows, *class_rows = read_together(session, reads)
     audit.hold_head(session, heads)
     user = users[0]
     payments.check_payer(user)
@@ -568,12 +587,43 @@ def confirm(
         at=at,
         settings=settings,
     )
+    # Anti-fraud before anything is posted, as for a transfer at our bank. Money sent to
+    # another bank cannot be held back once the network has it, so a "hold" decision is
+    # refused like a block here (texted, a case opened); step-up asks the second factor.
+    payee_key = _fraud_payee_key(t)
+    check = fraud.assess_transfer(
+        session,
+        rows=fraud_rows,
+        customer_id=customer_id,
+        from_account_id=t.from_account_id,
+        to_account_id=None,
+        amount_cny=amount_cny,
+        to_own=False,
+        at=at,
+        payee_key=payee_key,
+    )
+    if check.decision.action in (fraud.BLOCK, fraud.HOLD):
+        raise fraud_holds.refuse_blocked(
+            session,
+            transfer=SimpleNamespace(
+                public_id=t.public_id,
+                customer_id=customer_id,
+                amount_minor=t.amount_minor,
+                currency=CURRENCY,
+                to_number=t.payee_account,
+            ),
+            decision=check.decision,
+            payer_mobile=user.payer_mobile,
+            client=client,
+            at=at,
+        )
     confirmed_with, repeppered = payments.second_factor(
         session,
         user=user,
         user_id=t.user_id,
         binding=digest,
-        password_free=payments.is_password_free(
+        password_free=check.decision.action == fraud.ALLOW
+        and payments.is_password_free(
             limits_state, amount_cny_minor=amount_cny, at=at, settings=settings
         ),
         transaction_password=transaction_password,
@@ -607,6 +657,18 @@ def confirm(
     planned = route(amount_minor=t.amount_minor, speed=t.speed, at=at, settings=clearing)
     t.system, t.send_after, t.reason = planned.system, planned.send_after, planned.reason
     t.status, t.confirmed_at, t.confirmed_with = WAITING, at, confirmed_with
+    fraud.record_transfer(
+        session,
+        check,
+        from_account_id=t.from_account_id,
+        to_account_id=None,
+        amount_cny=amount_cny,
+        at=at,
+        payee_key=payee_key,
+    )
+    fraud.record_event(
+        session, kind="transfer", customer_id=customer_id, decision=check.decision, at=at
+    )
     defer_write(
         session,
         _UPDATE_IB,

@@ -151,7 +151,7 @@ def transfer_read(
     customer_id: int,
     user_id: int,
     from_account_id: int,
-    to_account_id: int,
+    to_account_id: int | None,
     to_number: str,
     payee_mobile: str,
     at: datetime,
@@ -160,7 +160,7 @@ def transfer_read(
     (the counters are written under those locks only, so they are current here)."""
     return _transfer_query(), {
         "from_account": from_account_id,
-        "to_account": to_account_id,
+        "to_account": to_account_id if to_account_id is not None else 0,  # 0: no such row
         "customer_id": customer_id,
         "user_id": user_id,
         "h_number": lookup_hash(to_number),
@@ -185,16 +185,20 @@ def transfer_features(
     rows: list[Any],
     *,
     from_account_id: int,
-    to_account_id: int,
+    to_account_id: int | None,
     amount_cny: int,
     to_own: bool,
     at: datetime,
+    payee_key: str | None = None,
 ) -> tuple[Features, Any, Any, Any]:
-    """Features from `transfer_read`'s rows: (features, from row, to row, first row)."""
+    """Features from `transfer_read`'s rows: (features, from row, to row, first row).
+    `to_account_id` None: a payee at another bank, known by `payee_key` (no counters of
+    its own here: the mule pattern is for our accounts)."""
     first = rows[0]
     by_id = {r.account_id: r for r in rows if r.account_id is not None}
     mine = by_id.get(from_account_id)
-    theirs = by_id.get(to_account_id)
+    theirs = by_id.get(to_account_id) if to_account_id is not None else None
+    payee = payee_key or str(to_account_id)
     today = bank_date(at).isoformat()
     hour_start = as_utc(at).replace(minute=0, second=0, microsecond=0)
     out_hour = out_day = out_sum = near = 0
@@ -214,7 +218,7 @@ def transfer_features(
         at=at,
         amount_cny=amount_cny,
         to_own=to_own,
-        new_payee=str(to_account_id) not in payees,
+        new_payee=payee not in payees,
         device_bound_at=first.device_bound_at,
         out_hour_count=out_hour,
         out_day_count=out_day,
@@ -251,11 +255,12 @@ def assess_transfer(
     rows: list[Any],
     customer_id: int,
     from_account_id: int,
-    to_account_id: int,
+    to_account_id: int | None,
     amount_cny: int,
     to_own: bool,
     at: datetime,
     enforce: bool = True,
+    payee_key: str | None = None,
 ) -> TransferCheck:
     """The engine's decision on a transfer (`enforce` False: an instruction the customer
     already confirmed, or a released hold: counted, never stopped)."""
@@ -266,6 +271,7 @@ def assess_transfer(
         amount_cny=amount_cny,
         to_own=to_own,
         at=at,
+        payee_key=payee_key,
     )
     if not enforce:
         return TransferCheck(Decision(ALLOW), features, mine, theirs)
@@ -320,11 +326,13 @@ def record_transfer(
     check: TransferCheck,
     *,
     from_account_id: int,
-    to_account_id: int,
+    to_account_id: int | None,
     amount_cny: int,
     at: datetime,
+    payee_key: str | None = None,
 ) -> None:
-    """The posted transfer counted on both accounts, written with the commit."""
+    """The posted transfer counted on both accounts (on the payer's only for a payee at
+    another bank, `to_account_id` None, known by `payee_key`), written with the commit."""
     f = check.features
     today = bank_date(at).isoformat()
     structuring = rules_of(session, check.decision.version)["structuring"]
@@ -337,9 +345,13 @@ def record_transfer(
         out_day_count=f.out_day_count + 1,
         out_day_sum=f.out_day_sum + amount_cny,
         out_day_near=f.out_day_near + (1 if near_threshold(amount_cny, structuring) else 0),
-        payees=_keep_last(_ids(payer["payees"]), str(to_account_id), PAYEES_KEPT),
+        payees=_keep_last(_ids(payer["payees"]), payee_key or str(to_account_id), PAYEES_KEPT),
         updated_at=at,
     )
+    statement = _upsert("sqlite" if is_sqlite(session) else "postgresql")
+    if to_account_id is None:
+        defer_write(session, statement, payer)
+        return
     payee = _counter_values(check.to_row)
     payers = _ids(payee["in_payers"]) if payee["in_day"] == today else []
     payee.update(
@@ -351,7 +363,6 @@ def record_transfer(
     cash_out = rules_of(session, check.decision.version)["cash_out"]
     if amount_cny >= cash_out["inflow"]:
         payee.update(last_inflow_minor=amount_cny, last_inflow_at=at)
-    statement = _upsert("sqlite" if is_sqlite(session) else "postgresql")
     # Ascending account id, the ledger's lock order.
     for values in sorted((payer, payee), key=lambda v: v["account_id"]):
         defer_write(session, statement, values)
