@@ -32,6 +32,7 @@ from wangyin.ledger import service as ledger
 from wangyin.ledger.models import JournalEntry
 from wangyin.notify import service as notify
 from wangyin.payments import service as payments
+from wangyin.payments.models import TransferRequest
 from wangyin.reversals import commands, service, tasks
 from wangyin.reversals.models import InterbankRecall, TransferReversal
 from wangyin.risk import service as risk
@@ -270,3 +271,45 @@ def _returned_by_the_bank(s: Session, msg_id: str) -> None:
     item = s.scalars(select(SimulatedItem).where(SimulatedItem.msg_id == msg_id)).one()
     item.status, item.reason = "RT00", "name_mismatch"
     assert item.reason != RECALLED
+
+
+def test_a_recall_past_the_followed_window_or_with_the_network_away(net: Net) -> None:  # noqa: F811
+    tid = net.pay("60.00")
+    net.job.tick()
+    desk = _desk(net.db, net.clock, net.settings, net.payer)
+    late = desk.propose(commands.RECALL_INTERBANK, tid, "reported a week later")
+    net.clock.advance(days=net.clearing.return_days + 3)
+    with pytest.raises(DomainError) as refused:
+        desk.approve(late)  # the clearing worker no longer follows it: nothing would come back
+    assert refused.value.code == "recall_window_passed"
+
+    tid = net.pay("70.00")
+    net.job.tick()
+    command_id = desk.propose(commands.RECALL_INTERBANK, tid, "fraud: phishing link")
+    desk.approve(command_id)
+    with pytest.raises(DomainError) as open_request:
+        desk.propose(commands.RECALL_INTERBANK, tid)
+    assert open_request.value.code == "recall_already_requested"
+    away_settings = net.clearing.model_copy(update={"sim_unavailable": True})
+    away = CnapsSimulator(net.db, net.clock, away_settings)
+    assert tasks.send_recalls(net.db, away, now=net.clock.now()) == 0
+    recall = run_read(net.db, lambda s: s.scalars(select(InterbankRecall)).one())
+    assert recall.status == "requested"  # sent again at the next tick
+    assert tasks.send_recalls(net.db, net.job.gateway, now=net.clock.now()) == 1
+
+
+def test_verify_names_a_reversal_whose_transfer_is_no_longer_completed(
+    db: Database, clock: FrozenClock, settings: Settings, parties: tuple[Person, Person]
+) -> None:
+    payer, payee = parties
+    transfer = pay(db, payer, payee, "5.00", at=clock.now(), settings=settings)
+    desk = _desk(db, clock, settings, payer)
+    desk.approve(desk.propose(commands.REVERSE_TRANSFER, transfer["id"]))
+    assert run_read(db, lambda s: service.verify(s).checks["reversed transfers"]) == 1
+
+    def tamper(s: Session) -> None:
+        row = s.scalars(select(TransferReversal)).one()
+        s.get_one(TransferRequest, row.transfer_id).status = "EXPIRED"
+
+    run_write(db, tamper)
+    assert any("not completed" in p for p in run_read(db, lambda s: service.verify(s).problems))
