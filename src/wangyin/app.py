@@ -285,8 +285,10 @@ def create_app(
     from wangyin.reversals import api as reversals_api
     from wangyin.reversals import pages as reversals_pages
 
-    # Reversals and refund requests from a risk case (issue 7 §5): staff routes.
+    # Reversals and refund requests from a risk case (issue 7 §5); customers: /reversal.
     app.include_router(reversals_api.router)
+    if customer_site:
+        app.include_router(reversals_api.customer_router, prefix="/api/v1")
     app.include_router(reversals_pages.router, include_in_schema=False)
     experience_pages.install()  # base.html's care_on() and bank_phone
     help_pages.install()  # the forms' contextual help (templates/help/_form_help.html)

@@ -98,6 +98,8 @@ def test_an_officer_proposes_a_reversal_from_the_case_and_a_supervisor_approves(
     assert command["status"] == "PENDING"
     assert bank.balances()[bank.a.account.account_number] == "9800.00"
 
+    waiting = bank.client.get(f"/api/v1/transfers/{transfer_id}/reversal", headers=customer)
+    assert waiting.json() == {"transfer_id": transfer_id, "reversed": False, "reversed_at": None}
     # The maker never approves their own proposal.
     assert_problem(office.approve(officer, command["public_id"]), "own_command", 403)
     approved = office.approve(supervisor, command["public_id"])
@@ -116,6 +118,8 @@ def test_an_officer_proposes_a_reversal_from_the_case_and_a_supervisor_approves(
     assert "冲正" in str(history)
     assert any("冲正" in text for text in _sms(bank, bank.a.customer.mobile))
     assert any("95588" in text for text in _sms(bank, bank.b.customer.mobile))
+    told = bank.client.get(f"/api/v1/transfers/{transfer_id}/reversal", headers=customer)
+    assert told.status_code == 200 and told.json()["reversed"] and told.json()["reversed_at"]
     # Another customer's page of it shows nothing of the kind.
     other = _customer_page(bank, bank.headers[bank.b.username], f"/transfer/{transfer_id}")
     assert other.status_code == 404

@@ -249,6 +249,7 @@ def test_authz_every_route_with_an_id_refuses_another_customers_resources(bank: 
         ("GET", "/api/v1/transfers/{transfer_id}"),
         ("POST", "/api/v1/transfers/{transfer_id}/code"),
         ("POST", "/api/v1/transfers/{transfer_id}/confirm"),
+        ("GET", "/api/v1/transfers/{transfer_id}/reversal"),  # wangyin.reversals
         ("DELETE", "/api/v1/security/devices/{device_id}"),
         ("POST", "/security/devices/{device_id}/remove"),
         ("GET", "/transfer/{transfer_id}"),

@@ -12,6 +12,7 @@ from wangyin.backoffice.models import Command
 from wangyin.backoffice.service import CurrentStaff
 from wangyin.errors import DomainError
 from wangyin.identity.service import CurrentUser
+from wangyin.payments import service as payments
 from wangyin.reversals import commands, service
 from wangyin.reversals.models import TransferReversal
 from wangyin.risk import service as risk
@@ -66,3 +67,16 @@ def my_reversal(*, state: AppState, user: CurrentUser, transfer_id: str) -> Tran
             s, customer_id=user.customer_id, transfer_id=transfer_id
         ),
     )
+
+
+def reversal_of_my_transfer(
+    *, state: AppState, user: CurrentUser, transfer_id: str
+) -> TransferReversal | None:
+    """As `my_reversal`, refusing another customer's transfer like none
+    (`transfer_not_found`)."""
+
+    def read(s: Session) -> TransferReversal | None:
+        payments.get_transfer(s, customer_id=user.customer_id, transfer_id=transfer_id)
+        return service.customer_reversal(s, customer_id=user.customer_id, transfer_id=transfer_id)
+
+    return run_read(state.db, read)

@@ -10,12 +10,26 @@ from fastapi import APIRouter, Request
 
 from wangyin.backoffice.context import Staff
 from wangyin.reversals import actions, commands
-from wangyin.reversals.schemas import CaseTransferIn, TransferChoiceOut
+from wangyin.reversals.schemas import CaseTransferIn, ReversalOut, TransferChoiceOut
 from wangyin.risk.schemas import CommandOut
-from wangyin.web.context import State, client_of
+from wangyin.web.context import ApiUser, State, client_of
 
 # The whole prefix here: the route path the permissions are keyed by.
 router = APIRouter(prefix="/api/admin/v1/risk/cases", tags=["reversals"])
+# Customers (under /api/v1): whether the bank reversed one of their transfers.
+customer_router = APIRouter(tags=["transfers"])
+
+
+@customer_router.get("/transfers/{transfer_id}/reversal", response_model=ReversalOut)
+def my_reversal(transfer_id: str, user: ApiUser, state: State) -> Any:
+    """Whether the bank reversed (冲正) this transfer of yours, and when; another
+    customer's transfer is `transfer_not_found`."""
+    found = actions.reversal_of_my_transfer(state=state, user=user, transfer_id=transfer_id)
+    return ReversalOut(
+        transfer_id=transfer_id,
+        reversed=found is not None,
+        reversed_at=found.reversed_at if found else None,
+    )
 
 
 @router.get("/{case_id}/transfers", response_model=list[TransferChoiceOut])

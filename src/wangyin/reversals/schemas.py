@@ -30,3 +30,11 @@ class TransferChoiceOut(BaseModel):
     recall_reason: str = ""  # the receiving bank's reason for a refusal
     reversible: bool
     recallable: bool
+
+
+class ReversalOut(BaseModel):
+    """What the customer sees of the bank's reversal of their transfer."""
+
+    transfer_id: str
+    reversed: bool
+    reversed_at: At | None = None
