@@ -87,6 +87,9 @@ def test_an_officer_proposes_a_reversal_from_the_case_and_a_supervisor_approves(
 
     page = _page(office, officer, "GET", f"/admin/risk/cases/{case_id}")
     assert 'id="reverse-form"' in page.text and f'value="{transfer_id}"' in page.text
+    assert "提交冲正申请" in page.text and 'id="recall-form"' not in page.text  # nothing to recall
+    en = _page(office, officer, "GET", f"/admin/risk/cases/{case_id}?lang=en")
+    assert "Propose a reversal" in en.text and "Transfer to reverse" in en.text
     proposed = _page(
         office, officer, "POST", "/admin/risk/cases/reverse",
         case_id=str(case_id), transfer_id=transfer_id, reason="fraud: impersonation",
