@@ -160,6 +160,7 @@ def test_care_mode_scales_with_the_browser_font_size(server: str, browser: Any) 
         page.goto(f"{server}/login")
         page.click("[data-care-switch]")
         page.wait_for_selector("body.care")
+        page.wait_for_load_state("load")  # the stylesheets, not only the body's class
         sizes[standard] = float(
             page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
         )
