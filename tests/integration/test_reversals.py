@@ -18,16 +18,17 @@ from sqlalchemy.orm import Session
 from factories import Person, available, make_person
 from factories.staff import make_staff
 from factories.transfers import pay
-from integration.test_clearing import Net, net  # noqa: F401 - the inter-bank fixture
+from integration.test_clearing import CMB, Net, net  # noqa: F401 - the inter-bank fixture
 from wangyin.backoffice import service as backoffice
 from wangyin.backoffice.models import Command
 from wangyin.backoffice.service import CurrentStaff
+from wangyin.clearing.models import SimulatedAccount
 from wangyin.clock import FrozenClock
 from wangyin.config import Settings
 from wangyin.db import Database
 from wangyin.errors import DomainError
-from wangyin.gateways.clearing import RECALLED
-from wangyin.gateways.clearing.simulator import CnapsSimulator
+from wangyin.gateways.clearing import RECALLED, Item
+from wangyin.gateways.clearing.simulator import CnapsSimulator, add_account
 from wangyin.ledger import service as ledger
 from wangyin.ledger.models import JournalEntry
 from wangyin.notify import service as notify
@@ -313,3 +314,25 @@ def test_verify_names_a_reversal_whose_transfer_is_no_longer_completed(
 
     run_write(db, tamper)
     assert any("not completed" in p for p in run_read(db, lambda s: service.verify(s).problems))
+
+
+def test_the_simulated_receiving_bank_refuses_what_it_cannot_return(net: Net) -> None:  # noqa: F811
+    gateway = net.job.gateway
+    assert isinstance(gateway, CnapsSimulator)
+    run_write(
+        net.db, lambda s: add_account(s, bank_code=CMB, account="6214830000005555", name="赵敏")
+    )
+    beps = Item("beps-1", "BEPS", CMB, "6214830000005555", "赵敏", 10_00)
+    assert gateway.send(beps).status == "PR00"  # taken, not netted yet
+    assert gateway.recall("beps-1", "fraud").reason == "not_settled"
+    ibps = Item("ibps-1", "IBPS", CMB, "6214830000005555", "赵敏", 10_00)
+    assert gateway.send(ibps).status == "PR04"
+
+    def close(s: Session) -> None:
+        s.scalars(
+            select(SimulatedAccount).where(SimulatedAccount.account == "6214830000005555")
+        ).one().status = "closed"
+
+    run_write(net.db, close)
+    refused = gateway.recall("ibps-1", "fraud")
+    assert (refused.agreed, refused.reason) == (False, "account_closed")
