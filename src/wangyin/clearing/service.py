@@ -864,6 +864,8 @@ REASON_TEXT = {
     "unknown_bank": "收款行行号有误，款项已退回您的账户",
     "over_ceiling": "金额超过清算系统单笔上限，款项已退回您的账户",
     "hvps_closed": "大额支付系统未营业，款项已退回您的账户",
+    # A refund the bank asked the receiving bank for (退汇申请, reversals/ from a risk case).
+    "recalled": "应本行申请，收款行已将款项退回您的账户",
 }
 
 

@@ -23,13 +23,12 @@ from wangyin.accounts.models import Account
 from wangyin.backoffice import service as backoffice
 from wangyin.backoffice.models import Command
 from wangyin.backoffice.service import CurrentStaff
-from wangyin.clearing import service as clearing
 from wangyin.clearing.models import NETTED, SETTLED, InterbankTransfer
 from wangyin.clock import BANK_TZ, as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
 from wangyin.experience.catalogue import BANK_PHONE
-from wangyin.gateways.clearing import RECALLED, RecallAnswer
+from wangyin.gateways.clearing import RecallAnswer
 from wangyin.identity.models import Customer
 from wangyin.ids import new_public_id
 from wangyin.ledger import service as ledger
@@ -45,9 +44,6 @@ from wangyin.risk.models import RiskCase
 from wangyin.security import audit
 from wangyin.security.audit import Client
 from wangyin.security.masking import mask_account_number, mask_name
-
-# The customer's SMS of a return on our request (clearing.service texts every return).
-clearing.REASON_TEXT.setdefault(RECALLED, "应本行申请，收款行已将款项退回您的账户")
 
 REASON_MAX = 300
 REVERSAL_MEMO = "冲正"
