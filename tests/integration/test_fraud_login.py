@@ -86,3 +86,20 @@ def test_a_private_address_counts_nothing(db: Database, clock: FrozenClock) -> N
             clock.advance(seconds=1)
             found = _login(db, name, "10.0.0.8", clock.now())
             assert isinstance(found, LoginOutcome) and found.session is not None
+
+
+def test_a_login_from_another_country_than_the_last_asks_a_code(
+    db: Database, clock: FrozenClock
+) -> None:
+    """114.114.114.114 is allocated in China, 8.8.8.8 in the United States (iptocc's
+    offline registry data): the second login, from another country, is stepped up."""
+    name = _people(db, clock.now() - timedelta(days=30), 1)[0]
+    home = _login(db, name, "114.114.114.114", clock.now())
+    assert isinstance(home, LoginOutcome) and home.session is not None
+    clock.advance(hours=1)
+    abroad = _login(db, name, "8.8.8.8", clock.now())
+    assert isinstance(abroad, LoginOutcome) and abroad.reasons == ("risk",)
+    assert abroad.session is None
+    clock.advance(hours=1)
+    again = _login(db, name, "114.114.114.115", clock.now())  # home again: no question
+    assert isinstance(again, LoginOutcome) and again.session is not None

@@ -161,3 +161,12 @@ def test_every_rule_has_defaults_and_a_doc_entry() -> None:
     for name in rules.RULES:
         assert name in DEFAULTS
         assert f"`{name}`" in doc
+
+
+def test_geo_change_signing_in_from_another_country() -> None:
+    assert "geo_change" in hits(login(country="US", last_country="CN"))
+    assert engine.assess(login(country="US", last_country="CN"), DEFAULTS).action == rules.STEP_UP
+    assert "geo_change" not in hits(login(country="CN", last_country="CN"))
+    # Unknown on either side (private, loopback, unallocated): no signal.
+    assert "geo_change" not in hits(login(country="", last_country="CN"))
+    assert "geo_change" not in hits(login(country="US", last_country=""))

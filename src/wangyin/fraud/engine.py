@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import iptocc
 from sqlalchemy import Select, bindparam, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from wangyin.fraud.rules import BLOCK as BLOCK
 from wangyin.fraud.rules import DEFAULTS, RULES, SEVERITY, Features, near_threshold
 from wangyin.fraud.rules import HOLD as HOLD
 from wangyin.fraud.rules import STEP_UP as STEP_UP
-from wangyin.identity.models import Device
+from wangyin.identity.models import Device, UserSession
 from wangyin.risk.models import BlacklistEntry
 from wangyin.security.fields import lookup_hash
 
@@ -42,6 +43,7 @@ _DEVICES = table_of(Device)
 _BLACKLIST = table_of(BlacklistEntry)
 _EVENTS = table_of(FraudEvent)
 _IPS = table_of(FraudIpCounter)
+_SESSIONS = table_of(UserSession)
 
 PAYEES_KEPT = 50  # the most recent payees remembered per account
 PAYERS_KEPT = 50
@@ -408,13 +410,34 @@ def countable_ip(ip: str) -> bool:
 def _login_query() -> Select[Any]:
     anchor = select(literal(1).label("one")).subquery("anchor")
     rules_version = select(func.max(_RULE_SETS.c.version)).where(_RULE_SETS.c.active)
+    # The IP of the customer's previous login (its latest session before this one).
+    last_ip = (
+        select(_SESSIONS.c.ip)
+        .where(
+            _SESSIONS.c.user_id == bindparam("user_id"), _SESSIONS.c.created_at < bindparam("now")
+        )
+        .order_by(_SESSIONS.c.created_at.desc())
+        .limit(1)
+    )
     return select(
         _IPS.c.ip_hash,
         _IPS.c.window_start,
         _IPS.c.attempts,
         _IPS.c.users,
         rules_version.scalar_subquery().label("rules_version"),
+        last_ip.scalar_subquery().label("last_ip"),
     ).select_from(anchor.outerjoin(_IPS, _IPS.c.ip_hash == bindparam("ip_hash")))
+
+
+def country_of(ip: str) -> str:
+    """The ISO country an IP address was allocated to (iptocc's offline copy of the
+    registries' data: no look-up leaves the bank); "" for private, loopback or unknown."""
+    if not ip:
+        return ""
+    try:
+        return str(iptocc.country_code(ip) or "")
+    except ValueError:
+        return ""
 
 
 @cache
@@ -442,7 +465,7 @@ def assess_login(
     registrations."""
     counted = countable_ip(ip)
     ip_hash = lookup_hash(f"ip:{ip}") if counted else ""
-    row = session.execute(_login_query(), {"ip_hash": ip_hash}).one()
+    row = session.execute(_login_query(), {"ip_hash": ip_hash, "user_id": user_id, "now": at}).one()
     attempts, users = 0, []
     if row.ip_hash is not None and as_utc(row.window_start) + IP_WINDOW > at:
         attempts, users = row.attempts, _ids(row.users)
@@ -468,6 +491,8 @@ def assess_login(
         ip_attempts=attempts + 1 if counted else 0,
         ip_users=len(_ids(users_text)) if counted else 0,
         user_created_at=user_created_at,
+        country=country_of(ip),
+        last_country=country_of(row.last_ip or ""),
     )
     version = row.rules_version or 0
     decision = assess(features, rules_of(session, version), version=version)

@@ -48,6 +48,10 @@ class Features:
     ip_attempts: int = 0
     ip_users: int = 0
     user_created_at: datetime | None = None
+    # Countries (ISO 3166 codes, from the IP's registry allocation; "" unknown or private)
+    # of this request and of the customer's previous login.
+    country: str = ""
+    last_country: str = ""
     score: int | None = None  # anomaly score 0-100 (None: no model for this customer)
 
 
@@ -117,6 +121,14 @@ def fake_registration(f: Features, p: dict[str, Any]) -> int | None:
     return p["points"] if f.ip_users >= p["users"] else None
 
 
+def geo_change(f: Features, p: dict[str, Any]) -> int | None:
+    """Signing in from another country than the previous login (both known: private and
+    unallocated addresses give no signal)."""
+    if f.kind != "login" or not f.country or not f.last_country:
+        return None
+    return p["points"] if f.country != f.last_country else None
+
+
 def cash_out(f: Features, p: dict[str, Any]) -> int | None:
     """Paying out at least `share_pct`% of a large inflow (>= `inflow`) received within
     `hours`, to someone else."""
@@ -160,6 +172,7 @@ RULES: dict[str, Rule] = {
     "mule": mule,
     "credential_stuffing": credential_stuffing,
     "fake_registration": fake_registration,
+    "geo_change": geo_change,
     "cash_out": cash_out,
     "structuring": structuring,
     "anomaly": anomaly,
@@ -188,6 +201,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "action": BLOCK,
     },
     "fake_registration": {"enabled": True, "hours": 24, "users": 3, "points": 40},
+    "geo_change": {"enabled": True, "points": 40},
     "cash_out": {"enabled": True, "inflow": 50_000_00, "hours": 24, "share_pct": 80, "points": 50},
     "structuring": {
         "enabled": True,
