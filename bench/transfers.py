@@ -331,23 +331,12 @@ def seed(url: str, *, customers: int, per_customer: int, password_free: bool = T
 
 def _bench_fraud_rules(s: Any) -> None:
     """The anti-fraud engine runs on every transfer as in production (its features, every
-    rule, the counters it keeps) but its thresholds are out of reach: a handful of bench
+    rule, the counters it keeps) but its decisions are out of reach: a handful of bench
     customers paying each other hundreds of times a minute is velocity and mule activity
     by design, and a step-up or hold would measure the refusal, not the payment."""
     from wangyin.fraud import service as fraud
 
-    out_of_reach = 10**12
-    fraud.activate(
-        s,
-        changes={
-            "decision": {"step_up": out_of_reach, "hold": out_of_reach, "block": out_of_reach},
-            "mule": {"payers": out_of_reach},
-            "structuring": {"count": out_of_reach},
-            "credential_stuffing": {"attempts": out_of_reach},
-        },
-        approved_by="bench",
-        at=datetime.now(UTC),
-    )
+    fraud.activate_out_of_reach(s, approved_by="bench", at=datetime.now(UTC))
 
 
 def pregrow_history(url: str, custs: list[Cust], *, postings: int) -> float:

@@ -9,10 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+
+from factories.fraud import rules_out_of_reach
+from wangyin.db import Database
+from wangyin.uow import run_write
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -48,6 +53,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = [sys.executable, "-m", "wangyin.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([*cli, "seed-demo"], env=env, check=True, capture_output=True)
+    # The journeys sign the demo customers in from new browsers at any hour and pay their
+    # payees again and again: the anti-fraud engine runs on every payment, its decisions
+    # out of reach (its holds and refusals have their own tests: test_fraud_browser.py on
+    # its own server, tests/functional/test_fraud_scenario.py).
+    db = Database(env["WANGYIN_DATABASE_URL"])
+    try:
+        run_write(db, lambda s: rules_out_of_reach(s, at=datetime.now(UTC)))
+    finally:
+        db.dispose()
     port = _free_port()
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(

@@ -47,6 +47,7 @@ from sqlalchemy import func, inspect, select
 
 from factories import DEFAULT_PASSWORD, Person, make_person
 from factories.bank import device_headers
+from factories.fraud import rules_out_of_reach
 from factories.transfers import latest_code
 from wangyin.db import Database
 from wangyin.migrate import MIGRATIONS_DIR, alembic_config, upgrade
@@ -175,6 +176,13 @@ def _private_database() -> Iterator[str]:
     url = f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
     try:
         upgrade(url)
+        # The nodes' clients pay back to back at any hour from fresh devices: the engine
+        # runs, its decisions out of reach (this test is about nodes, not fraud rules).
+        db = Database(url)
+        try:
+            run_write(db, lambda s: rules_out_of_reach(s, at=datetime.now(UTC)))
+        finally:
+            db.dispose()
         yield url
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:

@@ -490,3 +490,26 @@ def seed_demo(session: Session, *, now: datetime) -> None:
         client=Client(ip="203.0.113.7", device_id="demo-new-phone"),
         at=at,
     )
+
+
+OUT_OF_REACH = 10**12
+
+
+def activate_out_of_reach(session: Session, *, approved_by: str, at: datetime) -> int:
+    """For throwaway databases only — the failover drill's, the benchmark's, tests about
+    locks and books: a rule set whose decisions never trigger. The engine still runs every
+    rule and keeps its counters (so its cost is measured), but a handful of customers
+    paying each other hundreds of times a minute, at any hour, from devices bound a moment
+    ago (velocity, mule, new device, odd hour by design) is not stepped up or held. The
+    bank's rule sets change through the back office's maker-checker `fraud_rules` only."""
+    return activate(
+        session,
+        changes={
+            "decision": {"step_up": OUT_OF_REACH, "hold": OUT_OF_REACH, "block": OUT_OF_REACH},
+            "mule": {"payers": OUT_OF_REACH},
+            "structuring": {"count": OUT_OF_REACH},
+            "credential_stuffing": {"attempts": OUT_OF_REACH},
+        },
+        approved_by=approved_by,
+        at=at,
+    )
