@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 from wangyin.batches import service as batches
 from wangyin.batches.service import LineIn
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
-from wangyin.payments.actions import Answer, guarded
+from wangyin.payments.actions import Answer, counted_code, guarded
 from wangyin.runtime import AppState
-from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -54,23 +53,16 @@ def create(
 def send_code(
     *, state: AppState, user: CurrentUser, batch_id: str, channel: str, client: Client
 ) -> None:
-    require_transfers_allowed(user)
-    now = state.clock.now()
-    run_write(
-        state.db,
-        lambda s: ratelimit.limit_account(
-            s, user_id=user.user_id, action="code", at=now, settings=state.settings
-        ),
-    )
-    run_write(
-        state.db,
-        lambda s: batches.send_code(
+    counted_code(
+        state=state,
+        user=user,
+        send=lambda s, at: batches.send_code(
             s,
             customer_id=user.customer_id,
             batch_id=batch_id,
             channel=channel,
             client=client,
-            at=now,
+            at=at,
             settings=state.settings,
         ),
     )

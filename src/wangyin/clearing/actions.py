@@ -15,9 +15,8 @@ from wangyin.clearing.schemas import InterbankPrepareIn
 from wangyin.clearing.settings import clearing_settings
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
 from wangyin.payments import service as payments
-from wangyin.payments.actions import Answer, guarded
+from wangyin.payments.actions import Answer, counted_code, guarded
 from wangyin.runtime import AppState
-from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -144,23 +143,16 @@ def revoke(*, state: AppState, caller: Caller, key: str | None, transfer_id: str
 def send_code(
     *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, caller: Caller
 ) -> None:
-    require_transfers_allowed(user)
-    now = state.clock.now()
-    run_write(
-        state.db,
-        lambda s: ratelimit.limit_account(
-            s, user_id=user.user_id, action="code", at=now, settings=state.settings
-        ),
-    )
-    run_write(
-        state.db,
-        lambda s: clearing.send_code(
+    counted_code(
+        state=state,
+        user=user,
+        send=lambda s, at: clearing.send_code(
             s,
             customer_id=user.customer_id,
             transfer_id=transfer_id,
             channel=channel,
             client=caller.client,
-            at=now,
+            at=at,
             settings=state.settings,
         ),
     )

@@ -9,6 +9,8 @@ under the key in that same transaction, which then commits (rule 4 and rule 9).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -198,10 +200,12 @@ def confirm_transfer(
     )
 
 
-def send_transfer_code(
-    *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, caller: Caller
+def counted_code(
+    *, state: AppState, user: CurrentUser, send: Callable[[Session, datetime], None]
 ) -> None:
-    """A code bound to the transfer's key data, within the per-customer code limit."""
+    """A code bound to an instruction's key data (a transfer, an inter-bank transfer, a
+    schedule, a batch): counted against the customer's code limit first, in its own
+    transaction (a send refused afterwards still counts, as an attempt), then `send(s, at)`."""
     require_transfers_allowed(user)
     now = state.clock.now()
     run_write(
@@ -210,15 +214,23 @@ def send_transfer_code(
             s, user_id=user.user_id, action="code", at=now, settings=state.settings
         ),
     )
-    run_write(
-        state.db,
-        lambda s: payments.send_code(
+    run_write(state.db, lambda s: send(s, now))
+
+
+def send_transfer_code(
+    *, state: AppState, user: CurrentUser, transfer_id: str, channel: str, caller: Caller
+) -> None:
+    """A code bound to the transfer's key data, within the per-customer code limit."""
+    counted_code(
+        state=state,
+        user=user,
+        send=lambda s, at: payments.send_code(
             s,
             customer_id=user.customer_id,
             transfer_id=transfer_id,
             channel=channel,
             client=caller.client,
-            at=now,
+            at=at,
             settings=state.settings,
         ),
     )

@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wangyin.identity.service import Caller, CurrentUser, require_transfers_allowed
-from wangyin.payments.actions import Answer, guarded
+from wangyin.payments.actions import Answer, counted_code, guarded
 from wangyin.runtime import AppState
 from wangyin.schedules import service as schedules
 from wangyin.schedules.schemas import ScheduleIn
-from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.uow import run_read, run_write
 
@@ -115,23 +114,16 @@ def confirm(
 def send_code(
     *, state: AppState, user: CurrentUser, schedule_id: str, channel: str, client: Client
 ) -> None:
-    require_transfers_allowed(user)
-    now = state.clock.now()
-    run_write(
-        state.db,
-        lambda s: ratelimit.limit_account(
-            s, user_id=user.user_id, action="code", at=now, settings=state.settings
-        ),
-    )
-    run_write(
-        state.db,
-        lambda s: schedules.send_code(
+    counted_code(
+        state=state,
+        user=user,
+        send=lambda s, at: schedules.send_code(
             s,
             customer_id=user.customer_id,
             schedule_id=schedule_id,
             channel=channel,
             client=client,
-            at=now,
+            at=at,
             settings=state.settings,
         ),
     )
