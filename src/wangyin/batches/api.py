@@ -14,8 +14,7 @@ from wangyin.batches.schemas import BatchCodeIn, BatchConfirmIn, BatchIn, BatchO
 from wangyin.batches.service import LineIn
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, respond
-from wangyin.security.channel import reveal_many
+from wangyin.payments.api import IdempotencyKey, opened_factors, respond
 from wangyin.web.context import ApiUser, State, caller_of, client_of
 
 router = APIRouter(tags=["batch transfers"])
@@ -133,11 +132,7 @@ def confirm(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     body = body or BatchConfirmIn()
-    clear = reveal_many(
-        state,
-        {"transaction_password": body.transaction_password, "code": body.code},
-        session_token=caller_of(request).token or None,
-    )
+    transaction_password, code = opened_factors(request, state, body)
 
     def run() -> Answer:
         return actions.confirm(
@@ -146,8 +141,8 @@ def confirm(
             key=idempotency_key,
             batch_id=batch_id,
             key_digest=body.key_digest,
-            transaction_password=clear["transaction_password"] or None,
-            code=clear["code"] or None,
+            transaction_password=transaction_password,
+            code=code,
         )
 
     return respond(request, run)

@@ -22,8 +22,7 @@ from wangyin.clearing.schemas import (
 )
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, respond
-from wangyin.security.channel import reveal_many
+from wangyin.payments.api import IdempotencyKey, opened_factors, respond
 from wangyin.web.context import ApiUser, State, caller_of, client_of
 
 router = APIRouter(tags=["inter-bank transfers"])
@@ -88,11 +87,7 @@ def confirm(
 ) -> Response:
     """Debit the account, once; the worker sends it when its speed says."""
     body = body or InterbankConfirmIn()
-    clear = reveal_many(
-        state,
-        {"transaction_password": body.transaction_password, "code": body.code},
-        session_token=caller_of(request).token or None,
-    )
+    transaction_password, code = opened_factors(request, state, body)
 
     def run() -> Answer:
         return actions.confirm(
@@ -101,8 +96,8 @@ def confirm(
             key=idempotency_key,
             transfer_id=transfer_id,
             key_digest=body.key_digest,
-            transaction_password=clear["transaction_password"] or None,
-            code=clear["code"] or None,
+            transaction_password=transaction_password,
+            code=code,
             acknowledged=body.acknowledge_warnings,
         )
 

@@ -33,6 +33,17 @@ IdempotencyKey = Annotated[
 ]
 
 
+def opened_factors(request: Request, state: Any, body: Any) -> tuple[str | None, str | None]:
+    """A confirmation's transaction password and code, opened from their envelopes (only
+    the caller's own session's channels open here: 4.1.2.2-b); None when not sent."""
+    clear = reveal_many(
+        state,
+        {"transaction_password": body.transaction_password, "code": body.code},
+        session_token=caller_of(request).token or None,
+    )
+    return clear["transaction_password"] or None, clear["code"] or None
+
+
 def respond(request: Request, run: Any) -> Response:
     """The use case's answer, first or replayed (`Idempotent-Replayed`), refusals included."""
     try:
@@ -98,12 +109,7 @@ def confirm(
     a small password-free payment (`second_factor_required` is false). A retry with the
     same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once."""
     body = body or TransferConfirmIn()
-    # Only the caller's own session's channels open here (4.1.2.2-b, issue 11 #14).
-    clear = reveal_many(
-        state,
-        {"transaction_password": body.transaction_password, "code": body.code},
-        session_token=caller_of(request).token or None,
-    )
+    transaction_password, code = opened_factors(request, state, body)
 
     def run() -> Answer:
         return actions.confirm_transfer(
@@ -112,8 +118,8 @@ def confirm(
             key=idempotency_key,
             transfer_id=transfer_id,
             key_digest=body.key_digest,
-            transaction_password=clear["transaction_password"] or None,
-            code=clear["code"] or None,
+            transaction_password=transaction_password,
+            code=code,
             acknowledged=body.acknowledge_warnings,
         )
 

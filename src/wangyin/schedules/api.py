@@ -11,10 +11,9 @@ from pydantic import ValidationError
 
 from wangyin.errors import DomainError
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, respond
+from wangyin.payments.api import IdempotencyKey, opened_factors, respond
 from wangyin.schedules import actions
 from wangyin.schedules.schemas import ScheduleCodeIn, ScheduleConfirmIn, ScheduleIn, ScheduleOut
-from wangyin.security.channel import reveal_many
 from wangyin.web.context import ApiUser, State, caller_of, client_of
 
 router = APIRouter(tags=["scheduled transfers"])
@@ -101,11 +100,7 @@ def confirm(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     body = body or ScheduleConfirmIn()
-    clear = reveal_many(
-        state,
-        {"transaction_password": body.transaction_password, "code": body.code},
-        session_token=caller_of(request).token or None,
-    )
+    transaction_password, code = opened_factors(request, state, body)
 
     def run() -> Answer:
         return actions.confirm(
@@ -114,8 +109,8 @@ def confirm(
             key=idempotency_key,
             schedule_id=schedule_id,
             key_digest=body.key_digest,
-            transaction_password=clear["transaction_password"] or None,
-            code=clear["code"] or None,
+            transaction_password=transaction_password,
+            code=code,
         )
 
     return respond(request, run)
