@@ -20,7 +20,7 @@ from wangyin.runtime import AppState
 from wangyin.schedules.pages import form_caller
 from wangyin.uow import run_read
 from wangyin.web.context import PageUser, State, check_form_csrf, client_of, lang
-from wangyin.web.forms import error_text, form_data
+from wangyin.web.forms import error_text, form_data, send_code_form
 from wangyin.web.render import render
 
 router = APIRouter()
@@ -173,24 +173,22 @@ def result_file(batch_id: str, request: Request, user: PageUser, state: State) -
 
 @router.post(BASE + "/{batch_id}/code")
 async def send_code(batch_id: str, request: Request, user: PageUser, state: State) -> Response:
-    form = await form_data(request)
-    channel = "voice" if form.get("channel") == "voice" else "sms"
-    try:
-        check_form_csrf(request, form.get("csrf_token", ""), user)
-        actions.send_code(
+    return await send_code_form(
+        request,
+        user,
+        send=lambda channel: actions.send_code(
             state=state,
             user=user,
             batch_id=batch_id,
             channel=channel,
             client=client_of(request, "web"),
-        )
-    except DomainError as exc:
-        if exc.code == "batch_not_found":
-            raise
-        return _detail_page(
+        ),
+        not_found="batch_not_found",
+        refused=lambda exc: _detail_page(
             request, state, user, batch_id, error=error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(f"{BASE}/{batch_id}?sent={channel}", status_code=303)
+        ),
+        sent_to=f"{BASE}/{batch_id}",
+    )
 
 
 @router.post(BASE + "/{batch_id}/confirm")

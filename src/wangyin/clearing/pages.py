@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,7 +23,7 @@ from wangyin.ids import new_token
 from wangyin.payments.pages import CONFIRM_FIELDS_OF, RETRYABLE_ON_PAGE, _form_caller
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf, client_of
-from wangyin.web.forms import error_text, field_errors, form_data
+from wangyin.web.forms import error_text, field_errors, form_data, send_code_form
 from wangyin.web.render import render
 
 router = APIRouter()
@@ -168,23 +167,21 @@ def confirm_page(transfer_id: str, request: Request, user: PageUser, state: Stat
 
 @router.post("/interbank/{transfer_id}/code")
 async def send_code(transfer_id: str, request: Request, user: PageUser, state: State) -> Response:
-    form = await form_data(request)
-    channel = "voice" if form.get("channel") == "voice" else "sms"
-    try:
-        check_form_csrf(request, form.get("csrf_token", ""), user)
-        actions.send_code(
+    return await send_code_form(
+        request,
+        user,
+        send=lambda channel: actions.send_code(
             state=state,
             user=user,
             transfer_id=transfer_id,
             channel=channel,
             caller=caller_of(request, "web"),
-        )
-    except DomainError as exc:
-        if exc.code == "transfer_not_found":
-            raise
-        return _confirm_page(request, state, user, transfer_id, {"": error_text(request, exc)})
-    return RedirectResponse(
-        f"/interbank/{transfer_id}/confirm?{urlencode({'sent': channel})}", status_code=303
+        ),
+        not_found="transfer_not_found",
+        refused=lambda exc: _confirm_page(
+            request, state, user, transfer_id, {"": error_text(request, exc)}
+        ),
+        sent_to=f"/interbank/{transfer_id}/confirm",
     )
 
 

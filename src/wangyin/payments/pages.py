@@ -27,7 +27,7 @@ from wangyin.receipts import actions as receipt_actions
 from wangyin.reversals import actions as reversal_actions
 from wangyin.uow import run_read
 from wangyin.web.context import AppState, PageUser, State, caller_of, check_form_csrf
-from wangyin.web.forms import error_text, field_errors, form_data
+from wangyin.web.forms import error_text, field_errors, form_data, send_code_form
 from wangyin.web.render import render
 
 router = APIRouter()
@@ -260,22 +260,22 @@ def confirm_page(transfer_id: str, request: Request, user: PageUser, state: Stat
 async def confirm_send_code(
     transfer_id: str, request: Request, user: PageUser, state: State
 ) -> Response:
-    form = await form_data(request)
-    channel = "voice" if form.get("channel") == "voice" else "sms"
-    try:
-        check_form_csrf(request, form.get("csrf_token", ""), user)
-        actions.send_transfer_code(
+    return await send_code_form(
+        request,
+        user,
+        send=lambda channel: actions.send_transfer_code(
             state=state,
             user=user,
             transfer_id=transfer_id,
             channel=channel,
             caller=caller_of(request, "web"),
-        )
-    except DomainError as exc:
-        if exc.code == "transfer_not_found":
-            raise
-        return _confirm_page(request, state, user, transfer_id, error_text(request, exc))
-    return RedirectResponse(f"/transfer/{transfer_id}/confirm?sent={channel}", status_code=303)
+        ),
+        not_found="transfer_not_found",
+        refused=lambda exc: _confirm_page(
+            request, state, user, transfer_id, error_text(request, exc)
+        ),
+        sent_to=f"/transfer/{transfer_id}/confirm",
+    )
 
 
 @router.post("/transfer/{transfer_id}/confirm")

@@ -22,7 +22,7 @@ from wangyin.schedules import actions
 from wangyin.schedules.schemas import ScheduleIn
 from wangyin.uow import run_read
 from wangyin.web.context import PageUser, State, caller_of, check_form_csrf, client_of, lang
-from wangyin.web.forms import error_text, form_data
+from wangyin.web.forms import error_text, form_data, send_code_form
 from wangyin.web.render import render
 
 router = APIRouter()
@@ -221,22 +221,22 @@ def confirm_page(schedule_id: str, request: Request, user: PageUser, state: Stat
 
 @router.post(BASE + "/{schedule_id}/code")
 async def send_code(schedule_id: str, request: Request, user: PageUser, state: State) -> Response:
-    form = await form_data(request)
-    channel = "voice" if form.get("channel") == "voice" else "sms"
-    try:
-        check_form_csrf(request, form.get("csrf_token", ""), user)
-        actions.send_code(
+    return await send_code_form(
+        request,
+        user,
+        send=lambda channel: actions.send_code(
             state=state,
             user=user,
             schedule_id=schedule_id,
             channel=channel,
             client=client_of(request, "web"),
-        )
-    except DomainError as exc:
-        if exc.code == "schedule_not_found":
-            raise
-        return _confirm_page(request, state, user, schedule_id, error=error_text(request, exc))
-    return RedirectResponse(f"{BASE}/{schedule_id}/confirm?sent={channel}", status_code=303)
+        ),
+        not_found="schedule_not_found",
+        refused=lambda exc: _confirm_page(
+            request, state, user, schedule_id, error=error_text(request, exc)
+        ),
+        sent_to=f"{BASE}/{schedule_id}/confirm",
+    )
 
 
 @router.post(BASE + "/{schedule_id}/confirm")

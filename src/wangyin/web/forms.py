@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
+from wangyin.identity.service import CurrentUser
 from wangyin.ids import new_token
 from wangyin.security.channel import Sealed, reveal_many
 from wangyin.text import Envelope, has_bidi_control, has_control
-from wangyin.web.context import ANON_CSRF_COOKIE, SESSION_COOKIE, app_state
+from wangyin.web.context import ANON_CSRF_COOKIE, SESSION_COOKIE, app_state, check_form_csrf
 
 
 def error_text(request: Request, error: DomainError) -> str:
@@ -158,3 +160,28 @@ class FormErrors(Exception):
 def check(errors: dict[str, str]) -> None:
     if errors:
         raise FormErrors(errors)
+
+
+async def send_code_form(
+    request: Request,
+    user: CurrentUser,
+    *,
+    send: Callable[[str], None],
+    not_found: str,
+    refused: Callable[[DomainError], Response],
+    sent_to: str,
+) -> Response:
+    """A confirmation page's "send me a code" button (a transfer, an inter-bank transfer, a
+    schedule, a batch): SMS or voice, the form's CSRF checked, `send(channel)` run off the
+    event loop; a refusal is shown on the page (`refused`), a missing instruction is the
+    not-found page (raised), a sent code goes back to `sent_to` with `sent=<channel>`."""
+    form = await form_data(request)
+    channel = "voice" if form.get("channel") == "voice" else "sms"
+    try:
+        check_form_csrf(request, form.get("csrf_token", ""), user)
+        await run_in_threadpool(send, channel)
+    except DomainError as exc:
+        if exc.code == not_found:
+            raise
+        return refused(exc)
+    return RedirectResponse(f"{sent_to}?sent={channel}", status_code=303)
