@@ -6,7 +6,7 @@ import copy
 import logging
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +17,6 @@ from wangyin import __version__
 from wangyin.clock import Clock, SystemClock
 from wangyin.config import Settings
 from wangyin.db import Database
-from wangyin.demo.guard import refuse_demo_writes
 from wangyin.errors import DomainError
 from wangyin.i18n import gettext
 from wangyin.observability import metrics
@@ -32,8 +31,8 @@ from wangyin.web.availability import (
 )
 from wangyin.web.compress import CompressText
 from wangyin.web.context import AppState, LoginRequired
+from wangyin.web.guards import RequestGuards
 from wangyin.web.middleware import SecurityAndLanguage
-from wangyin.web.ratelimit import limit_by_ip
 from wangyin.web.render import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,8 @@ def problem(request: Request, error: DomainError, **extra: Any) -> JSONResponse:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    path: str = request.scope["path"]
+    return path.startswith("/api/")
 
 
 def _error_page(request: Request, error: DomainError) -> Response:
@@ -140,9 +140,6 @@ def create_app(
         openapi_url="/openapi.json" if settings.openapi_enabled else None,
         docs_url=None,
         redoc_url=None,
-        # The demo (演示模式) is read-only on every route, refused before anything counts;
-        # then per-IP rate limits, keyed by path.
-        dependencies=[Depends(refuse_demo_writes), Depends(limit_by_ip)],
     )
     app.state.wangyin = AppState(settings=settings, db=db, clock=clock or SystemClock())
     # One warning when the database goes away, one when it answers again (web/availability).
@@ -167,6 +164,15 @@ def create_app(
 
     for exc_class in DATABASE_EXCEPTIONS:
         app.add_exception_handler(exc_class, _database_error)
+
+    async def _refusal_before_routing(request: Request, exc: Exception) -> Response:
+        """What `RequestGuards` answers: the handlers above, called by hand (exception
+        handlers do not reach a middleware); anything else is a 500, as from a route."""
+        if isinstance(exc, DomainError):
+            return await _domain_error(request, exc)
+        if isinstance(exc, DATABASE_EXCEPTIONS):
+            return await _database_error(request, exc)
+        raise exc
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -300,7 +306,10 @@ def create_app(
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Innermost: gzip for HTML, CSS, JS and SVG, never /api/ JSON (web/compress.py).
+    # Innermost: the demo (演示模式) is read-only on every route, refused before anything
+    # counts; then per-IP rate limits, keyed by path (web/guards.py).
+    app.add_middleware(RequestGuards, render=_refusal_before_routing)
+    # gzip for HTML, CSS, JS and SVG, never /api/ JSON (web/compress.py).
     app.add_middleware(CompressText)
     app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)
     # Outermost: the request id and the metrics cover the refusals of the middleware above.

@@ -53,3 +53,30 @@ def test_psycopg_caches_batched_writes() -> None:
     # (and the batched writes silently go back to a full parse per execution).
     assert psycopg._queries.MAX_CACHED_STATEMENT_LENGTH >= 65536
     assert psycopg._queries.MAX_CACHED_STATEMENT_PARAMS >= 1000
+
+
+def _slow_way(compiled: object, params: dict[str, object]) -> dict[str, object]:
+    values = compiled.construct_params(params)  # type: ignore[attr-defined]
+    processors = compiled._bind_processors  # type: ignore[attr-defined]
+    return {k: processors[k](v) if k in processors else v for k, v in values.items()}
+
+
+def test_binder_binds_as_sqlalchemy_does_constants_and_repeated_keys_included() -> None:
+    from sqlalchemy import select
+
+    dialect = postgresql.psycopg.dialect()
+    by_customer = (
+        select(HEADS.c.seq)
+        .where(HEADS.c.id == bindparam("customer_id") % 16 + 1)
+        .where(HEADS.c.seq > bindparam("customer_id"))
+        .with_for_update()
+    )
+    compiled = by_customer.compile(dialect=dialect, column_keys=["customer_id"])
+    binder = db._Binder(compiled, ("customer_id",))
+    for customer in (7, 8):
+        bound = binder.bind({"customer_id": customer})
+        assert bound == _slow_way(compiled, {"customer_id": customer})
+        assert customer in bound.values() and 16 in bound.values()  # the constants too
+    sql, values = db._compiled_write(dialect, MOVE, {"head_row": 3, "seq": 9, "hash": "h"})
+    assert sql.startswith("UPDATE audit_head SET")
+    assert values == {"head_row": 3, "seq": 9, "hash": "h"}

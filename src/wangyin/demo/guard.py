@@ -1,4 +1,4 @@
-"""Read-only, enforced on the server for every route (an app-wide dependency in app.py):
+"""Read-only, enforced on the server for every route (`web.guards`, before routing):
 an unsafe request (POST, PUT, PATCH, DELETE) that carries a live demo token, in the demo
 cookie or as a bearer token, is refused `demo_read_only` unless it is one of the demo's
 own steps (service.DEMO_WRITE_PATHS), none of which writes anything but its start's rate
@@ -32,8 +32,9 @@ def live_demo(request: Request) -> service.DemoSession | None:
     return service.resolve(token=token, settings=state.settings, at=state.clock.now())
 
 
-async def refuse_demo_writes(request: Request) -> None:
-    if request.method in SAFE_METHODS or request.url.path in service.DEMO_WRITE_PATHS:
+def refuse_demo_writes(request: Request) -> None:
+    # scope["path"]: request.url would build and parse a whole URL on every request.
+    if request.method in SAFE_METHODS or request.scope["path"] in service.DEMO_WRITE_PATHS:
         return
     if live_demo(request) is not None:
         raise DomainError("demo_read_only")

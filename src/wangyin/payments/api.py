@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from wangyin.errors import DomainError
 from wangyin.payments import actions
@@ -19,7 +20,8 @@ from wangyin.payments.schemas import (
     TransferPrepareIn,
 )
 from wangyin.security.channel import reveal_many
-from wangyin.web.context import ApiUser, State, caller_of
+from wangyin.web.context import ApiUser, State, app_state, caller_of, session_token_of
+from wangyin.web.jsonbody import documented, idempotency_key, json_body
 
 router = APIRouter(tags=["transfers"])
 
@@ -39,7 +41,7 @@ def opened_factors(request: Request, state: Any, body: Any) -> tuple[str | None,
     clear = reveal_many(
         state,
         {"transaction_password": body.transaction_password, "code": body.code},
-        session_token=caller_of(request).token or None,
+        session_token=session_token_of(request) or None,
     )
     return clear["transaction_password"] or None, clear["code"] or None
 
@@ -61,21 +63,23 @@ def respond(request: Request, run: Any) -> Response:
     )
 
 
-@router.post("/transfers", status_code=201, response_model=TransferOut)
-def prepare(
-    body: TransferPrepareIn,
-    request: Request,
-    state: State,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Validate a transfer and return the key data to confirm, with its expiry."""
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=TransferOut,
+    openapi_extra=documented(TransferPrepareIn),
+)
+async def prepare(request: Request) -> Response:
+    """Validate a transfer and return the key data to confirm, with its expiry.
+    (A lean route, web/jsonbody.py: the body and the Idempotency-Key are read here.)"""
+    body = await json_body(request, TransferPrepareIn)
+    assert body is not None  # noqa: S101 - a required body is never None
+    state, caller, key = app_state(request), caller_of(request), idempotency_key(request)
 
     def run() -> Answer:
-        return actions.prepare_transfer(
-            state=state, caller=caller_of(request), key=idempotency_key, body=body
-        )
+        return actions.prepare_transfer(state=state, caller=caller, key=key, body=body)
 
-    return respond(request, run)
+    return await run_in_threadpool(respond, request, run)
 
 
 @router.post("/transfers/{transfer_id}/code", status_code=204)
@@ -97,25 +101,25 @@ def transfer_code(
     return Response(status_code=204)
 
 
-@router.post("/transfers/{transfer_id}/confirm", response_model=TransferOut)
-def confirm(
-    transfer_id: str,
-    request: Request,
-    state: State,
-    body: TransferConfirmIn | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@router.post(
+    "/transfers/{transfer_id}/confirm",
+    response_model=TransferOut,
+    openapi_extra=documented(TransferConfirmIn, required=False),
+)
+async def confirm(transfer_id: str, request: Request) -> Response:
     """Execute a prepared transfer exactly once: transaction password + code, unless it is
     a small password-free payment (`second_factor_required` is false). A retry with the
-    same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once."""
-    body = body or TransferConfirmIn()
-    transaction_password, code = opened_factors(request, state, body)
+    same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once.
+    (A lean route, web/jsonbody.py: the body and the Idempotency-Key are read here.)"""
+    body = await json_body(request, TransferConfirmIn, optional=True) or TransferConfirmIn()
+    state, caller, key = app_state(request), caller_of(request), idempotency_key(request)
 
     def run() -> Answer:
+        transaction_password, code = opened_factors(request, state, body)
         return actions.confirm_transfer(
             state=state,
-            caller=caller_of(request),
-            key=idempotency_key,
+            caller=caller,
+            key=key,
             transfer_id=transfer_id,
             key_digest=body.key_digest,
             transaction_password=transaction_password,
@@ -123,7 +127,7 @@ def confirm(
             acknowledged=body.acknowledge_warnings,
         )
 
-    return respond(request, run)
+    return await run_in_threadpool(respond, request, run)
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
@@ -134,4 +138,3 @@ def get_transfer(transfer_id: str, user: ApiUser, state: State) -> dict[str, Any
 @router.get("/transfers", response_model=list[TransferOut])
 def list_transfers(user: ApiUser, state: State) -> list[dict[str, Any]]:
     return actions.list_transfers(state=state, user=user)
-

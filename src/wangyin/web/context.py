@@ -69,9 +69,13 @@ def os_version_of(user_agent: str) -> str:
 def device_credential_of(request: Request) -> str:
     """The device credential the caller presents: an app's X-Device-Credential header on
     the API, the browser's wy_device cookie on pages (never the other way round)."""
-    if request.url.path.startswith("/api/"):
+    if request.scope["path"].startswith("/api/"):
         return request.headers.get(DEVICE_CREDENTIAL_HEADER, "")
     return request.cookies.get(DEVICE_COOKIE, "")
+
+
+# request.scope["path"], not request.url.path: the URL object is built and parsed anew for
+# every request that asks for it (~0.1 ms on the money path).
 
 
 def client_of(request: Request, client_type: str | None = None) -> Client:
@@ -81,9 +85,9 @@ def client_of(request: Request, client_type: str | None = None) -> Client:
     credential itself (issue 11 #7); a login records the bound device it verified."""
     user_agent = request.headers.get("user-agent", "")[:300]
     if client_type is None:
-        client_type = "api" if request.url.path.startswith("/api/") else "web"
+        client_type = "api" if request.scope["path"].startswith("/api/") else "web"
     device = (
-        (request.headers.get("x-device-id") if request.url.path.startswith("/api/") else None)
+        (request.headers.get("x-device-id") if request.scope["path"].startswith("/api/") else None)
         or devices.public_id_of(device_credential_of(request))
         or ""
     )
@@ -115,6 +119,11 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def session_token_of(request: Request) -> str:
+    """The session token the caller presents: the bearer token, else the session cookie."""
+    return bearer_token(request) or request.cookies.get(SESSION_COOKIE) or ""
+
+
 def caller_of(request: Request, client_type: str | None = None) -> Caller:
     """Who claims to call, before any database work: the use case resolves the session
     inside its own transaction (one transaction per request, rule 10)."""
@@ -126,7 +135,7 @@ def caller_of(request: Request, client_type: str | None = None) -> Caller:
         token=token or "",
         via_cookie=via_cookie,
         csrf_sent=request.headers.get("x-csrf-token", ""),
-        path=request.url.path,
+        path=request.scope["path"],
         unsafe_method=request.method not in SAFE_METHODS,
         client=client_of(request, client_type),
     )

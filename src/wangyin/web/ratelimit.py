@@ -1,5 +1,5 @@
-"""Per-IP rate limits on login, registration and one-time-code requests, as an app-wide
-dependency keyed by path: a refusal is a `rate_limited` DomainError, shown as a
+"""Per-IP rate limits on login, registration and one-time-code requests, keyed by path and
+checked before routing (`web.guards`): a refusal is a `rate_limited` DomainError, shown as a
 problem+json 429 (API) or the plain-words error page (web)."""
 
 from __future__ import annotations
