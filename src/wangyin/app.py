@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 from typing import Any
 
@@ -31,6 +32,7 @@ from wangyin.web.availability import (
 )
 from wangyin.web.compress import CompressText
 from wangyin.web.context import AppState, LoginRequired
+from wangyin.web.fastlane import FastLane
 from wangyin.web.guards import RequestGuards
 from wangyin.web.middleware import SecurityAndLanguage
 from wangyin.web.render import STATIC_DIR, render
@@ -165,13 +167,15 @@ def create_app(
     for exc_class in DATABASE_EXCEPTIONS:
         app.add_exception_handler(exc_class, _database_error)
 
-    async def _refusal_before_routing(request: Request, exc: Exception) -> Response:
-        """What `RequestGuards` answers: the handlers above, called by hand (exception
-        handlers do not reach a middleware); anything else is a 500, as from a route."""
-        if isinstance(exc, DomainError):
-            return await _domain_error(request, exc)
-        if isinstance(exc, DATABASE_EXCEPTIONS):
-            return await _database_error(request, exc)
+    async def render_exception(request: Request, exc: Exception) -> Response:
+        """The app's exception handlers, called by the middlewares that answer before or
+        instead of FastAPI's router (web/guards.py, web/fastlane.py): Starlette's exception
+        middleware only reaches the router. Looked up by class, most specific first."""
+        for cls in type(exc).__mro__:
+            handler = app.exception_handlers.get(cls)
+            if handler is not None:
+                response = handler(request, exc)
+                return await response if inspect.isawaitable(response) else response
         raise exc
 
     @app.exception_handler(LoginRequired)
@@ -306,9 +310,16 @@ def create_app(
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Innermost: the demo (演示模式) is read-only on every route, refused before anything
-    # counts; then per-IP rate limits, keyed by path (web/guards.py).
-    app.add_middleware(RequestGuards, render=_refusal_before_routing)
+    # Innermost: prepare and confirm, the routes every transfer takes, without FastAPI's
+    # router (web/fastlane.py); then, before them and before routing, the demo (演示模式) is
+    # read-only on every route and per-IP rate limits count, keyed by path (web/guards.py).
+    if customer_site:
+        app.add_middleware(
+            FastLane,
+            endpoints=(payments_api.prepare, payments_api.confirm),
+            render=render_exception,
+        )
+    app.add_middleware(RequestGuards, render=render_exception)
     # gzip for HTML, CSS, JS and SVG, never /api/ JSON (web/compress.py).
     app.add_middleware(CompressText)
     app.add_middleware(SecurityAndLanguage, hsts=settings.hsts)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from functional.conftest import Bank, assert_problem
 from functional.test_api import confirm, post_transfer, transfer_body
 
@@ -67,3 +69,68 @@ def test_the_openapi_document_still_shows_the_body_and_the_key(bank: Bank) -> No
         assert schema["additionalProperties"] is False
         names = {p["name"] for p in operation["parameters"]}
         assert "Idempotency-Key" in names
+
+
+def _scopes_seen(bank: Bank) -> list[dict[str, object]]:
+    """Every request's scope as the outermost layer sees it after the app answered."""
+    seen: list[dict[str, object]] = []
+    inner = bank.client.app.middleware_stack  # type: ignore[attr-defined]
+    if inner is None:
+        bank.client.get("/healthz")  # Starlette builds the stack on the first request
+        inner = bank.client.app.middleware_stack  # type: ignore[attr-defined]
+
+    async def probe(scope, receive, send):  # type: ignore[no-untyped-def]
+        await inner(scope, receive, send)
+        seen.append(dict(scope))
+
+    bank.client.app.middleware_stack = probe  # type: ignore[attr-defined]
+    return seen
+
+
+def test_prepare_and_confirm_take_the_fast_lane_and_other_routes_do_not(bank: Bank) -> None:
+    seen = _scopes_seen(bank)
+    prepared = post_transfer(bank, "lane-prepare-1", json=transfer_body(bank))
+    done = confirm(bank, prepared.json()["id"], "lane-confirm-1")
+    assert done.status_code == 200, done.text
+    bank.client.get(f"/api/v1/transfers/{prepared.json()['id']}", headers=bank.headers["zhangwei"])
+    fast = [s for s in seen if "fastapi_middleware_astack" not in s]
+    routed = [s for s in seen if "fastapi_middleware_astack" in s]
+    assert [s["path"] for s in fast] == [
+        "/api/v1/transfers",
+        f"/api/v1/transfers/{prepared.json()['id']}/confirm",
+    ]
+    # The code request and the read went through FastAPI's router, as ever.
+    assert {(s["method"], str(s["path"]).rsplit("/", 1)[-1]) for s in routed} == {
+        ("POST", "code"),
+        ("GET", prepared.json()["id"]),
+    }
+
+
+def test_a_failure_in_the_fast_lane_is_the_apps_own_answer(
+    bank: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wangyin.payments import actions
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(actions, "prepare_transfer", broken)
+    client = bank.client
+    client.__dict__["_transport"].raise_server_exceptions = False  # a 500, as a client sees it
+    failed = post_transfer(bank, "lane-broken-1", json=transfer_body(bank))
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert failed.json()["code"] == "internal_error"
+    assert failed.headers["x-request-id"] == failed.json()["request_id"]
+    assert "boom" not in failed.text
+
+
+def test_a_fast_lane_endpoint_must_be_a_route_of_the_app() -> None:
+    from wangyin.web.fastlane import FastLane
+
+    async def not_a_route() -> None:
+        return None
+
+    lane = FastLane(lambda *_: None, endpoints=[not_a_route], render=None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="not a route"):
+        lane._find(type("App", (), {"routes": []})())
