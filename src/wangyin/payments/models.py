@@ -19,6 +19,8 @@ class TransferRequest(Base):
     __tablename__ = "transfer_requests"
     __table_args__ = (
         Index("ix_transfer_requests_customer_status", "customer_id", "status"),
+        # "Paid this payee before?" finds one row, however long the history (prepare).
+        Index("ix_transfer_requests_customer_payee", "customer_id", "to_account_id", "status"),
         # Today's total for the daily limit reads one day's range, however long the history.
         Index(
             "ix_transfer_requests_daily",

@@ -17,7 +17,18 @@ from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from wangyin.accounts.models import Account, Card
@@ -569,19 +580,24 @@ def _parties_query(*, by_number: bool) -> Select[Any]:
         .correlate(_ACCOUNTS)
         .scalar_subquery()
     )
-    # Whether the payer has paid this account before (a large first payment is warned of).
+    # Whether the payer has paid this account before (a large first payment is warned of):
+    # one such transfer, not how many (that grew with the history), probed per account by
+    # ix_transfer_requests_customer_payee. (LIMIT 1, not EXISTS: PostgreSQL may run an
+    # EXISTS as a hashed subplan over all of the customer's transfers.)
     paid_before = (
-        select(func.count(_TRANSFERS.c.id))
+        select(literal(1))
         .where(
-            _TRANSFERS.c.to_account_id == _ACCOUNTS.c.id,
-            _TRANSFERS.c.status == COMPLETED,
             _TRANSFERS.c.customer_id
             == select(payer.c.customer_id)
             .where(payer.c.public_id == bindparam("from_account_id"))
             .scalar_subquery(),
+            _TRANSFERS.c.to_account_id == _ACCOUNTS.c.id,
+            _TRANSFERS.c.status == COMPLETED,
         )
+        .limit(1)
         .correlate(_ACCOUNTS)
         .scalar_subquery()
+        .is_not(None)
     )
     return (
         select(
