@@ -439,6 +439,8 @@ def read_together(
 ) -> list[list[Any]]:
     """Run independent SELECTs (FOR UPDATE included, executed in the order given, so a lock
     order holds) and return each one's rows: one round trip on PostgreSQL."""
+    if not reads:
+        return []  # an empty pipeline would still wait for the server once
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return [list(session.execute(statement, params)) for statement, params in reads]

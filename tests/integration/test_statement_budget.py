@@ -188,3 +188,55 @@ def test_hot_paths_stay_within_their_statement_budget(run: Run, db: Database) ->
                 f"{operation} on {name}: {round_trips} round trips, budget {max_round_trips}"
             )
     assert not failures, "over the statement budget: " + "; ".join(failures)
+
+
+# The money path's use cases without a session read to join (a standing instruction, the
+# benchmark's in-process phase): prepare reads what it was not given in one round trip,
+# confirm locks its transfer with BEGIN in the same round trip. On PostgreSQL that is
+# [BEGIN + payee misses + both accounts + limits + the user's public id], [the transfer
+# row + the audit chain's head], [audit record + COMMIT]; then confirm's three as above.
+SERVICE_BUDGETS = {"sqlite": (23, 23), "postgresql": (13, 6)}
+
+
+def test_the_service_path_alone_stays_within_its_budget(
+    run: Run, db: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    from wangyin.payments import service as payments
+
+    def prepare_and_confirm() -> str:
+        transfer = run_write(
+            db,
+            lambda s: payments.prepare(
+                s,
+                customer_id=run.payer.customer.id,
+                user_id=run.payer.user.id,
+                from_account_id=run.payer.account.public_id,
+                to_account_number=run.payee.account.account_number,
+                payee_name=run.payee.name,
+                amount="1.00",
+                currency="CNY",
+                remark="",
+                at=clock.now(),
+                settings=settings,
+            ),
+        )
+        done = run_write(
+            db,
+            lambda s: payments.confirm(
+                s,
+                customer_id=run.payer.customer.id,
+                transfer_id=transfer.public_id,
+                key_digest=None,
+                at=clock.now(),
+                settings=settings,
+            ),
+        )
+        return done.status
+
+    prepare_and_confirm()  # warm-up, as above
+    status, (statements, round_trips) = measured(db, prepare_and_confirm)
+    name = "sqlite" if db.is_sqlite else "postgresql"
+    print(f"\n[{name}] service prepare+confirm: {statements} statements, {round_trips} round trips")
+    assert status == "COMPLETED"
+    max_statements, max_round_trips = SERVICE_BUDGETS[name]
+    assert statements <= max_statements and round_trips <= max_round_trips
