@@ -125,9 +125,10 @@ def bank_account_id(
     """The id of one of the bank's sub-accounts (one prebuilt read; opened on first use):
     what a payment path needs to post to it."""
     code = bank_account_code(purpose, currency, shard)
-    found = session.execute(_ACCOUNT_ID_BY_CODE, {"code": code}).scalar()
-    if found is not None:
-        return int(found)
+    # read_together: when the transaction has not begun, BEGIN goes with this read.
+    found = read_together(session, [(_ACCOUNT_ID_BY_CODE, {"code": code})])[0]
+    if found:
+        return int(found[0].id)
     return bank_account(session, purpose=purpose, currency=currency, at=at, shard=shard).id
 
 
