@@ -310,13 +310,19 @@ def create_app(
         app.include_router(dev.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Innermost: prepare and confirm, the routes every transfer takes, without FastAPI's
-    # router (web/fastlane.py); then, before them and before routing, the demo (演示模式) is
-    # read-only on every route and per-IP rate limits count, keyed by path (web/guards.py).
+    # Innermost: prepare and confirm, the routes every transfer takes (within the bank and
+    # to other banks), without FastAPI's router (web/fastlane.py); then, before them and
+    # before routing, the demo (演示模式) is read-only on every route and per-IP rate limits
+    # count, keyed by path (web/guards.py).
     if customer_site:
         app.add_middleware(
             FastLane,
-            endpoints=(payments_api.prepare, payments_api.confirm),
+            endpoints=(
+                payments_api.prepare,
+                payments_api.confirm,
+                clearing_api.prepare,
+                clearing_api.confirm,
+            ),
             render=render_exception,
         )
     app.add_middleware(RequestGuards, render=render_exception)

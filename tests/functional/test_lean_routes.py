@@ -60,12 +60,14 @@ def test_the_openapi_document_still_shows_the_body_and_the_key(bank: Bank) -> No
     for path, required in (
         ("/api/v1/transfers", True),
         ("/api/v1/transfers/{transfer_id}/confirm", False),
+        ("/api/v1/interbank-transfers", True),
+        ("/api/v1/interbank-transfers/{transfer_id}/confirm", False),
     ):
         operation = paths[path]["post"]
         body = operation["requestBody"]
         assert body["required"] is required
         schema = body["content"]["application/json"]["schema"]
-        assert "amount" in schema["properties"] or "key_digest" in schema["properties"]
+        assert "amount" in schema["properties"] or "key_digest" in schema["properties"], path
         assert schema["additionalProperties"] is False
         names = {p["name"] for p in operation["parameters"]}
         assert "Idempotency-Key" in names
@@ -104,6 +106,14 @@ def test_prepare_and_confirm_take_the_fast_lane_and_other_routes_do_not(bank: Ba
         ("POST", "code"),
         ("GET", prepared.json()["id"]),
     }
+    # Transfers to other banks take it too (here refused: a body that is not an object).
+    interbank = bank.client.post(
+        "/api/v1/interbank-transfers",
+        headers={**bank.headers["zhangwei"], "Idempotency-Key": "lane-interbank-1"},
+        json=["not", "an", "object"],
+    )
+    assert_problem(interbank, "validation_error", 422)
+    assert "fastapi_middleware_astack" not in seen[-1]
 
 
 def test_a_failure_in_the_fast_lane_is_the_apps_own_answer(

@@ -1,5 +1,6 @@
 """JSON API of inter-bank transfers and the bank directory. Thin routes: parse, call one
-use case in `clearing.actions`, render; money POSTs carry an Idempotency-Key."""
+use case in `clearing.actions`, render; money POSTs carry an Idempotency-Key. Prepare and
+confirm are lean routes, as the transfer's (`payments.api.answer_money_post`)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from wangyin.clearing.schemas import (
     ResolveIn,
 )
 from wangyin.errors import DomainError
+from wangyin.identity.service import Caller
 from wangyin.payments.actions import Answer
-from wangyin.payments.api import IdempotencyKey, opened_factors, respond
+from wangyin.payments.api import IdempotencyKey, answer_money_post, opened_factors, respond
 from wangyin.web.context import ApiUser, State, caller_of, client_of
+from wangyin.web.jsonbody import documented
 
 router = APIRouter(tags=["inter-bank transfers"])
 
@@ -45,18 +48,15 @@ def bank_by_card(body: BankByCardIn, user: ApiUser, state: State) -> dict[str, s
     return found
 
 
-@router.post("/interbank-transfers", status_code=201, response_model=InterbankOut)
-def prepare(
-    body: InterbankPrepareIn, request: Request, state: State, idempotency_key: IdempotencyKey = None
-) -> Response:
+@router.post(
+    "/interbank-transfers",
+    status_code=201,
+    response_model=InterbankOut,
+    openapi_extra=documented(InterbankPrepareIn),
+)
+async def prepare(request: Request) -> Response:
     """Validate a transfer to another bank; the answer shows the system and when it is sent."""
-
-    def run() -> Answer:
-        return actions.prepare(
-            state=state, caller=caller_of(request), key=idempotency_key, body=body
-        )
-
-    return respond(request, run)
+    return await answer_money_post(request, InterbankPrepareIn, actions.prepare)
 
 
 @router.post("/interbank-transfers/{transfer_id}/code", status_code=204)
@@ -77,23 +77,20 @@ def code(
     return Response(status_code=204)
 
 
-@router.post("/interbank-transfers/{transfer_id}/confirm", response_model=InterbankOut)
-def confirm(
-    transfer_id: str,
-    request: Request,
-    state: State,
-    body: InterbankConfirmIn | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+@router.post(
+    "/interbank-transfers/{transfer_id}/confirm",
+    response_model=InterbankOut,
+    openapi_extra=documented(InterbankConfirmIn, required=False),
+)
+async def confirm(transfer_id: str, request: Request) -> Response:
     """Debit the account, once; the worker sends it when its speed says."""
-    body = body or InterbankConfirmIn()
-    transaction_password, code = opened_factors(request, state, body)
 
-    def run() -> Answer:
+    def run(*, state: Any, caller: Caller, key: str | None, body: InterbankConfirmIn) -> Answer:
+        transaction_password, code = opened_factors(request, state, body)
         return actions.confirm(
             state=state,
-            caller=caller_of(request),
-            key=idempotency_key,
+            caller=caller,
+            key=key,
             transfer_id=transfer_id,
             key_digest=body.key_digest,
             transaction_password=transaction_password,
@@ -101,7 +98,7 @@ def confirm(
             acknowledged=body.acknowledge_warnings,
         )
 
-    return respond(request, run)
+    return await answer_money_post(request, InterbankConfirmIn, run, optional=True)
 
 
 @router.post("/interbank-transfers/{transfer_id}/revoke", response_model=InterbankOut)

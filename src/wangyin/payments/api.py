@@ -4,13 +4,16 @@ Thin routes: parse, call one use case in `payments.actions`, render."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from wangyin.errors import DomainError
+from wangyin.identity.service import Caller
 from wangyin.payments import actions
 from wangyin.payments.actions import Answer
 from wangyin.payments.schemas import (
@@ -24,6 +27,7 @@ from wangyin.web.context import ApiUser, State, app_state, caller_of, session_to
 from wangyin.web.jsonbody import documented, idempotency_key, json_body
 
 router = APIRouter(tags=["transfers"])
+M = TypeVar("M", bound=BaseModel)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -63,6 +67,26 @@ def respond(request: Request, run: Any) -> Response:
     )
 
 
+async def answer_money_post(
+    request: Request,
+    model: type[M],
+    use_case: Callable[..., Answer],
+    *,
+    optional: bool = False,
+) -> Response:
+    """A lean money POST (web/jsonbody.py, dispatched by web/fastlane.py): its JSON body as
+    `model` (an empty one when `optional` and none was sent), the caller and the
+    Idempotency-Key read here, then `use_case(state=, caller=, key=, body=)` in the thread
+    pool, answered by `respond` (first or replayed)."""
+    body = await json_body(request, model, optional=optional)
+    if body is None:
+        body = model()
+    state, caller, key = app_state(request), caller_of(request), idempotency_key(request)
+    return await run_in_threadpool(
+        respond, request, lambda: use_case(state=state, caller=caller, key=key, body=body)
+    )
+
+
 @router.post(
     "/transfers",
     status_code=201,
@@ -70,16 +94,8 @@ def respond(request: Request, run: Any) -> Response:
     openapi_extra=documented(TransferPrepareIn),
 )
 async def prepare(request: Request) -> Response:
-    """Validate a transfer and return the key data to confirm, with its expiry.
-    (A lean route, web/jsonbody.py: the body and the Idempotency-Key are read here.)"""
-    body = await json_body(request, TransferPrepareIn)
-    assert body is not None  # noqa: S101 - a required body is never None
-    state, caller, key = app_state(request), caller_of(request), idempotency_key(request)
-
-    def run() -> Answer:
-        return actions.prepare_transfer(state=state, caller=caller, key=key, body=body)
-
-    return await run_in_threadpool(respond, request, run)
+    """Validate a transfer and return the key data to confirm, with its expiry."""
+    return await answer_money_post(request, TransferPrepareIn, actions.prepare_transfer)
 
 
 @router.post("/transfers/{transfer_id}/code", status_code=204)
@@ -109,12 +125,9 @@ def transfer_code(
 async def confirm(transfer_id: str, request: Request) -> Response:
     """Execute a prepared transfer exactly once: transaction password + code, unless it is
     a small password-free payment (`second_factor_required` is false). A retry with the
-    same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once.
-    (A lean route, web/jsonbody.py: the body and the Idempotency-Key are read here.)"""
-    body = await json_body(request, TransferConfirmIn, optional=True) or TransferConfirmIn()
-    state, caller, key = app_state(request), caller_of(request), idempotency_key(request)
+    same Idempotency-Key re-encrypts the factors (a new counter): an envelope is good once."""
 
-    def run() -> Answer:
+    def run(*, state: Any, caller: Caller, key: str | None, body: TransferConfirmIn) -> Answer:
         transaction_password, code = opened_factors(request, state, body)
         return actions.confirm_transfer(
             state=state,
@@ -127,7 +140,7 @@ async def confirm(transfer_id: str, request: Request) -> Response:
             acknowledged=body.acknowledge_warnings,
         )
 
-    return await run_in_threadpool(respond, request, run)
+    return await answer_money_post(request, TransferConfirmIn, run, optional=True)
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferOut)
