@@ -1,8 +1,8 @@
-"""The two routes every transfer takes — prepare and confirm — dispatched without FastAPI's
-router.
+"""The routes every transfer takes — prepare and confirm, within the bank and to other
+banks — dispatched without FastAPI's router.
 
 FastAPI 0.16x routes a request through its included routers' lazy matching, telemetry and
-exit-stack middlewares and a dependency solver; for these two lean routes (they take only
+exit-stack middlewares and a dependency solver; for these lean routes (they take only
 the request and their path parameters, `web/jsonbody.py`) that machinery was ~10 % of the
 server's CPU per transfer (bench/request_cost.py). This middleware, innermost, matches just
 these routes (Starlette's own matcher, on the routes FastAPI registered) and awaits their

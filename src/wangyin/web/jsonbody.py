@@ -1,9 +1,10 @@
 """Lean JSON routes for the money path: the route takes only the `Request` (and its path
-parameters) and reads its body and headers itself.
+parameters) and reads its body and headers itself (`payments.api.answer_money_post`).
 
 Why: FastAPI solves a route's dependencies per request (the body model, each header, the
-app state), and on the two routes every transfer takes — prepare and confirm — that was
-~15 % of the server's CPU per transfer (bench/request_cost.py). The answers are the same:
+app state), and on the routes every transfer takes — prepare and confirm, within the bank
+and to other banks — that was ~15 % of the server's CPU per transfer
+(bench/request_cost.py). The answers are the same:
 a body that is not JSON is `malformed_json`, a body that does not fit its model is a
 `RequestValidationError` (the app's one 422 renderer), and `documented()` puts the body
 model and the headers in the OpenAPI document as FastAPI would have.
