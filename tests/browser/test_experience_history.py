@@ -97,6 +97,7 @@ def test_phone_history_is_a_compact_list(server: str, browser: Any) -> None:
     page = new_page(browser, viewport=PHONE)
     login(page, server, "lina")
     page.locator("a.account-link").first.click()
+    page.wait_for_selector("table.history")  # the click navigates: wait for the new page
     rows = page.locator("table.history tbody tr")
     assert rows.count() == 20
     height = page.evaluate(

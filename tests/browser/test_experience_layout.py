@@ -4,6 +4,7 @@ sideways scroll at 320 px."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -58,6 +59,7 @@ def test_tap_targets_and_log_out_apart(
     # Not side by side: another row (the header) or far along the same one.
     assert out["y"] + out["height"] <= password["y"] or abs(out["x"] - password["x"]) > 200
     page.locator("a.account-link").first.click()
+    page.wait_for_url(re.compile(r"/accounts/[^/?]+$"))  # the click navigates: wait for it
     assert page.locator("a.back").bounding_box()["height"] >= 44
     assert page.errors == []
     close(page)
@@ -79,5 +81,6 @@ def test_no_sideways_scroll_at_320_px(server: str, browser: Any) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
     page.goto(f"{server}/accounts")
     page.locator("a.account-link").first.click()  # the history list
+    page.wait_for_url(re.compile(r"/accounts/[^/?]+$"))  # the click navigates: wait for it
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     close(page)

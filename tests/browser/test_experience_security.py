@@ -109,6 +109,7 @@ def test_freeze_everything_asks_first(server: str, browser: Any) -> None:
     login(page, server, "wangfang")
     page.goto(f"{server}/security/freeze")
     page.get_by_test_id("freeze-all").click()
+    page.wait_for_url(re.compile(r".*/security/freeze/all$"))
     assert page.get_by_test_id("freeze-all-confirm").is_visible()
     page.get_by_role("link", name="取消").click()
     page.goto(f"{server}/accounts")  # nothing was frozen: the accounts still open

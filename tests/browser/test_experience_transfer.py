@@ -72,6 +72,7 @@ def test_amount_error_edit_countdown_and_sms(
     page.click("button[type=submit].primary")
     page.wait_for_url(re.compile(r".*/transfer/.+/confirm$"))
     page.get_by_test_id("edit").click()  # 返回修改
+    page.wait_for_url(re.compile(r".*/transfer/.+/edit$"))
     assert page.get_by_test_id("edit").count() == 0
     assert page.input_value("#to_account_number") == payee
     assert page.input_value("#payee_name") == "李娜"

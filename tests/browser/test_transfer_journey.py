@@ -143,6 +143,7 @@ def test_login_transfer_and_see_it_in_history(
     payee_page = other.new_page()
     _login(payee_page, server, "lina")
     payee_page.locator("a.account-link").first.click()
+    payee_page.wait_for_selector("table.history")  # the click navigates: wait for the new page
     incoming = payee_page.locator("table.history tbody tr").first
     assert remark in incoming.inner_text()
     assert "+88.80" in incoming.inner_text()
