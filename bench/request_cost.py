@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 sys.setprofile(None)
                 threading.setprofile(None)  # type: ignore[arg-type]
+        replanned = _replanned_statements(db) if args.db == "postgresql" else []
     finally:
         db.dispose()
         target.cleanup(pg_base)
@@ -270,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['cpu_ms']:.2f} CPU ms, {result['statements']:.1f} statements, "
         f"{result['round_trips']:.1f} round trips"
     )
+    if args.db == "postgresql":
+        # A prepared statement PostgreSQL plans afresh on every execution costs its CPU on
+        # every transfer (an `= ANY(array)` did: the generic plan cannot cost the array).
+        print(f"  statements re-planned on every execution: {len(replanned)}")
+        for custom, generic, statement in replanned:
+            print(f"    {custom} custom / {generic} generic plans: {statement}")
     if args.top:
         packages: collections.Counter[str] = collections.Counter()
         for name, n in by_function.items():
@@ -283,6 +290,27 @@ def main(argv: list[str] | None = None) -> int:
         for name, n in chosen[: args.top]:
             print(f"    {n / 21:8,.0f}  {name}")
     return 0
+
+
+def _replanned_statements(db: Any) -> list[tuple[int, int, str]]:
+    """Prepared statements of the pool's connections that PostgreSQL planned afresh more
+    often than it reused a generic plan (pg_prepared_statements, PostgreSQL 14+)."""
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT custom_plans, generic_plans, left(regexp_replace(statement, '\\s+', ' ', 'g'), 100)"
+        " FROM pg_prepared_statements WHERE custom_plans > generic_plans AND custom_plans > 5"
+    )
+    found: dict[str, tuple[int, int, str]] = {}
+    connections = [db.engine.connect() for _ in range(max(1, db.engine.pool.checkedin()))]
+    try:
+        for connection in connections:
+            for custom, generic, statement in connection.execute(query):
+                found[statement] = (custom, generic, statement)
+    finally:
+        for connection in connections:
+            connection.close()
+    return sorted(found.values(), reverse=True)
 
 
 def _short(filename: str) -> str:

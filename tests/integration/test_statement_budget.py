@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from factories import DEFAULT_PASSWORD, Person, balance, make_person
@@ -78,22 +78,21 @@ class Run:
     payee: Person
 
 
+def two_customers(s: Session, *, at: Any) -> tuple[Person, Person]:
+    payer = make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=PAYER_BALANCE)
+    payee = make_person(s, at=at, name="李娜", username="lina", balance_minor=PAYEE_BALANCE)
+    s.execute(
+        update(User)
+        .where(User.id == payer.user.id)
+        .values(password_free_single_minor=1000_00, password_free_daily_minor=5000_00)
+    )
+    return payer, payee
+
+
 @pytest.fixture
 def run(db: Database, clock: FrozenClock, settings: Settings) -> Iterator[Run]:
     """Two customers on `db`; the payer has password-free payments on (1,000 / 5,000)."""
-
-    def build(s: Session) -> tuple[Person, Person]:
-        at = clock.now()
-        payer = make_person(s, at=at, name="张伟", username="zhangwei", balance_minor=PAYER_BALANCE)
-        payee = make_person(s, at=at, name="李娜", username="lina", balance_minor=PAYEE_BALANCE)
-        s.execute(
-            update(User)
-            .where(User.id == payer.user.id)
-            .values(password_free_single_minor=1000_00, password_free_daily_minor=5000_00)
-        )
-        return payer, payee
-
-    payer, payee = run_write(db, build)
+    payer, payee = run_write(db, lambda s: two_customers(s, at=clock.now()))
     app = create_app(settings, db=db, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         track_devices(client)  # each login replaces the phone's credential
@@ -198,40 +197,48 @@ def test_hot_paths_stay_within_their_statement_budget(run: Run, db: Database) ->
 SERVICE_BUDGETS = {"sqlite": (23, 23), "postgresql": (13, 6)}
 
 
+def pay_in_process(
+    db: Database, payer: Person, payee: Person, *, clock: FrozenClock, settings: Settings
+) -> str:
+    """1.00 CNY prepared and confirmed through the service functions (no HTTP, no session
+    read to join); the transfer's final status."""
+    from wangyin.payments import service as payments
+
+    transfer = run_write(
+        db,
+        lambda s: payments.prepare(
+            s,
+            customer_id=payer.customer.id,
+            user_id=payer.user.id,
+            from_account_id=payer.account.public_id,
+            to_account_number=payee.account.account_number,
+            payee_name=payee.name,
+            amount="1.00",
+            currency="CNY",
+            remark="",
+            at=clock.now(),
+            settings=settings,
+        ),
+    )
+    done = run_write(
+        db,
+        lambda s: payments.confirm(
+            s,
+            customer_id=payer.customer.id,
+            transfer_id=transfer.public_id,
+            key_digest=None,
+            at=clock.now(),
+            settings=settings,
+        ),
+    )
+    return str(done.status)
+
+
 def test_the_service_path_alone_stays_within_its_budget(
     run: Run, db: Database, clock: FrozenClock, settings: Settings
 ) -> None:
-    from wangyin.payments import service as payments
-
     def prepare_and_confirm() -> str:
-        transfer = run_write(
-            db,
-            lambda s: payments.prepare(
-                s,
-                customer_id=run.payer.customer.id,
-                user_id=run.payer.user.id,
-                from_account_id=run.payer.account.public_id,
-                to_account_number=run.payee.account.account_number,
-                payee_name=run.payee.name,
-                amount="1.00",
-                currency="CNY",
-                remark="",
-                at=clock.now(),
-                settings=settings,
-            ),
-        )
-        done = run_write(
-            db,
-            lambda s: payments.confirm(
-                s,
-                customer_id=run.payer.customer.id,
-                transfer_id=transfer.public_id,
-                key_digest=None,
-                at=clock.now(),
-                settings=settings,
-            ),
-        )
-        return done.status
+        return pay_in_process(db, run.payer, run.payee, clock=clock, settings=settings)
 
     prepare_and_confirm()  # warm-up, as above
     status, (statements, round_trips) = measured(db, prepare_and_confirm)
@@ -240,3 +247,51 @@ def test_the_service_path_alone_stays_within_its_budget(
     assert status == "COMPLETED"
     max_statements, max_round_trips = SERVICE_BUDGETS[name]
     assert statements <= max_statements and round_trips <= max_round_trips
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_the_hot_statements_keep_a_generic_plan(
+    db: Database, pg_url: str, clock: FrozenClock, settings: Settings
+) -> None:
+    """PostgreSQL plans a prepared statement afresh on every execution when its generic
+    plan looks costlier than the custom ones; the ledger's lock on `id = ANY(array)` did
+    (0 generic plans in 45), a planning on the server for every post. On one connection,
+    after more executions than the planner's five custom tries, no statement of the
+    posting and transfer paths may still be planned each time."""
+    from wangyin.ledger import service as ledger
+
+    one = Database(pg_url, pool_size=1)  # every transaction on the same server session
+    try:
+        payer, payee = run_write(one, lambda s: two_customers(s, at=clock.now()))
+        with one.engine.begin() as connection:  # a bank's many accounts, and their statistics
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_accounts (code, kind, currency, balance_minor,"
+                    " held_minor, allow_negative, created_at)"
+                    " SELECT 'OTHER:' || n, 'customer', 'CNY', 0, 0, false, now()"
+                    " FROM generate_series(1, 20000) AS n"
+                )
+            )
+            connection.execute(text("ANALYZE ledger_accounts"))
+        legs = [
+            ledger.Leg(payer.account.ledger_account_id, -1, "CNY"),
+            ledger.Leg(payee.account.ledger_account_id, 1, "CNY"),
+        ]
+        # psycopg prepares a statement at its fifth execution; PostgreSQL then tries five
+        # custom plans before it settles on the generic one.
+        for _ in range(12):
+            clock.advance(minutes=31)  # under the anti-fraud hourly counts (a step-up)
+            run_write(one, lambda s: ledger.post(s, kind="transfer", legs=legs, at=clock.now()))
+            assert pay_in_process(one, payer, payee, clock=clock, settings=settings) == "COMPLETED"
+        with one.engine.connect() as connection:
+            planned = connection.execute(
+                text(
+                    "SELECT custom_plans, generic_plans, statement FROM pg_prepared_statements"
+                    " WHERE generic_plans + custom_plans >= 7"
+                )
+            ).all()
+        assert planned, "the hot statements were not prepared at all"
+        replanned = [row.statement for row in planned if row.custom_plans > 5]
+        assert replanned == []
+    finally:
+        one.dispose()
