@@ -93,6 +93,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_recycle=1800,
     )
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def _psycopg_opens_the_transaction(conn: Any, *_args: Any) -> None:
+        # `read_together` sends BEGIN itself, in the round trip of its reads, so it leaves
+        # psycopg in autocommit mode (and the next hot-path transaction finds it so: no
+        # switching back and forth). Any other statement that would start a transaction
+        # gives psycopg back its own BEGIN. (Registered before the statement counter,
+        # which counts that BEGIN's round trip.)
+        raw = _driver(conn)
+        if raw is not None and raw.autocommit and raw.info.transaction_status == _IDLE:
+            raw.autocommit = False
+
     @event.listens_for(engine, "handle_error")
     def _standby_is_a_lost_primary(context: Any) -> None:
         # A standby's "read-only transaction" is a disconnect: SQLAlchemy then drops the
@@ -189,14 +200,6 @@ def _count_queries(engine: Engine, stats: QueryStats) -> None:
 
         event.listen(engine, "commit", _ends_transaction)
         event.listen(engine, "rollback", _ends_transaction)
-
-        @event.listens_for(engine, "checkin")
-        def _back_to_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
-            # `read_together` may have sent BEGIN itself in autocommit mode; the pool gets
-            # the connection back as psycopg normally runs, opening transactions itself.
-            if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
-                with contextlib.suppress(Exception):
-                    dbapi_connection.autocommit = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -451,7 +454,9 @@ def read_together(
     prepared = [_prepared(connection.dialect, statement, params) for statement, params in reads]
     try:
         if begin and not raw.autocommit:
-            raw.autocommit = True  # BEGIN goes out with the reads, not alone
+            # BEGIN goes out with the reads, not alone; psycopg stays in autocommit mode
+            # until a statement of another path needs it to open a transaction itself.
+            raw.autocommit = True
         unread, *cursors = _cursors(connection, raw, len(reads))
         with raw.pipeline():
             if begin:
