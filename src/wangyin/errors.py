@@ -156,6 +156,10 @@ ERRORS: dict[str, tuple[int, str]] = {
         "No account at this bank or another receives payments by this mobile number.",
     ),
     # aliases at other banks, found through the IBPS network (超级网银)
+    "alias_at_network": (
+        409,
+        "This mobile number is not registered at this bank; it is looked up at other banks.",
+    ),
     "alias_network_unavailable": (
         503,
         "Mobile numbers at other banks cannot be looked up right now. Nothing was debited; "

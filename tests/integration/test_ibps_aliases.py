@@ -2,7 +2,8 @@
 (masked name, bank, never the account), the network's name check, an IBPS payment naming
 the network's token that settles and debits once, a token the network no longer honours
 (rejected, refunded), the network down (nothing debited, nothing counted) and the hourly
-limit shared by local and network look-ups, decided in the answering transaction."""
+limit shared by local and network look-ups, counted in the transaction that looks here,
+before the network is asked outside any transaction."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from factories import make_person
 from integration.test_clearing import Net
+from wangyin.aliases import actions as alias_actions
 from wangyin.aliases import service as aliases
 from wangyin.clearing import directory
 from wangyin.clearing.models import InterbankTransfer, SimulatedItem
@@ -28,6 +30,7 @@ from wangyin.db import Database
 from wangyin.errors import DomainError
 from wangyin.gateways.clearing import alias_directory
 from wangyin.gateways.clearing.simulator import CnapsSimulator
+from wangyin.runtime import AppState
 from wangyin.uow import run_read, run_write
 
 CMB = "308584000013"
@@ -49,34 +52,50 @@ def _sim(net: Net, **switches: object) -> CnapsSimulator:
     return CnapsSimulator(net.db, net.clock, net.clearing.model_copy(update=switches))
 
 
+def _state(net: Net) -> AppState:
+    return AppState(settings=net.settings, db=net.db, clock=net.clock)
+
+
 def _look_up(net: Net, mobile: str, gateway: CnapsSimulator | None = None) -> aliases.MobilePayee:
-    now = net.clock.now()
-    return run_write(
-        net.db,
-        lambda s: aliases.look_up(
-            s,
-            customer_id=net.payer.customer.id,
-            mobile=mobile,
-            at=now,
-            gateway=gateway or _sim(net),
-        ),
+    """Counted and looked for here, then at the network (outside the transaction)."""
+    return alias_actions.find_payee(
+        _state(net), customer_id=net.payer.customer.id, mobile=mobile, network=gateway or _sim(net)
     )
 
 
 def _payee(
     net: Net, mobile: str, name: str, gateway: CnapsSimulator | None = None
 ) -> tuple[str, str] | aliases.NetworkPayee:
+    """As a payment by mobile number resolves its payee: counted here, and for an alias at
+    another bank the network asked between two transactions."""
     now = net.clock.now()
-    return run_write(
-        net.db,
-        lambda s: aliases.payee_for_transfer(
-            s,
+
+    def resolve(asked: aliases.NetworkAnswer | None) -> tuple[str, str] | aliases.NetworkPayee:
+        return run_write(
+            net.db,
+            lambda s: aliases.payee_for_transfer(
+                s,
+                customer_id=net.payer.customer.id,
+                mobile=mobile,
+                name_check=name,
+                at=now,
+                asked=asked,
+            ),
+        )
+
+    try:
+        return resolve(None)
+    except DomainError as error:
+        if error.code != "alias_at_network":
+            raise
+    return resolve(
+        alias_actions.ask_network(
+            _state(net),
             customer_id=net.payer.customer.id,
             mobile=mobile,
             name_check=name,
-            at=now,
-            gateway=gateway or _sim(net),
-        ),
+            network=gateway or _sim(net),
+        )
     )
 
 
@@ -170,10 +189,12 @@ def test_network_down_or_slow_debits_nothing_and_counts_nothing(net: Net) -> Non
 
     before = {o: timed("alias_lookup", o) for o in ("unavailable", "timeout")}
     for gateway in (down, slow):
-        with pytest.raises(aliases.AliasNetworkDown):
-            _look_up(net, ZHANG_MOBILE, gateway)
-        with pytest.raises(aliases.AliasNetworkDown):
-            _payee(net, ZHANG_MOBILE, "张", gateway)
+        assert _refused(lambda gateway=gateway: _look_up(net, ZHANG_MOBILE, gateway)) == (
+            "alias_network_unavailable"
+        )
+        assert _refused(lambda gateway=gateway: _payee(net, ZHANG_MOBILE, "张", gateway)) == (
+            "alias_network_unavailable"
+        )
     # Timed like the network's other calls, each by its outcome.
     assert timed("alias_lookup", "unavailable") == before["unavailable"] + 2
     assert timed("alias_lookup", "timeout") == before["timeout"] + 2
@@ -230,3 +251,46 @@ def test_concurrent_network_look_ups_are_each_counted_once(net: Net) -> None:
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["found"] * aliases.LOOKUPS_PER_HOUR + ["rate_limited"] * 3
+
+
+class _Watched:
+    """The simulated network, noting what the bank holds each time it is asked: its
+    database connections checked out, and (SQLite) whether its write lock is taken."""
+
+    def __init__(self, net: Net) -> None:
+        self.db = net.db
+        self.real = _sim(net)
+        self.held: list[tuple[int, bool]] = []
+
+    def _note(self) -> None:
+        lock = self.db.write_lock
+        acquire = getattr(lock, "acquire", None)
+        taken = False
+        if acquire is not None:
+            taken = not acquire(blocking=False)
+            if not taken:
+                lock.release()  # type: ignore[attr-defined]
+        self.held.append((self.db.engine.pool.checkedout(), taken))  # type: ignore[attr-defined]
+
+    def lookup_alias(self, mobile: str) -> object:
+        self._note()
+        return self.real.lookup_alias(mobile)
+
+    def check_alias_name(self, reference: str, name: str) -> bool:
+        self._note()
+        return self.real.check_alias_name(reference, name)
+
+
+def test_the_network_is_asked_outside_any_transaction(net: Net) -> None:
+    """A slow network must hold no row, no pooled connection and no write lock of the bank
+    while it takes its time: the look-up is counted and committed before it is asked."""
+    watched = _Watched(net)
+    shown = _look_up(net, ZHANG_MOBILE, watched)  # type: ignore[arg-type]
+    payee = _payee(net, ZHANG_MOBILE, "张", watched)  # type: ignore[arg-type]
+    assert shown.via == "ibps" and isinstance(payee, aliases.NetworkPayee)
+    # look-up; look-up and name check: nothing held at any of the three.
+    assert watched.held == [(0, False)] * 3
+    # Both counted, once each: eight of the hour's ten remain.
+    for _ in range(aliases.LOOKUPS_PER_HOUR - 2):
+        _look_up(net, ZHANG_MOBILE)
+    assert _refused(lambda: _look_up(net, ZHANG_MOBILE)) == "rate_limited"

@@ -87,29 +87,58 @@ def _network_down() -> DomainError:
     return DomainError("alias_network_unavailable", retry_after=aliases.NETWORK_RETRY_SECONDS)
 
 
-def look_up(*, state: AppState, user: CurrentUser, mobile: str) -> MobilePayee:
+def ask_network(
+    state: AppState,
+    *,
+    customer_id: int,
+    mobile: str,
+    name_check: str | None = None,
+    network: ClearingGateway | None = None,
+) -> aliases.NetworkAnswer:
+    """The IBPS network asked between two transactions, never inside one (a slow network
+    holds no row and no connection). When it does not answer, the look-up counted for it
+    is given back and the customer told to try again (503, nothing kept)."""
+    try:
+        return aliases.ask_network(network or gateway(state), mobile, name_check=name_check)
+    except AliasNetworkDown:
+        now = state.clock.now()
+        run_write(
+            state.db, lambda s: aliases.give_back_lookup(s, customer_id=customer_id, at=now)
+        )
+        raise _network_down() from None
+
+
+def find_payee(
+    state: AppState, *, customer_id: int, mobile: str, network: ClearingGateway | None = None
+) -> MobilePayee:
+    """Counted and looked for here in one transaction; at other banks after it."""
     now = state.clock.now()
-    network = gateway(state)
     try:
         return run_write(
             state.db,
-            lambda s: aliases.look_up(
-                s, customer_id=user.customer_id, mobile=mobile, at=now, gateway=network
-            ),
+            lambda s: aliases.look_up(s, customer_id=customer_id, mobile=mobile, at=now),
         )
-    except AliasNetworkDown:
-        raise _network_down() from None
+    except DomainError as error:
+        if error.code != "alias_at_network":
+            raise
+    asked = ask_network(state, customer_id=customer_id, mobile=mobile, network=network)
+    return aliases.shown_from_network(asked)
+
+
+def look_up(*, state: AppState, user: CurrentUser, mobile: str) -> MobilePayee:
+    return find_payee(state, customer_id=user.customer_id, mobile=mobile)
 
 
 def prepare_by_mobile(
     *, state: AppState, caller: Caller, key: str | None, body: MobileTransferIn
 ) -> Answer:
-    """Resolve the mobile number and prepare the transfer to its account, in one
-    transaction under the Idempotency-Key; a miss is counted and stored like any refusal.
-    An alias at another bank is paid by an inter-bank IBPS transfer (real time) naming the
-    network's token, confirmed like any inter-bank transfer."""
+    """Resolve the mobile number and prepare the transfer to its account under the
+    Idempotency-Key, in one transaction for an alias here; a miss is counted and stored
+    like any refusal. An alias at another bank is paid by an inter-bank IBPS transfer (real
+    time) naming the network's token, confirmed like any inter-bank transfer: prepared in a
+    second transaction, with the network asked between the two."""
     now = state.clock.now()
-    network = gateway(state)
+    asked: aliases.NetworkAnswer | None = None  # the network's answer, once asked
 
     def execute(s: Session, user: CurrentUser, _own: Any) -> tuple[int, dict[str, Any]]:
         require_transfers_allowed(user)
@@ -119,7 +148,7 @@ def prepare_by_mobile(
             mobile=body.to_mobile,
             name_check=body.name_check,
             at=now,
-            gateway=network,
+            asked=asked,
         )
         if isinstance(payee, aliases.NetworkPayee):
             return 201, _prepare_interbank(s, user, payee)
@@ -167,7 +196,7 @@ def prepare_by_mobile(
         )
         return clearing.view(s, t, at=now, settings=state.settings)
 
-    try:
+    def run() -> Answer:
         return guarded(
             state,
             caller=caller,
@@ -176,6 +205,18 @@ def prepare_by_mobile(
             details={"step": "prepare", "by": "mobile", "amount": body.amount[:40]},
             execute=execute,
         )
-    except AliasNetworkDown:
-        # Rolled back, nothing stored under the key: the same request may come again.
-        raise _network_down() from None
+
+    try:
+        return run()
+    except DomainError as error:
+        if error.code != "alias_at_network":
+            raise
+        payer = int(error.params["customer_id"])
+    # Not an alias here: the look-up is counted and committed, nothing stored under the
+    # key. Ask the network outside any transaction, then run the request again with its
+    # answer (a replay of the key in between answers with the first answer, as ever).
+    # When the network does not answer, nothing is kept: the same request may come again.
+    asked = ask_network(
+        state, customer_id=payer, mobile=body.to_mobile, name_check=body.name_check
+    )
+    return run()

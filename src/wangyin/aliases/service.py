@@ -12,7 +12,13 @@ aliases of other banks: it answers the masked name, the bank and a reference tok
 checks the name the payer types. The payment is then an inter-bank IBPS transfer naming
 the token, which the network resolves to the account when it receives the item: the full
 name and the account number never reach this bank or the payer. Those look-ups count
-toward the same hourly limit, in the same transaction.
+toward the same hourly limit.
+
+The network is never asked inside a transaction: a slow or absent network must hold no
+row lock, no pooled connection (and on SQLite not the write lock) while it takes its time.
+A look-up that finds no alias here is counted and committed first (`AliasAtNetwork`); the
+caller then asks the network (`ask_network`) and comes back with its answer (`asked`), or
+gives the count back (`give_back_lookup`) when the network did not answer.
 """
 
 from __future__ import annotations
@@ -76,6 +82,25 @@ class NetworkPayee:
     bank_code: str
     reference: str  # the network's token
     masked_name: str
+
+
+@dataclass(frozen=True)
+class NetworkAnswer:
+    """What the IBPS network said of a mobile number, asked outside any transaction: its
+    alias at another bank (None: no bank has it) and, when a name was typed, whether the
+    network found that it matches."""
+
+    alias: network.AliasAnswer | None
+    name_ok: bool = False
+
+
+def alias_at_network(customer_id: int) -> DomainError:
+    """The number is no alias here: ask the network (for `customer_id`, whose look-up it
+    is) and come again with its answer. The look-up's count commits with it (`keep`); no
+    answer is stored under the request's key and no refusal is logged (it is not one)."""
+    error = DomainError("alias_at_network", customer_id=customer_id)
+    error.keep = True
+    return error
 
 
 class AliasNetworkDown(Exception):
@@ -266,41 +291,51 @@ def _kept(code: str) -> DomainError:
     return error
 
 
-def _at_network(
-    gateway: network.ClearingGateway | None, number: str
-) -> tuple[network.ClearingGateway, network.AliasAnswer]:
-    answer = _ask("alias_lookup", lambda: gateway.lookup_alias(number)) if gateway else None
-    if gateway is None or answer is None:
-        raise _kept("alias_not_found")
-    return gateway, answer
-
-
-def look_up(
-    s: Session,
-    *,
-    customer_id: int,
-    mobile: str,
-    at: datetime,
-    gateway: network.ClearingGateway | None = None,
-) -> MobilePayee:
-    """The masked name and bank of a mobile number's alias, here or (through `gateway`)
-    at another bank; counted, found or not."""
+def ask_network(
+    gateway: network.ClearingGateway | None, mobile: str, *, name_check: str | None = None
+) -> NetworkAnswer:
+    """Ask the IBPS network for a number's alias (and, with `name_check`, whether the typed
+    name matches it). Call it outside any transaction; raises AliasNetworkDown when the
+    network does not answer."""
+    if gateway is None:
+        return NetworkAnswer(None)
     number = normalize_mobile(mobile)
+    alias = _ask("alias_lookup", lambda: gateway.lookup_alias(number))
+    if alias is None or name_check is None:
+        return NetworkAnswer(alias)
+    matches = _ask("alias_name", lambda: gateway.check_alias_name(alias.reference, name_check))
+    return NetworkAnswer(alias, bool(matches))
+
+
+def give_back_lookup(s: Session, *, customer_id: int, at: datetime) -> None:
+    """The network did not answer: the look-up counted for it did not happen."""
+    ratelimit.give_back(s, key=f"alias_lookup:{customer_id}", at=at)
+
+
+def look_up(s: Session, *, customer_id: int, mobile: str, at: datetime) -> MobilePayee:
+    """The masked name and bank of a mobile number's alias here, counted, found or not; a
+    number that is no alias here is for the network (`alias_at_network`)."""
     _count_lookup(s, customer_id=customer_id, at=at)
-    found = _resolve(s, number)
-    if found is not None:
-        account, customer = found
-        return MobilePayee(
-            masked_name=mask_name(customer.name),
-            bank_name=BANK_NAME,
-            account_number=mask_account_number(account.account_number),
-        )
-    _, answer = _at_network(gateway, number)
+    found = _resolve(s, normalize_mobile(mobile))
+    if found is None:
+        raise alias_at_network(customer_id)
+    account, customer = found
     return MobilePayee(
-        masked_name=answer.masked_name,
-        bank_name=answer.bank_name,
+        masked_name=mask_name(customer.name),
+        bank_name=BANK_NAME,
+        account_number=mask_account_number(account.account_number),
+    )
+
+
+def shown_from_network(asked: NetworkAnswer) -> MobilePayee:
+    """What the payer is shown of an alias at another bank (already counted)."""
+    if asked.alias is None:
+        raise DomainError("alias_not_found")
+    return MobilePayee(
+        masked_name=asked.alias.masked_name,
+        bank_name=asked.alias.bank_name,
         account_number="",
-        bank_code=answer.bank_code,
+        bank_code=asked.alias.bank_code,
         via="ibps",
     )
 
@@ -312,25 +347,29 @@ def payee_for_transfer(
     mobile: str,
     name_check: str,
     at: datetime,
-    gateway: network.ClearingGateway | None = None,
+    asked: NetworkAnswer | None = None,
 ) -> tuple[str, str] | NetworkPayee:
     """(account number, full name) to prepare the transfer with, once the payer has
-    confirmed part of the name; for an alias at another bank, the network's token, once
-    the network has checked the name. Counted like a look-up."""
+    confirmed part of the name; for an alias at another bank (`asked`: the network's
+    answer), the network's token, once the network has checked the name. Counted like a
+    look-up, once."""
     number = normalize_mobile(mobile)
-    _count_lookup(s, customer_id=customer_id, at=at)
-    found = _resolve(s, number)
-    if found is not None:
+    if asked is None:
+        _count_lookup(s, customer_id=customer_id, at=at)
+        found = _resolve(s, number)
+        if found is None:
+            raise alias_at_network(customer_id)
         if not name_matches(found[1].name, name_check):
             raise _kept("alias_name_mismatch")
         return found[0].account_number, found[1].name
-    network_gateway, answer = _at_network(gateway, number)
-    if not _ask(
-        "alias_name", lambda: network_gateway.check_alias_name(answer.reference, name_check)
-    ):
+    if asked.alias is None:
+        raise _kept("alias_not_found")
+    if not asked.name_ok:
         raise _kept("alias_name_mismatch")
     return NetworkPayee(
-        bank_code=answer.bank_code, reference=answer.reference, masked_name=answer.masked_name
+        bank_code=asked.alias.bank_code,
+        reference=asked.alias.reference,
+        masked_name=asked.alias.masked_name,
     )
 
 

@@ -44,6 +44,7 @@ NOT_STORED = {
     "outcome_unknown",
     "idempotency_key_reused",
     "rate_limited",  # "not now": the same request may run once the window has passed
+    "alias_at_network",  # "ask the network first": the same request comes again at once
 }
 
 

@@ -30,7 +30,7 @@ from wangyin.uow import run_read, run_write
 Answer = tuple[int, dict[str, Any], bool]  # (HTTP status, body, replayed)
 
 # Answers about the system, not the customer's request: nothing to audit.
-UNAUDITED = {"busy", "service_unavailable", "outcome_unknown"}
+UNAUDITED = {"busy", "service_unavailable", "outcome_unknown", "alias_at_network"}
 
 
 def _audit_refusal(

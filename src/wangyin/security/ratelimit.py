@@ -25,7 +25,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import DateTime, Integer, String, Table, case, delete, select
+from sqlalchemy import DateTime, Integer, String, Table, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -87,6 +87,17 @@ def active_until(session: Session, *, key: str, at: datetime) -> datetime | None
     if ends is None or as_utc(ends) <= as_utc(at):
         return None
     return as_utc(ends)
+
+
+def give_back(session: Session, *, key: str, at: datetime) -> None:
+    """Un-count one event of `key`'s running window: what it was counted for did not
+    happen (e.g. the network that was to answer it did not)."""
+    table: Table = RateLimitCounter.__table__  # type: ignore[assignment]
+    session.execute(
+        update(table)
+        .where(table.c.key == key, table.c.count > 0, table.c.expires_at > as_utc(at))
+        .values(count=table.c.count - 1)
+    )
 
 
 def forget(session: Session, *, key: str) -> None:
