@@ -903,6 +903,29 @@ def test_transfer_code_route_is_limited_per_customer(bank: Bank) -> None:
     assert lina.status_code == 204, lina.text
 
 
+def test_code_requests_refused_still_count_in_the_transaction_that_refused_them(
+    bank: Bank,
+) -> None:
+    """Probing for codes with refused requests (a transfer that is not the caller's) spends
+    the customer's code budget like sent ones: each refusal commits its count in the one
+    transaction that decided it (issue 10 §5), so a real request after them is refused."""
+    tid = prepare(bank).json()["id"]
+    probes = bank.settings.ratelimit_code_per_account
+    for _ in range(probes):
+        assert_problem(
+            bank.client.post(f"/api/v1/transfers/{tid}/code", headers=bank.headers["lina"]),
+            "transfer_not_found",
+            404,
+        )
+    lina_own = bank.client.post(
+        "/api/v1/security/code", json={"channel": "sms"}, headers=bank.headers["lina"]
+    )
+    assert_problem(lina_own, "rate_limited", 429)
+    # The owner's budget is their own: untouched by someone else's probes.
+    sent = bank.client.post(f"/api/v1/transfers/{tid}/code", headers=bank.headers["zhangwei"])
+    assert sent.status_code == 204, sent.text
+
+
 def test_success_after_failures_alert_says_how_many_failures_and_when(bank: Bank) -> None:
     """Rule (issue 11), ASVS5-6.3.5: the SMS after a success that follows 3 failures names
     the number of failures and the time of the login, and tells the customer what to do."""

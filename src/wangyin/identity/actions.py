@@ -14,25 +14,7 @@ from wangyin.identity.service import CurrentUser, LoginOutcome
 from wangyin.runtime import AppState
 from wangyin.security import ratelimit
 from wangyin.security.audit import Client
-from wangyin.uow import run_read, run_write
-
-
-def limit_account(state: AppState, *, user_id: int | None, action: ratelimit.AccountAction) -> None:
-    """Per-customer rate limit on code requests, counted in its own transaction so a
-    refused or failed request still counts."""
-    if user_id is None:
-        return
-    now = state.clock.now()
-    run_write(
-        state.db,
-        lambda s: ratelimit.limit_account(
-            s,
-            user_id=user_id,
-            action=action,
-            at=now,
-            settings=state.settings,
-        ),
-    )
+from wangyin.uow import run_write
 
 
 def password_login(
@@ -56,18 +38,25 @@ def password_login(
 
 
 def send_login_code(*, state: AppState, challenge_id: str, channel: str, client: Client) -> None:
-    user_id = run_read(state.db, lambda s: identity.challenge_user_id(s, challenge_id=challenge_id))
-    limit_account(state, user_id=user_id, action="code")
+    """One transaction: the challenge's customer, their code limit counted, the code sent
+    (a send refused still counts)."""
     now = state.clock.now()
     run_write(
         state.db,
-        lambda s: identity.send_challenge_code(
+        lambda s: ratelimit.count_then(
             s,
-            challenge_id=challenge_id,
-            channel=channel,
-            client=client,
+            user_id=identity.challenge_user_id(s, challenge_id=challenge_id),
+            action="code",
             at=now,
             settings=state.settings,
+            then=lambda: identity.send_challenge_code(
+                s,
+                challenge_id=challenge_id,
+                channel=channel,
+                client=client,
+                at=now,
+                settings=state.settings,
+            ),
         ),
     )
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from wangyin.clock import as_utc
 from wangyin.config import Settings
 from wangyin.errors import DomainError
-from wangyin.identity import actions as identity_actions
 from wangyin.identity import security_center as center
 from wangyin.identity import service as identity
 from wangyin.identity.models import User
@@ -30,6 +29,7 @@ from wangyin.identity.security_schemas import (
 )
 from wangyin.identity.service import CurrentUser
 from wangyin.money import format_minor, parse_amount
+from wangyin.security import ratelimit
 from wangyin.security.audit import Client
 from wangyin.security.channel import reveal, reveal_many
 from wangyin.text import SealedText
@@ -151,19 +151,26 @@ def change_pin(
 def send_customer_code(
     *, state: AppState, user: CurrentUser, purpose: str, channel: str, client: Client
 ) -> None:
-    """Rate-limited per customer, then sent (see `security_center.send_code`)."""
-    identity_actions.limit_account(state, user_id=user.user_id, action="code")
+    """Counted against the customer's code limit and sent, in one transaction (see
+    `security_center.send_code`); a send refused still counts."""
     now = state.clock.now()
     run_write(
         state.db,
-        lambda s: center.send_code(
+        lambda s: ratelimit.count_then(
             s,
             user_id=user.user_id,
-            purpose=purpose,
-            channel=channel,
-            client=client,
+            action="code",
             at=now,
             settings=state.settings,
+            then=lambda: center.send_code(
+                s,
+                user_id=user.user_id,
+                purpose=purpose,
+                channel=channel,
+                client=client,
+                at=now,
+                settings=state.settings,
+            ),
         ),
     )
 

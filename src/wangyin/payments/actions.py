@@ -204,17 +204,21 @@ def counted_code(
     *, state: AppState, user: CurrentUser, send: Callable[[Session, datetime], None]
 ) -> None:
     """A code bound to an instruction's key data (a transfer, an inter-bank transfer, a
-    schedule, a batch): counted against the customer's code limit first, in its own
-    transaction (a send refused afterwards still counts, as an attempt), then `send(s, at)`."""
+    schedule, a batch): counted against the customer's code limit and sent (`send(s, at)`)
+    in one transaction; a send refused still counts, as an attempt."""
     require_transfers_allowed(user)
     now = state.clock.now()
     run_write(
         state.db,
-        lambda s: ratelimit.limit_account(
-            s, user_id=user.user_id, action="code", at=now, settings=state.settings
+        lambda s: ratelimit.count_then(
+            s,
+            user_id=user.user_id,
+            action="code",
+            at=now,
+            settings=state.settings,
+            then=lambda: send(s, now),
         ),
     )
-    run_write(state.db, lambda s: send(s, now))
 
 
 def send_transfer_code(

@@ -8,10 +8,11 @@ the row's lock and SQLite under its database write lock, so concurrent hits on a
 of nodes are each counted exactly once.
 
 A refused hit raises `DomainError("rate_limited", retry_after=seconds)`; the surrounding
-transaction then rolls back, so refusals do not lengthen the lock-out. A hit made inside
-an action's own transaction counts when the action succeeds or is refused with `keep`
-(its refusal's bookkeeping commits, `uow.run_write`); otherwise run it in a transaction of
-its own (`run_write`), or a failed attempt would go uncounted.
+transaction then rolls back, so refusals do not lengthen the lock-out. A hit is made in
+the transaction of the action it counts, and counts when the action succeeds or is
+refused with `keep` (its refusal's bookkeeping commits, `uow.run_write`); `count_then`
+does both for a customer's code and login requests, so a refused request still counts
+without a transaction of its own.
 
 The same counters remember other things about a key for a while (`count`, `active_until`,
 `forget`): the consecutive failed logins and the timed lock of a login name that belongs to
@@ -22,8 +23,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from sqlalchemy import DateTime, Integer, String, Table, case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 Rule = Literal["login", "register", "reset", "code", "channel"]
 AccountAction = Literal["login", "code"]
+T = TypeVar("T")
 
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/login"})
 REGISTER_PATHS = frozenset({"/api/v1/auth/register", "/register"})
@@ -243,7 +246,7 @@ def limit_account(
     session: Session, *, user_id: int, action: AccountAction, at: datetime, settings: Settings
 ) -> None:
     """Count a login or one-time-code request for one customer; raise `rate_limited` past
-    the limit. Call it in its own transaction (see the module docstring)."""
+    the limit. In the request's own transaction, refusals kept (`count_then`)."""
     if not settings.ratelimit_enabled:
         return
     if action == "login":
@@ -255,3 +258,24 @@ def limit_account(
     else:
         raise ValueError(f"unknown rate-limited action {action!r}")
     hit(session, key=f"account:{action}:{user_id}", limit=limit, window_seconds=window, at=at)
+
+
+def count_then(
+    session: Session,
+    *,
+    user_id: int | None,
+    action: AccountAction,
+    at: datetime,
+    settings: Settings,
+    then: Callable[[], T],
+) -> T:
+    """Count one `action` request of a customer (none for an unknown one) and make it, in
+    the caller's one transaction: a refusal of the request itself commits the count with
+    it (`keep`: the attempt was made); a refusal by the limit rolls everything back."""
+    if user_id is not None:
+        limit_account(session, user_id=user_id, action=action, at=at, settings=settings)
+    try:
+        return then()
+    except DomainError as refusal:
+        refusal.keep = True
+        raise
