@@ -60,6 +60,42 @@ def test_post_moves_money_and_records_postings(db: Database, clock: FrozenClock)
     run_read(db, check)
 
 
+@pytest.mark.parametrize("payees", [7, 12])
+def test_a_posting_to_many_accounts_locks_and_moves_each(
+    db: Database, clock: FrozenClock, payees: int
+) -> None:
+    """One debit, many credits (a payroll's entry): the few-accounts lock (one parameter
+    each) and the many-accounts one (an expanding IN) book the same; a refusal on either
+    posts nothing."""
+    at = clock.now()
+
+    def build(s: Session) -> tuple[Account, list[Account]]:
+        payer = make_account(s, make_customer(s, at=at), at=at, balance_minor=100_00)
+        return payer, [make_account(s, make_customer(s, at=at), at=at) for _ in range(payees)]
+
+    payer, others = run_write(db, build)
+
+    def legs(each: int) -> list[ledger.Leg]:
+        return [ledger.Leg(payer.ledger_account_id, -each * payees, "CNY")] + [
+            ledger.Leg(o.ledger_account_id, each, "CNY") for o in others
+        ]
+
+    before = run_read(db, counts)
+    with pytest.raises(DomainError) as refused:
+        run_write(db, lambda s: ledger.post(s, kind="payroll", legs=legs(20_00), at=at))
+    assert refused.value.code == "insufficient_funds"
+    assert run_read(db, counts) == before
+    run_write(db, lambda s: ledger.post(s, kind="payroll", legs=legs(1_00), at=at))
+
+    def check(s: Session) -> None:
+        assert balance(s, payer) == 100_00 - payees * 1_00
+        assert [balance(s, o) for o in others] == [1_00] * payees
+        assert counts(s) == (before[0] + 1, before[1] + payees + 1)
+        assert ledger.verify(s).ok
+
+    run_read(db, check)
+
+
 def test_insufficient_funds_posts_nothing(db: Database, clock: FrozenClock) -> None:
     at = clock.now()
     a, b = two_accounts(db, at, opening=100_00)
