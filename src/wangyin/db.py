@@ -100,6 +100,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         # switching back and forth). Any other statement that would start a transaction
         # gives psycopg back its own BEGIN. (Registered before the statement counter,
         # which counts that BEGIN's round trip.)
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # asked for by its caller (VACUUM, a backup's session lock): kept
         raw = _driver(conn)
         if raw is not None and raw.autocommit and raw.info.transaction_status == _IDLE:
             raw.autocommit = False
@@ -490,7 +492,9 @@ def commit(session: Session) -> None:
         return
     session.info.pop(_DEFERRED)
     sql, bound = _batch(connection.dialect, writes)
-    opened = raw.info.transaction_status != _IDLE
+    # psycopg sends BEGIN and waits for it first, unless a transaction is open or it is in
+    # autocommit mode (then the one batched statement is its own transaction).
+    alone = raw.info.transaction_status == _IDLE and not raw.autocommit
     unread = _cursors(connection, raw, 0)[0]
     try:
         with raw.pipeline():
@@ -501,7 +505,7 @@ def commit(session: Session) -> None:
     stats = _STATS.get(connection.engine)
     if stats is not None:
         stats.statements += 1
-        stats.round_trips += 1 if opened else 2  # a transaction never begun: BEGIN waits
+        stats.round_trips += 2 if alone else 1
     session.commit()  # SQLAlchemy's bookkeeping: the connection is idle, nothing is sent
 
 

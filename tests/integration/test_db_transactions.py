@@ -4,6 +4,7 @@ on that connection, from any other path, must still be one transaction."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -59,5 +60,24 @@ def test_an_orm_transaction_after_a_read_together_one_still_rolls_back(
             ).all(),
         )
         assert [tuple(r) for r in rows] == [("BANK:TEST:CNY", 0)]
+    finally:
+        one.dispose()
+
+
+def test_a_connection_asked_for_autocommit_keeps_it(db: Database, pg_url: str) -> None:
+    """What switches psycopg back to opening transactions must leave alone a connection
+    its caller put in AUTOCOMMIT: VACUUM refuses to run in a transaction block, and a
+    backup's session lock must not hold a transaction open for hours."""
+    one = Database(pg_url, pool_size=1)  # the same connection as the hot path's
+    try:
+        run_write(
+            one, lambda s: read_together(s, [(select(LedgerAccount.id).limit(1), {})])
+        )
+        with one.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ledger_accounts"))
+            conn.execute(text("SELECT 1"))
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     finally:
         one.dispose()
