@@ -156,6 +156,36 @@ def test_network_down_is_a_clear_503_and_debits_nothing(
     assert _transfers(net) == 1 and _available(net) == before
 
 
+def test_a_resent_payment_to_another_banks_alias_is_the_first_answer_counted_once(
+    net: Bank,
+) -> None:
+    """The payment runs two transactions with the network asked between them; sent again
+    with the same key (a refusal and a success, three times each), it answers the first
+    answer, prepares one transfer, and counts one look-up per key, not per send."""
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    refused_key = {"Idempotency-Key": uuid.uuid4().hex}
+    answers = [_by_mobile(net, "大伟", **key) for _ in range(3)]
+    refusals = [_by_mobile(net, "王", **refused_key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert [a.headers.get("Idempotent-Replayed") for a in answers] == ["false", "true", "true"]
+    assert [r.json()["code"] for r in refusals] == ["alias_name_mismatch"] * 3
+    assert refusals[-1].headers.get("Idempotent-Replayed") == "true"
+    assert _transfers(net) == 1
+    # Two keys, two look-ups: the hour's other eight remain.
+    headers = net.headers["zhangwei"]
+    for _ in range(LOOKUPS_PER_HOUR - 2):
+        ok = net.client.post(
+            "/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers
+        )
+        assert ok.status_code == 200, ok.text
+    assert_problem(
+        net.client.post("/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers),
+        "rate_limited",
+        429,
+    )
+
+
 def test_look_ups_at_the_network_count_toward_the_hourly_limit(net: Bank) -> None:
     headers = net.headers["zhangwei"]
     for _ in range(LOOKUPS_PER_HOUR):
