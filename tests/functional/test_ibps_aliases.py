@@ -62,6 +62,21 @@ def _available(bank: Bank) -> str:
     return bank.balances()[bank.a.account.account_number]
 
 
+def _look_ups_left(net: Bank, left: int) -> None:
+    """The payer may look up exactly `left` more numbers this hour; the next is refused."""
+    headers = net.headers["zhangwei"]
+    for _ in range(left):
+        ok = net.client.post(
+            "/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers
+        )
+        assert ok.status_code == 200, ok.text
+    assert_problem(
+        net.client.post("/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers),
+        "rate_limited",
+        429,
+    )
+
+
 def test_pay_another_banks_alias_through_the_api(net: Bank) -> None:
     headers = net.headers["zhangwei"]
     shown = net.client.post("/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers)
@@ -173,31 +188,11 @@ def test_a_resent_payment_to_another_banks_alias_is_the_first_answer_counted_onc
     assert refusals[-1].headers.get("Idempotent-Replayed") == "true"
     assert _transfers(net) == 1
     # Two keys, two look-ups: the hour's other eight remain.
-    headers = net.headers["zhangwei"]
-    for _ in range(LOOKUPS_PER_HOUR - 2):
-        ok = net.client.post(
-            "/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers
-        )
-        assert ok.status_code == 200, ok.text
-    assert_problem(
-        net.client.post("/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers),
-        "rate_limited",
-        429,
-    )
+    _look_ups_left(net, LOOKUPS_PER_HOUR - 2)
 
 
 def test_look_ups_at_the_network_count_toward_the_hourly_limit(net: Bank) -> None:
-    headers = net.headers["zhangwei"]
-    for _ in range(LOOKUPS_PER_HOUR):
-        ok = net.client.post(
-            "/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers
-        )
-        assert ok.status_code == 200, ok.text
-    assert_problem(
-        net.client.post("/api/v1/mobile-payees/lookup", json={"mobile": ZHANG}, headers=headers),
-        "rate_limited",
-        429,
-    )
+    _look_ups_left(net, LOOKUPS_PER_HOUR)
     assert_problem(_by_mobile(net, "张"), "rate_limited", 429)
     assert _transfers(net) == 0
 
